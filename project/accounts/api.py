@@ -1,0 +1,136 @@
+from datetime import timedelta
+
+from django.contrib.auth import authenticate
+from django.db.models import OuterRef, Subquery
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import lockout, services
+from .access import get_membership, tenants_for
+from .models import ApiToken, Membership
+from .serializers import (
+    AddMemberSerializer,
+    ApiTokenSerializer,
+    IssuedTokenSerializer,
+    MembershipSerializer,
+    RemoveMemberSerializer,
+    TenantSerializer,
+    TokenRequestSerializer,
+    WsTicketSerializer,
+)
+
+
+class TokenObtainView(APIView):
+    """Exchange email and password for a bearer token."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_scope = "auth"
+
+    @extend_schema(request=TokenRequestSerializer, responses={201: IssuedTokenSerializer}, auth=[])
+    def post(self, request):
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        email, password = serializer.validated_data["email"], serializer.validated_data["password"]
+        client = lockout.client_address(request)
+        if lockout.is_locked_out(email, client):
+            raise exceptions.Throttled(detail="Too many failed attempts; try again later.")
+        user = authenticate(request, email=email, password=password)
+        if user is None:
+            lockout.record_failure(email, client)
+            raise exceptions.AuthenticationFailed("Invalid email or password.")
+        lockout.clear_failures(email, client)
+        days = serializer.validated_data.get("expires_in_days")
+        token, raw = services.issue_api_token(
+            user, serializer.validated_data["name"], timedelta(days=days) if days else None
+        )
+        token.token = raw
+        return Response(IssuedTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class TokenListView(generics.ListAPIView):
+    """The caller's tokens (never the secrets)."""
+
+    serializer_class = ApiTokenSerializer
+
+    def get_queryset(self):
+        return ApiToken.objects.filter(user=self.request.user)
+
+
+class TokenRevokeView(generics.GenericAPIView):
+    serializer_class = ApiTokenSerializer
+
+    def get_queryset(self):
+        return ApiToken.objects.filter(user=self.request.user)
+
+    @extend_schema(responses={200: ApiTokenSerializer})
+    def delete(self, request, pk):
+        token = self.get_object()
+        services.revoke_api_token(token)
+        return Response(ApiTokenSerializer(token).data)
+
+
+class WsTicketView(APIView):
+    """A single-use ticket for opening one WebSocket with `?ticket=`."""
+
+    @extend_schema(request=None, responses={201: WsTicketSerializer})
+    def post(self, request):
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        ticket, raw = services.issue_ws_ticket(request.user, token)
+        return Response({"ticket": raw, "expires_at": ticket.expires_at}, status=status.HTTP_201_CREATED)
+
+
+class TenantListView(generics.ListCreateAPIView):
+    """The tenants the caller belongs to, with their role; POST creates one they own."""
+
+    serializer_class = TenantSerializer
+
+    def get_queryset(self):
+        role = Membership.objects.filter(tenant=OuterRef("pk"), user=self.request.user).values("role")
+        return tenants_for(self.request.user).annotate(caller_role=Subquery(role))
+
+    def perform_create(self, serializer):
+        tenant = services.create_tenant(self.request.user, serializer.validated_data["name"])
+        tenant.caller_role = Membership.Role.OWNER
+        serializer.instance = tenant
+
+
+class TenantMembersView(generics.GenericAPIView):
+    serializer_class = MembershipSerializer
+
+    def get_queryset(self):
+        return Membership.objects.select_related("user")
+
+    @extend_schema(responses={200: MembershipSerializer(many=True)})
+    def get(self, request, tenant_id):
+        membership = get_membership(request.user, tenant_id)
+        members = self.get_queryset().filter(tenant=membership.tenant).order_by("user__email")
+        page = self.paginate_queryset(members)
+        return self.get_paginated_response(MembershipSerializer(page, many=True).data)
+
+    @extend_schema(request=AddMemberSerializer, responses={201: MembershipSerializer})
+    def post(self, request, tenant_id):
+        actor = get_membership(request.user, tenant_id)
+        serializer = AddMemberSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.add_member(actor.tenant, actor, **serializer.validated_data)
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=RemoveMemberSerializer,
+        parameters=[OpenApiParameter("email", str, description="Alternative to the body")],
+        responses={204: None},
+    )
+    def delete(self, request, tenant_id):
+        actor = get_membership(request.user, tenant_id)
+        data = request.data if request.data else {"email": request.query_params.get("email")}
+        serializer = RemoveMemberSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        services.remove_member(actor.tenant, actor, serializer.validated_data["email"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,94 @@
+from datetime import timedelta
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordMixin, UsernameField
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from . import lockout
+from .models import Membership, Tenant, User, normalize_email
+
+DUPLICATE_EMAIL = "An account with this email address already exists."
+
+
+class RegisterForm(SetPasswordMixin, forms.Form):
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
+    display_name = forms.CharField(
+        label="Display name",
+        max_length=User._meta.get_field("display_name").max_length,
+        required=False,
+        help_text="Optional: how teammates see you.",
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    password1, password2 = SetPasswordMixin.create_password_fields()
+
+    def clean_email(self):
+        email = normalize_email(self.cleaned_data["email"])
+        if User.objects.filter(email=email).exists():
+            raise ValidationError(DUPLICATE_EMAIL, code="duplicate_email")
+        return email
+
+    def clean(self):
+        super().clean()
+        self.validate_passwords()
+        # An unsaved user, so the similarity validator can compare the password with the email.
+        email, display_name = self.cleaned_data.get("email", ""), self.cleaned_data.get("display_name", "")
+        self.validate_password_for_user(User(email=email, display_name=display_name))
+        return self.cleaned_data
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form with the email as username, refusing to even try a password once
+    an (email, client address) pair has failed LOGIN_FAILURE_LIMIT times."""
+
+    username = UsernameField(
+        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "locked_out": "Too many failed attempts; try again later.",
+    }
+
+    def clean(self):
+        email = self.cleaned_data.get("username")
+        client = lockout.client_address(self.request)
+        if email and lockout.is_locked_out(email, client):
+            raise ValidationError(self.error_messages["locked_out"], code="locked_out")
+        try:
+            cleaned_data = super().clean()
+        except ValidationError as error:
+            if error.code == "invalid_login":
+                lockout.record_failure(email, client)
+            raise
+        if email:
+            lockout.clear_failures(email, client)
+        return cleaned_data
+
+    @property
+    def is_locked_out(self) -> bool:
+        return self.has_error(NON_FIELD_ERRORS, "locked_out")
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Where the token is used, e.g. “CI deploys”.")
+    expires_in_days = forms.IntegerField(
+        label="Expires after (days)",
+        min_value=1,
+        max_value=3650,
+        required=False,
+        help_text="Leave empty for a token that never expires.",
+    )
+
+    def expires_in(self) -> timedelta | None:
+        days = self.cleaned_data["expires_in_days"]
+        return timedelta(days=days) if days else None
+
+
+class TenantForm(forms.ModelForm):
+    class Meta:
+        model = Tenant
+        fields = ["name"]
+
+
+class AddMemberForm(forms.Form):
+    email = forms.EmailField(help_text="They need a Harbor account already.")
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)

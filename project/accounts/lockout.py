@@ -1,0 +1,37 @@
+"""Failed-login limiting shared by the login page and the token endpoint.
+
+Counts failures per (email, client address) in the cache, which is Redis in scale-out mode so
+every process sees the same count. After LOGIN_FAILURE_LIMIT failures the pair is refused until
+LOGIN_FAILURE_WINDOW seconds after the first failure; a success clears the count."""
+
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+def _key(email: str, client: str) -> str:
+    digest = hashlib.sha256(f"{email.strip().lower()}|{client}".encode()).hexdigest()
+    return f"login-failures:{digest}"
+
+
+def client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def is_locked_out(email: str, client: str) -> bool:
+    return cache.get(_key(email, client), 0) >= settings.LOGIN_FAILURE_LIMIT
+
+
+def record_failure(email: str, client: str) -> None:
+    key = _key(email, client)
+    if cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW):
+        return
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW)
+
+
+def clear_failures(email: str, client: str) -> None:
+    cache.delete(_key(email, client))

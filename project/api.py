@@ -1,0 +1,91 @@
+"""API conventions shared by every app: one error shape and the default pagination.
+
+Every 4xx and 5xx from the API is ``{"error": {"code", "message", "fields"}}``; ``fields`` maps
+a request field to its messages (``{}`` when the error is not about a field)."""
+
+import logging
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, pagination, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from project.accounts.services import Conflict
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _flatten(detail):
+    """DRF error details → plain strings, keeping the field structure."""
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(item) for item in detail]
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(fields)
+    elif isinstance(exc, Conflict):
+        exc = ConflictError(str(exc))
+    elif isinstance(exc, (Http404, ObjectDoesNotExist)):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled API error", exc_info=exc)
+        return Response(error_body("server_error", "Internal server error."), status=500)
+
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        if not isinstance(fields, dict):
+            fields = {"non_field_errors": fields}
+        body = error_body("invalid", "Invalid input.", fields)
+    else:
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        code = codes if isinstance(codes, str) else "error"
+        body = error_body(code, str(exc.detail) if hasattr(exc, "detail") else str(exc))
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            body["error"]["retry_after"] = int(exc.wait) + 1
+    response.data = body
+    return response
+
+
+class ConflictError(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def _api_or_page(code: str, message: str, status_code: int, page_view):
+    """Django-level error handlers: the JSON error shape under /api/, HTML pages elsewhere."""
+
+    def handler(request, exception=None):
+        if request.path.startswith("/api/"):
+            return JsonResponse(error_body(code, message), status=status_code)
+        return page_view(request) if status_code == 500 else page_view(request, exception)
+
+    return handler
+
+
+json_400 = _api_or_page("bad_request", "Bad request.", 400, defaults.bad_request)
+json_403 = _api_or_page("permission_denied", "Permission denied.", 403, defaults.permission_denied)
+json_404 = _api_or_page("not_found", "Not found.", 404, defaults.page_not_found)
+json_500 = _api_or_page("server_error", "Internal server error.", 500, defaults.server_error)

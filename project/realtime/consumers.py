@@ -1,0 +1,159 @@
+"""The base class of every Harbor socket.
+
+Protocol (server → client), one JSON object per frame:
+- events: ``{"type", "group", "cursor", "data"}``; ``cursor`` only grows, so a client keeps the
+  last one it saw and reconnects with ``?after=<cursor>`` to receive what it missed;
+- ``{"type": "ready", "data": {"groups": [...], "cursor": n}}`` once subscribed (after any replay);
+- ``{"type": "replay.truncated", "data": {"cursor": n}}`` when more was missed than
+  REALTIME_REPLAY_LIMIT: refetch over REST, then go on from ``cursor``;
+- ``{"type": "error", "data": {"code", "message"}}`` for a bad inbound frame (the socket stays open);
+- ``{"type": "pong"}`` in answer to ``{"type": "ping"}``.
+
+Close codes: 4401 not authenticated (or logged out / token revoked), 4403 not allowed,
+4400 bad connection parameters. Clients should not reconnect after 4401 or 4403.
+"""
+
+import json
+import logging
+from collections import deque
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from . import dispatcher
+from .models import Event
+from .services import layer_is_cross_process, validate_group
+
+logger = logging.getLogger(__name__)
+
+CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+#: Events that end the socket instead of reaching the client (logout, token revoked).
+AUTH_REVOKED = "auth.revoked"
+_REMEMBERED_CURSORS = 4096
+
+
+def query_param(scope, name: str) -> str | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin1")).get(name)
+    return values[-1] if values else None
+
+
+class RealtimeConsumer(AsyncJsonWebsocketConsumer):
+    """Authenticate, authorise, join groups, replay from ``?after=``, then forward events.
+
+    Subclasses implement ``get_groups(user)`` (raise PermissionDenied or Http404 to refuse) and
+    may override ``handle_event`` and ``handle_message``."""
+
+    async def get_groups(self, user) -> list[str]:
+        raise PermissionDenied  # deny unless a subclass says otherwise
+
+    async def connect(self):
+        self.user = self.scope.get("user")
+        self.subscribed: list[str] = []
+        self._recent: deque[int] = deque(maxlen=_REMEMBERED_CURSORS)
+        self._recent_set: set[int] = set()
+        self._holds_dispatcher = False
+        # Accept first: a close code before the handshake reaches the client as a bare failure.
+        await self.accept()
+        if self.user is None or not self.user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        after = query_param(self.scope, "after")
+        if after is not None and not after.isdigit():
+            await self.send_error("invalid_cursor", "`after` must be a non-negative integer cursor.")
+            await self.close(code=CLOSE_BAD_REQUEST)
+            return
+        try:
+            groups = [validate_group(group) for group in await self.get_groups(self.user)]
+        except (PermissionDenied, Http404):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        auth_group = self.scope.get("auth_group")
+        for group in [*groups, *([auth_group] if auth_group else [])]:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.subscribed = groups
+        if not layer_is_cross_process(self.channel_layer):
+            await dispatcher.acquire(self.channel_layer)
+            self._holds_dispatcher = True
+        cursor = await self.replay(int(after)) if after is not None else await _latest_cursor()
+        await self.send_json({"type": "ready", "data": {"groups": groups, "cursor": cursor}})
+
+    async def disconnect(self, code):
+        auth_group = self.scope.get("auth_group")
+        for group in [*getattr(self, "subscribed", []), *([auth_group] if auth_group else [])]:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if getattr(self, "_holds_dispatcher", False):
+            dispatcher.release()
+            self._holds_dispatcher = False
+
+    async def replay(self, after: int) -> int:
+        limit = settings.REALTIME_REPLAY_LIMIT
+        frames = await _events_for(self.subscribed, after, limit + 1)
+        if len(frames) > limit:
+            latest = await _latest_cursor()
+            await self.send_json({"type": "replay.truncated", "data": {"cursor": latest}})
+            return latest
+        for frame in frames:
+            await self.realtime_event({"event": frame})
+        return frames[-1]["cursor"] if frames else max(after, await _latest_cursor())
+
+    async def realtime_event(self, message):
+        """Channel-layer handler for ``realtime.event``; each cursor reaches the client once."""
+        frame = message["event"]
+        cursor = frame["cursor"]
+        if cursor in self._recent_set:
+            return
+        if len(self._recent) == self._recent.maxlen:
+            self._recent_set.discard(self._recent[0])
+        self._recent.append(cursor)
+        self._recent_set.add(cursor)
+        if frame["type"] == AUTH_REVOKED:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        await self.handle_event(frame)
+
+    async def handle_event(self, frame: dict) -> None:
+        await self.send_json(frame)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        # An exception in a handler would close the socket: answer with an error frame instead.
+        try:
+            content = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            await self.send_error("invalid_json", "Frames must be JSON objects.")
+            return
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            await self.send_error("invalid_frame", 'Frames must be JSON objects with a "type".')
+            return
+        if content["type"] == "ping":
+            await self.send_json({"type": "pong"})
+            return
+        try:
+            await self.handle_message(content)
+        except (PermissionDenied, Http404):
+            await self.close(code=CLOSE_FORBIDDEN)
+        except Exception:
+            logger.exception("socket message failed", extra={"frame_type": content["type"]})
+            await self.send_error("server_error", "The message could not be handled.")
+
+    async def handle_message(self, content: dict) -> None:
+        await self.send_error("unsupported", f"Unsupported message type {content['type']!r}.")
+
+    async def send_error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "data": {"code": code, "message": message}})
+
+
+@database_sync_to_async
+def _events_for(groups: list[str], after: int, limit: int) -> list[dict]:
+    events = Event.objects.filter(group__in=groups, id__gt=after).order_by("id")[:limit]
+    return [event.as_frame() for event in events]
+
+
+@database_sync_to_async
+def _latest_cursor() -> int:
+    return dispatcher._latest_event_id()

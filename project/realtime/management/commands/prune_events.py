@@ -1,0 +1,29 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from project.durations import parse_duration
+from project.realtime.models import Event
+
+BATCH_SIZE = 5000
+
+
+class Command(BaseCommand):
+    help = "Delete real-time events older than a given age, in batches (bounds the event log)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--older-than", default="7d", help="Age such as 7d, 12h, 30m (default 7d).")
+        parser.add_argument("--dry-run", action="store_true", help="Count, delete nothing.")
+
+    def handle(self, *args, older_than, dry_run, **options):
+        try:
+            age = parse_duration(older_than)
+        except ValueError as exc:
+            raise CommandError(f"--older-than: {exc}") from None
+        stale = Event.objects.filter(created_at__lt=timezone.now() - age)
+        if dry_run:
+            self.stdout.write(f"Would delete {stale.count()} events older than {older_than}.")
+            return
+        deleted = 0
+        while ids := list(stale.values_list("id", flat=True)[:BATCH_SIZE]):
+            deleted += Event.objects.filter(id__in=ids).delete()[0]
+        self.stdout.write(f"Deleted {deleted} events older than {older_than}.")

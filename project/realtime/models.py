@@ -1,0 +1,24 @@
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+
+
+class Event(models.Model):
+    """The real-time event log. Its id is the cursor clients resume from; rows are written in
+    the publisher's transaction, so an event exists exactly when the change it describes does."""
+
+    group = models.CharField(max_length=100)
+    type = models.CharField(max_length=100)
+    data = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+    #: prune_events deletes by age.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["group", "id"], name="event_group_cursor")]
+
+    def __str__(self):
+        return f"#{self.pk} {self.type} → {self.group}"
+
+    def as_frame(self) -> dict:
+        """The JSON a socket client receives."""
+        return {"type": self.type, "group": self.group, "cursor": self.pk, "data": self.data}

@@ -1,0 +1,97 @@
+"""Publishing real-time events.
+
+`publish()` is the only way anything reaches a socket. It writes the event to the log in the
+caller's transaction and hands it to the channel layer after commit:
+
+- with Redis (scale-out), the writing process sends straight to the group, whichever process
+  it is (server, worker, cron command);
+- with the in-memory layer (embedded), only the server process can reach its sockets: it sends
+  its own events after commit, and its dispatcher picks up what other processes wrote.
+
+Channel layers deliver at most once, so the log is the source of truth: clients resume from
+their last cursor on reconnect.
+"""
+
+import asyncio
+import logging
+import re
+import threading
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
+
+from .models import Event
+
+logger = logging.getLogger(__name__)
+
+GROUP_NAME = re.compile(r"^[A-Za-z0-9._-]{1,99}$")
+#: The `type` of the channel-layer message; consumers handle it in `realtime_event`.
+LAYER_MESSAGE_TYPE = "realtime.event"
+
+
+def validate_group(group: str) -> str:
+    if not GROUP_NAME.match(group):
+        raise ValueError(f"Invalid group name {group!r}: use 1-99 of [A-Za-z0-9._-]")
+    return group
+
+
+def publish(group: str, event_type: str, data: dict | None = None) -> Event:
+    """Record `event_type` for `group` and deliver it to the group's sockets after commit."""
+    event = Event.objects.create(group=validate_group(group), type=event_type, data=data or {})
+    transaction.on_commit(lambda: deliver([event.as_frame()]))
+    return event
+
+
+def layer_message(frame: dict) -> dict:
+    return {"type": LAYER_MESSAGE_TYPE, "event": frame}
+
+
+def layer_is_cross_process(layer=None) -> bool:
+    return not isinstance(layer or get_channel_layer(), InMemoryChannelLayer)
+
+
+def deliver(frames: list[dict]) -> None:
+    """Send already-committed events to their groups, from synchronous code."""
+    layer = get_channel_layer()
+    if layer_is_cross_process(layer):
+        _sender.send(layer, frames)
+        return
+    from .dispatcher import running_dispatcher
+
+    dispatcher = running_dispatcher()
+    if dispatcher is not None:
+        dispatcher.send_soon(frames)
+    # Otherwise no socket lives in this process: the server's dispatcher reads the log.
+
+
+class _LayerSender:
+    """Sends to a cross-process layer from synchronous code on one long-lived event loop.
+
+    `async_to_sync` outside a running loop would make a loop per call, and with it a new Redis
+    connection and "Event loop is closed" noise from channels_redis."""
+
+    def __init__(self):
+        self._loop = None
+        self._lock = threading.Lock()
+
+    def _ensure_loop(self):
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="realtime-sender", daemon=True).start()
+            return self._loop
+
+    def send(self, layer, frames: list[dict], timeout: float = 5.0) -> None:
+        async def send_all():
+            for frame in frames:
+                await layer.group_send(frame["group"], layer_message(frame))
+
+        future = asyncio.run_coroutine_threadsafe(send_all(), self._ensure_loop())
+        try:
+            future.result(timeout)
+        except Exception:
+            # The event is in the log; clients catch up from their cursor on reconnect.
+            logger.exception("realtime delivery failed", extra={"events": [f["cursor"] for f in frames]})
+
+
+_sender = _LayerSender()

@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from project.accounts.urls import api_urlpatterns as accounts_api
+from project.accounts.urls import page_urlpatterns as accounts_pages
+from project.health.views import health
+
+api_urlpatterns = [
+    *accounts_api,
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api_urlpatterns)),
+    path("health", health, name="health"),
+    *accounts_pages,
+]
+
+handler400 = "project.api.json_400"
+handler403 = "project.api.json_403"
+handler404 = "project.api.json_404"
+handler500 = "project.api.json_500"

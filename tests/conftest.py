@@ -1,0 +1,103 @@
+"""Shared fixtures. Personas: alice owns the "Acme" tenant, bob is her teammate there, and
+mallory belongs to another tenant and must never see Acme's data."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from project.accounts import services
+from project.accounts.models import Membership
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def plain_static_files():
+    """Production settings hash static names at `collectstatic`; tests render pages without it."""
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=storages):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Throttle and lockout counters live in the cache; each test starts from zero."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def alice(db):
+    return services.register_user("alice@example.com", PASSWORD, display_name="Alice")
+
+
+@pytest.fixture
+def acme(alice):
+    return services.create_tenant(alice, "Acme")
+
+
+@pytest.fixture
+def bob(db, acme, alice):
+    user = services.register_user("bob@example.com", PASSWORD, display_name="Bob")
+    services.add_member(acme, Membership.objects.get(user=alice, tenant=acme), user.email)
+    return user
+
+
+@pytest.fixture
+def mallory(db):
+    return services.register_user("mallory@evil.example", PASSWORD, display_name="Mallory")
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+def bearer_client(user, name="tests") -> APIClient:
+    _, raw = services.issue_api_token(user, name)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def alice_api(alice):
+    return bearer_client(alice)
+
+
+@pytest.fixture
+def mallory_api(mallory):
+    return bearer_client(mallory)
+
+
+def subprocess_database_url() -> str:
+    """A DATABASE_URL that points a subprocess at the test database this test uses."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def run_manage(*args, timeout=60, **env) -> subprocess.CompletedProcess:
+    """Run `manage.py` in a separate process against the test database."""
+    full_env = {**os.environ, "DATABASE_URL": subprocess_database_url(), **env}
+    return subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), *args],
+        cwd=BASE_DIR,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,0 +1,68 @@
+import pytest
+from django.test import override_settings
+from django.urls import path
+from rest_framework.views import APIView
+
+pytestmark = pytest.mark.django_db
+
+
+class Explodes(APIView):
+    permission_classes = []
+
+    def get(self, request):
+        raise RuntimeError("secret internals /etc/passwd")
+
+
+urlpatterns = [path("api/explodes", Explodes.as_view())]
+
+
+def test_an_unknown_api_path_answers_in_the_json_error_shape(alice_api):
+    response = alice_api.get("/api/no-such-thing")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found.", "fields": {}}}
+
+
+def test_a_wrong_method_answers_405_in_the_error_shape(alice_api):
+    response = alice_api.put("/api/tenants", {}, format="json")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_non_json_body_is_a_clear_400(alice_api):
+    response = alice_api.post("/api/tenants", "{broken", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+    response = alice_api.post("/api/tenants", "name=x", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_an_unhandled_error_is_a_500_without_a_traceback(client):
+    response = client.get("/api/explodes")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "server_error"
+    assert b"passwd" not in response.content and b"Traceback" not in response.content
+
+
+def test_the_schema_is_valid_openapi(tmp_path):
+    from ..conftest import run_manage
+
+    result = run_manage("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+    assert result.returncode == 0, result.stderr
+    schema = (tmp_path / "schema.yml").read_text()
+    assert "/api/auth/token" in schema and "/api/tenants/{tenant_id}/members" in schema
+
+
+def test_the_api_docs_page_is_served(client):
+    assert client.get("/api/docs/").status_code == 200
+    assert client.get("/api/schema/").status_code == 200
+
+
+def test_health_reports_the_database(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database"]["status"] == "ok"
+    assert body["checks"]["database"]["latency_ms"] >= 0
+    assert "version" in body and "uptime_s" in body

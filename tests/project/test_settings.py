@@ -1,0 +1,75 @@
+"""Settings are read from the environment once; these run `manage.py` with chosen variables."""
+
+import json
+
+import pytest
+
+from ..conftest import run_manage
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "a-long-random-production-secret-key-with-more-than-fifty-characters-0123456789",
+    "ALLOWED_HOSTS": "harbor.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://harbor.example.com",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_HSTS_PRELOAD": "true",
+}
+
+SHOW = (
+    "from django.conf import settings as s; import json; print(json.dumps({"
+    "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], 'cache': s.CACHES['default']['BACKEND'],"
+    "'cache_location': s.CACHES['default'].get('LOCATION', ''), 'db': s.DATABASES['default']['ENGINE'],"
+    "'db_options': s.DATABASES['default'].get('OPTIONS', {}), 'conn_max_age': s.DATABASES['default']['CONN_MAX_AGE']}))"
+)
+
+
+def show_settings(**env):
+    result = run_manage("shell", "--no-imports", "-c", SHOW, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_embedded_mode_uses_sqlite_memory_layer_and_local_cache(tmp_path):
+    shown = show_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", REDIS_URL="")
+    assert shown["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert shown["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert shown["db_options"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in shown["db_options"]["init_command"]
+
+
+def test_scale_out_mode_uses_redis_and_a_pooled_postgres():
+    shown = show_settings(DATABASE_URL="postgres://harbor@127.0.0.1:5432/harbor", REDIS_URL="redis://127.0.0.1:6379/0")
+    assert shown["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert shown["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert shown["cache_location"] == "redis://127.0.0.1:6379/1"
+    assert shown["conn_max_age"] == 0
+    assert shown["db_options"]["pool"]["max_size"] >= 1
+
+
+def test_a_secret_key_is_required_unless_debug():
+    result = run_manage("check", SECRET_KEY="", DEBUG="false")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+    assert run_manage("check", SECRET_KEY="", DEBUG="true").returncode == 0
+
+
+@pytest.mark.django_db
+def test_production_settings_pass_the_deploy_check():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.django_db
+def test_the_deploy_check_catches_a_weak_setup():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **{**PRODUCTION, "SECURE_HSTS_SECONDS": "0"})
+    assert result.returncode != 0
+    assert "security.W004" in result.stderr + result.stdout
+
+
+def test_logs_are_json_lines_on_stdout():
+    code = "import logging; logging.getLogger('harbor.test').warning('hello', extra={'workflow': 'abc'})"
+    result = run_manage("shell", "--no-imports", "-c", code, LOG_LEVEL="INFO")
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["message"] == "hello"
+    assert line["workflow"] == "abc"
+    assert line["level"] == "WARNING"

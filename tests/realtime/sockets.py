@@ -1,0 +1,28 @@
+"""Open sockets against the real ASGI application (origin check, session/ticket auth, routing)."""
+
+from channels.testing import WebsocketCommunicator
+
+from project.asgi import application
+
+ORIGIN = (b"origin", b"http://testserver")
+
+
+def session_headers(client) -> list[tuple[bytes, bytes]]:
+    """Headers of a browser whose Django test `client` is logged in."""
+    return [ORIGIN, (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+
+
+async def open_socket(path: str, headers=(ORIGIN,)):
+    """Connect and return (communicator, first frame or close message)."""
+    communicator = WebsocketCommunicator(application, path, headers=list(headers))
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    return communicator, await communicator.receive_output(timeout=5)
+
+
+async def open_ready_socket(path: str, headers=(ORIGIN,)):
+    communicator, first = await open_socket(path, headers)
+    if first["type"] == "websocket.close":
+        raise AssertionError(f"socket closed with {first.get('code')}")
+    assert first["type"] == "websocket.send"
+    return communicator

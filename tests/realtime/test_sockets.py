@@ -1,0 +1,141 @@
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from project.accounts import services
+from project.asgi import application
+from project.realtime.services import publish
+
+from .sockets import ORIGIN, open_socket, open_ready_socket, session_headers
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def receive_json(communicator, timeout=3):
+    return json.loads(await communicator.receive_from(timeout=timeout))
+
+
+@sync_to_async
+def logged_in_client(client, user):
+    client.force_login(user)
+    return client
+
+
+@sync_to_async
+def new_ticket(user, token=None):
+    return services.issue_ws_ticket(user, token)[1]
+
+
+async def test_it_closes_an_anonymous_socket_with_4401():
+    communicator, first = await open_socket("/ws/user/")
+    assert first == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_browser_session_subscribes_to_its_user_events(client, alice):
+    await logged_in_client(client, alice)
+    communicator, first = await open_socket("/ws/user/", session_headers(client))
+    ready = json.loads(first["text"])
+    assert ready["type"] == "ready"
+    assert ready["data"]["groups"] == [f"user.{alice.pk}"]
+    await communicator.disconnect()
+
+
+async def test_it_rejects_a_foreign_origin(client, alice, caplog):
+    await logged_in_client(client, alice)
+    headers = [(b"origin", b"https://evil.example"), session_headers(client)[1]]
+    communicator = WebsocketCommunicator(application, "/ws/user/", headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    assert not connected
+    assert "websocket origin rejected" in caplog.text
+    assert "evil.example" in caplog.text
+
+
+async def test_a_ticket_opens_exactly_one_socket(alice):
+    ticket = await new_ticket(alice)
+    first = await open_ready_socket(f"/ws/user/?ticket={ticket}", headers=[])
+    second, closed = await open_socket(f"/ws/user/?ticket={ticket}", headers=[])
+    assert closed == {"type": "websocket.close", "code": 4401}
+    await first.disconnect()
+
+
+async def test_an_unknown_ticket_is_refused(alice):
+    communicator, closed = await open_socket("/ws/user/?ticket=not-a-ticket")
+    assert closed == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_ticket_does_not_waive_the_origin_check_for_browsers(alice):
+    ticket = await new_ticket(alice)
+    communicator = WebsocketCommunicator(
+        application, f"/ws/user/?ticket={ticket}", headers=[(b"origin", b"https://evil.example")]
+    )
+    connected, _ = await communicator.connect(timeout=5)
+    assert not connected
+
+
+async def test_revoking_a_token_closes_its_sockets(alice):
+    token, _ = await sync_to_async(services.issue_api_token)(alice, "bot")
+    ticket = await new_ticket(alice, token)
+    communicator = await open_ready_socket(f"/ws/user/?ticket={ticket}", headers=[ORIGIN])
+    await sync_to_async(services.revoke_api_token)(token)
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_logging_out_closes_that_sessions_sockets(client, alice):
+    await logged_in_client(client, alice)
+    communicator = await open_ready_socket("/ws/user/", session_headers(client))
+    response = await sync_to_async(client.post)("/accounts/logout/")
+    assert response.status_code == 302
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_tenant_socket_is_for_members_only(client, alice, acme, mallory):
+    await logged_in_client(client, mallory)
+    communicator, closed = await open_socket(f"/ws/tenants/{acme.pk}/", session_headers(client))
+    assert closed == {"type": "websocket.close", "code": 4403}
+
+
+async def test_a_removed_member_is_disconnected_from_the_tenant_socket(client, alice, acme, bob):
+    await logged_in_client(client, bob)
+    communicator = await open_ready_socket(f"/ws/tenants/{acme.pk}/", session_headers(client))
+
+    @sync_to_async
+    def remove_bob():
+        from project.accounts.access import get_membership
+
+        services.remove_member(acme, get_membership(alice, acme.pk), bob.email)
+
+    await remove_bob()
+    removed = await receive_json(communicator)
+    assert removed["type"] == "tenant.member_removed"
+    assert removed["data"]["email"] == "bob@example.com"
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+
+
+async def test_a_bad_frame_gets_an_error_and_the_socket_stays_open(client, alice):
+    await logged_in_client(client, alice)
+    communicator = await open_ready_socket("/ws/user/", session_headers(client))
+    await communicator.send_to(text_data="{not json")
+    assert (await receive_json(communicator))["data"]["code"] == "invalid_json"
+    await communicator.send_json_to({"type": "ping"})
+    assert await receive_json(communicator) == {"type": "pong"}
+    await communicator.disconnect()
+
+
+async def test_it_refuses_a_malformed_cursor(client, alice):
+    await logged_in_client(client, alice)
+    communicator, first = await open_socket("/ws/user/?after=-1", session_headers(client))
+    assert json.loads(first["text"])["data"]["code"] == "invalid_cursor"
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4400}
+
+
+async def test_a_published_event_reaches_the_groups_sockets_once(client, alice):
+    await logged_in_client(client, alice)
+    communicator = await open_ready_socket("/ws/user/", session_headers(client))
+    event = await sync_to_async(publish)(f"user.{alice.pk}", "test.hello", {"n": 1})
+    frame = await receive_json(communicator)
+    assert frame == {"type": "test.hello", "group": f"user.{alice.pk}", "cursor": event.pk, "data": {"n": 1}}
+    # The dispatcher also reads the log; the socket must not get the event a second time.
+    assert await communicator.receive_nothing(timeout=0.8)
+    await communicator.disconnect()
