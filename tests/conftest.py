@@ -1,9 +1,14 @@
 """Shared fixtures. Personas: alice owns the "Acme" tenant, bob is her teammate there, and
 mallory belongs to another tenant and must never see Acme's data."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -101,3 +106,57 @@ def run_manage(*args, timeout=60, **env) -> subprocess.CompletedProcess:
         text=True,
         timeout=timeout,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_json(method: str, url: str, body=None, token=None, headers=None) -> tuple[int, dict]:
+    """A real HTTP request (urllib) to a live server; returns (status, JSON body)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture
+def live_daphne(transactional_db):
+    """A real daphne process serving Harbor (HTTP + WebSockets) on the test database.
+    pytest-django's live_server cannot serve WebSockets. Yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if http_json("GET", f"{base_url}/health")[0] == 200:
+                break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"daphne did not start: {process.stderr.read().decode()[-2000:]}")
+        time.sleep(0.1)
+    yield base_url
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.db import transaction
 
 from project.realtime.models import Event
@@ -13,7 +13,7 @@ from .sockets import open_ready_socket, session_headers
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@sync_to_async
+@database_sync_to_async
 def login(client, user):
     client.force_login(user)
     return session_headers(client)
@@ -28,12 +28,12 @@ async def test_an_event_published_by_another_process_reaches_the_socket(client, 
     Embedded mode: the server's dispatcher reads the log. Redis: the writer sends directly."""
     communicator = await open_ready_socket("/ws/user/", await login(client, alice))
     code = f"from project.realtime.services import publish; publish('user.{alice.pk}', 'test.remote', {{'from': 'subprocess'}})"
-    result = await sync_to_async(run_manage)("shell", "-c", code)
+    result = await database_sync_to_async(run_manage)("shell", "--no-imports", "-c", code)
     assert result.returncode == 0, result.stderr
     [frame] = await frames(communicator, 1, timeout=5)
     assert frame["type"] == "test.remote"
     assert frame["data"] == {"from": "subprocess"}
-    assert frame["cursor"] == await sync_to_async(lambda: Event.objects.get(type="test.remote").pk)()
+    assert frame["cursor"] == await database_sync_to_async(lambda: Event.objects.get(type="test.remote").pk)()
     assert await communicator.receive_nothing(timeout=0.8)
     await communicator.disconnect()
 
@@ -42,9 +42,9 @@ async def test_reconnecting_after_a_cursor_replays_exactly_the_missed_events(cli
     headers = await login(client, alice)
     communicator = await open_ready_socket("/ws/user/", headers)
     await communicator.disconnect()
-    last_seen = await sync_to_async(publish)(f"user.{alice.pk}", "test.seen", {})
+    last_seen = await database_sync_to_async(publish)(f"user.{alice.pk}", "test.seen", {})
 
-    @sync_to_async
+    @database_sync_to_async
     def publish_while_away():
         missed = [publish(f"user.{alice.pk}", "test.missed", {"n": n}).pk for n in range(3)]
         publish(f"user.{mallory.pk}", "test.not_yours", {})
@@ -76,7 +76,7 @@ async def open_ready_socket_after(path, headers):
 async def test_a_rolled_back_transaction_publishes_nothing(client, alice):
     communicator = await open_ready_socket("/ws/user/", await login(client, alice))
 
-    @sync_to_async
+    @database_sync_to_async
     def publish_then_fail():
         with pytest.raises(RuntimeError), transaction.atomic():
             publish(f"user.{alice.pk}", "test.rolled_back", {})
@@ -84,7 +84,7 @@ async def test_a_rolled_back_transaction_publishes_nothing(client, alice):
 
     await publish_then_fail()
     assert await communicator.receive_nothing(timeout=1)
-    assert not await sync_to_async(Event.objects.filter(type="test.rolled_back").exists)()
+    assert not await database_sync_to_async(Event.objects.filter(type="test.rolled_back").exists)()
     await communicator.disconnect()
 
 

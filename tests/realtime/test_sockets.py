@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from project.accounts import services
@@ -17,13 +17,13 @@ async def receive_json(communicator, timeout=3):
     return json.loads(await communicator.receive_from(timeout=timeout))
 
 
-@sync_to_async
+@database_sync_to_async
 def logged_in_client(client, user):
     client.force_login(user)
     return client
 
 
-@sync_to_async
+@database_sync_to_async
 def new_ticket(user, token=None):
     return services.issue_ws_ticket(user, token)[1]
 
@@ -75,17 +75,17 @@ async def test_a_ticket_does_not_waive_the_origin_check_for_browsers(alice):
 
 
 async def test_revoking_a_token_closes_its_sockets(alice):
-    token, _ = await sync_to_async(services.issue_api_token)(alice, "bot")
+    token, _ = await database_sync_to_async(services.issue_api_token)(alice, "bot")
     ticket = await new_ticket(alice, token)
     communicator = await open_ready_socket(f"/ws/user/?ticket={ticket}", headers=[ORIGIN])
-    await sync_to_async(services.revoke_api_token)(token)
+    await database_sync_to_async(services.revoke_api_token)(token)
     assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
 
 
 async def test_logging_out_closes_that_sessions_sockets(client, alice):
     await logged_in_client(client, alice)
     communicator = await open_ready_socket("/ws/user/", session_headers(client))
-    response = await sync_to_async(client.post)("/accounts/logout/")
+    response = await database_sync_to_async(client.post)("/accounts/logout/")
     assert response.status_code == 302
     assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
 
@@ -100,7 +100,7 @@ async def test_a_removed_member_is_disconnected_from_the_tenant_socket(client, a
     await logged_in_client(client, bob)
     communicator = await open_ready_socket(f"/ws/tenants/{acme.pk}/", session_headers(client))
 
-    @sync_to_async
+    @database_sync_to_async
     def remove_bob():
         from project.accounts.access import get_membership
 
@@ -133,7 +133,7 @@ async def test_it_refuses_a_malformed_cursor(client, alice):
 async def test_a_published_event_reaches_the_groups_sockets_once(client, alice):
     await logged_in_client(client, alice)
     communicator = await open_ready_socket("/ws/user/", session_headers(client))
-    event = await sync_to_async(publish)(f"user.{alice.pk}", "test.hello", {"n": 1})
+    event = await database_sync_to_async(publish)(f"user.{alice.pk}", "test.hello", {"n": 1})
     frame = await receive_json(communicator)
     assert frame == {"type": "test.hello", "group": f"user.{alice.pk}", "cursor": event.pk, "data": {"n": 1}}
     # The dispatcher also reads the log; the socket must not get the event a second time.
