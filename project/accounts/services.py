@@ -8,8 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from project.realtime.consumers import AUTH_REVOKED
-from project.realtime.services import publish
+from project.realtime.services import AUTH_REVOKED, publish
 
 from .models import ApiToken, Membership, Tenant, User, WsTicket, hash_secret, normalize_email
 

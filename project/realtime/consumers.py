@@ -26,15 +26,13 @@ from django.http import Http404
 
 from . import dispatcher
 from .models import Event
-from .services import layer_is_cross_process, validate_group
+from .services import AUTH_REVOKED, layer_is_cross_process, validate_group
 
 logger = logging.getLogger(__name__)
 
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
-#: Events that end the socket instead of reaching the client (logout, token revoked).
-AUTH_REVOKED = "auth.revoked"
 _REMEMBERED_CURSORS = 4096
 
 

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 GROUP_NAME = re.compile(r"^[A-Za-z0-9._-]{1,99}$")
 #: The `type` of the channel-layer message; consumers handle it in `realtime_event`.
 LAYER_MESSAGE_TYPE = "realtime.event"
+#: An event that closes the group's sockets instead of reaching them (logout, token revoked).
+AUTH_REVOKED = "auth.revoked"
 
 
 def validate_group(group: str) -> str:
