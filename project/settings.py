@@ -5,6 +5,7 @@ Scale-out mode: DATABASE_URL=postgres://... and REDIS_URL=redis://... ; nothing 
 """
 
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -91,7 +92,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests use a file database too (the in-memory one behaves differently under concurrency),
     # one per test run so that two runs never share it.
-    _db["TEST"] = {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")}
+    _db["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"harbor-test-{os.getpid()}.sqlite3")}
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     #: Under ASGI persistent connections ran PostgreSQL out of connections at 16 concurrent
     #: requests; psycopg's pool with CONN_MAX_AGE=0 keeps a bounded set per process.
@@ -193,6 +194,17 @@ STORAGES = {
     },
 }
 
+#: Uploads to a workflow: the largest file accepted, and the content types accepted.
+MEDIA_MAX_UPLOAD_BYTES = env.int("MEDIA_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+MEDIA_ALLOWED_TYPES = env.list(
+    "MEDIA_ALLOWED_TYPES",
+    default=["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain", "text/csv"],
+)
+#: Longest workflow message, in characters (a socket frame is capped at 1 MiB by daphne).
+WORKFLOW_MESSAGE_MAX_LENGTH = env.int("WORKFLOW_MESSAGE_MAX_LENGTH", default=10_000)
+#: Typing indicators a socket may send per 10 seconds; the rest are dropped.
+WORKFLOW_TYPING_LIMIT = env.int("WORKFLOW_TYPING_LIMIT", default=5)
+
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -229,6 +241,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    #: Choice sets that share a field name ("role", "status") need names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "project.accounts.models.Membership.Role",
+        "ParticipantRoleEnum": "workflows.models.Participant.Role",
+        "WorkflowStatusEnum": "workflows.models.Workflow.Status",
+    },
 }
 
 # --- Real time ------------------------------------------------------------------------------

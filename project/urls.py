@@ -5,9 +5,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from project.accounts.urls import api_urlpatterns as accounts_api
 from project.accounts.urls import page_urlpatterns as accounts_pages
 from project.health.views import health
+from workflows.urls import api_urlpatterns as workflows_api
+from workflows.urls import original_urlpatterns as workflows_original
+from workflows.urls import page_urlpatterns as workflows_pages
 
 api_urlpatterns = [
     *accounts_api,
+    *workflows_api,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -17,6 +21,8 @@ urlpatterns = [
     path("api/", include(api_urlpatterns)),
     path("health", health, name="health"),
     *accounts_pages,
+    *workflows_pages,
+    *workflows_original,
 ]
 
 handler400 = "project.api.json_400"

@@ -25,14 +25,25 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True, scope="session")
-def plain_static_files():
-    """Production settings hash static names at `collectstatic`; tests render pages without it."""
+def test_only_settings():
+    """Pages render without `collectstatic` (production hashes static names), and passwords
+    hash fast: PBKDF2's deliberate slowness made every persona cost a third of a second."""
     storages = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    with override_settings(STORAGES=storages):
+    with override_settings(STORAGES=storages, PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def close_pooled_connections_before_teardown(django_db_setup, django_db_blocker):
+    """The test database cannot be dropped while connections to it are open, and psycopg's
+    pool keeps idle ones until it is closed."""
+    yield
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock():
+            connection.close_pool()
 
 
 @pytest.fixture(autouse=True)
@@ -129,34 +140,63 @@ def http_json(method: str, url: str, body=None, token=None, headers=None) -> tup
         return error.code, json.loads(error.read() or b"null")
 
 
-@pytest.fixture
-def live_daphne(transactional_db):
-    """A real daphne process serving Harbor (HTTP + WebSockets) on the test database.
-    pytest-django's live_server cannot serve WebSockets. Yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "ALLOWED_HOSTS": "127.0.0.1,localhost"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
+class DaphneProcess:
+    """A real daphne process serving Harbor (HTTP + WebSockets) on the test database;
+    pytest-django's live_server cannot serve WebSockets."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "project.asgi:application"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def wait_until_healthy(self, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if http_json("GET", f"{self.url}/health")[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"daphne did not start: {self.process.stderr.read().decode()[-2000:]}")
+            time.sleep(0.1)
+
+    def stop(self):
+        self.process.terminate()
         try:
-            if http_json("GET", f"{base_url}/health")[0] == 200:
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"daphne did not start: {process.stderr.read().decode()[-2000:]}")
-        time.sleep(0.1)
-    yield base_url
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def daphne_processes(transactional_db):
+    """Start n daphne processes: `daphne_processes(2)` → [DaphneProcess, DaphneProcess]."""
+    started = []
+
+    def start(count=1):
+        batch = [DaphneProcess() for _ in range(count)]
+        started.extend(batch)
+        for server in batch:
+            server.wait_until_healthy()
+        return batch
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def live_daphne(daphne_processes):
+    """One daphne process; yields its base URL."""
+    return daphne_processes(1)[0].url

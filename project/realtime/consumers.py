@@ -7,7 +7,10 @@ Protocol (server → client), one JSON object per frame:
 - ``{"type": "replay.truncated", "data": {"cursor": n}}`` when more was missed than
   REALTIME_REPLAY_LIMIT: refetch over REST, then go on from ``cursor``;
 - ``{"type": "error", "data": {"code", "message"}}`` for a bad inbound frame (the socket stays open);
-- ``{"type": "pong"}`` in answer to ``{"type": "ping"}``.
+- ``{"type": "pong"}`` in answer to ``{"type": "ping"}`` (send one every 25 s: it also keeps
+  presence fresh);
+- transient frames without a cursor, never stored nor replayed: ``{"type": "typing", "group",
+  "data": {"user"}}`` and ``{"type": "presence", "group", "data": {"users": [...]}}``.
 
 Close codes: 4401 not authenticated (or logged out / token revoked), 4403 not allowed,
 4400 bad connection parameters. Clients should not reconnect after 4401 or 4403.
@@ -24,7 +27,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from . import dispatcher
+from . import dispatcher, presence
 from .models import Event
 from .services import AUTH_REVOKED, layer_is_cross_process, validate_group
 
@@ -45,7 +48,10 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     """Authenticate, authorise, join groups, replay from ``?after=``, then forward events.
 
     Subclasses implement ``get_groups(user)`` (raise PermissionDenied or Http404 to refuse) and
-    may override ``handle_event`` and ``handle_message``."""
+    may override ``handle_event`` and ``handle_message``. A subclass that sets
+    ``self.presence_group`` in ``get_groups`` shares who is connected with that group."""
+
+    presence_group: str | None = None
 
     async def get_groups(self, user) -> list[str]:
         raise PermissionDenied  # deny unless a subclass says otherwise
@@ -80,6 +86,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             self._holds_dispatcher = True
         cursor = await self.replay(int(after)) if after is not None else await _latest_cursor()
         await self.send_json({"type": "ready", "data": {"groups": groups, "cursor": cursor}})
+        if self.presence_group:
+            await presence.join(self.presence_group, self.channel_name, self.user)
+            await self.broadcast_presence()
 
     async def disconnect(self, code):
         auth_group = self.scope.get("auth_group")
@@ -88,6 +97,25 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "_holds_dispatcher", False):
             dispatcher.release()
             self._holds_dispatcher = False
+        if self.presence_group and self.subscribed:
+            await presence.leave(self.channel_name)
+            await self.broadcast_presence()
+
+    async def broadcast_presence(self):
+        users = await presence.users_in(self.presence_group)
+        await self.send_transient(self.presence_group, "presence", {"users": users})
+
+    async def send_transient(self, group: str, event_type: str, data: dict, include_self: bool = True):
+        """Send a frame that is neither stored nor replayed (typing, presence) to a group."""
+        frame = {"type": event_type, "group": group, "data": data}
+        message = {"type": "realtime.transient", "event": frame}
+        if not include_self:
+            message["exclude"] = self.channel_name
+        await self.channel_layer.group_send(group, message)
+
+    async def realtime_transient(self, message):
+        if message.get("exclude") != self.channel_name:
+            await self.send_json(message["event"])
 
     async def replay(self, after: int) -> int:
         limit = settings.REALTIME_REPLAY_LIMIT
@@ -130,6 +158,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return
         if content["type"] == "ping":
             await self.send_json({"type": "pong"})
+            if self.presence_group:
+                await presence.touch(self.channel_name)
             return
         try:
             await self.handle_message(content)

@@ -22,3 +22,16 @@ class Event(models.Model):
     def as_frame(self) -> dict:
         """The JSON a socket client receives."""
         return {"type": self.type, "group": self.group, "cursor": self.pk, "data": self.data}
+
+
+class Presence(models.Model):
+    """Who is connected to a group right now, across processes: one row per open socket,
+    kept fresh by the socket's pings. Channels cannot list a group's members."""
+
+    group = models.CharField(max_length=100, db_index=True)
+    channel_name = models.CharField(max_length=200, unique=True)
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.user_id} in {self.group}"

@@ -13,11 +13,13 @@ their last cursor on reconnect.
 """
 
 import asyncio
+import json
 import logging
 import re
 import threading
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 from .models import Event
@@ -38,8 +40,11 @@ def validate_group(group: str) -> str:
 
 
 def publish(group: str, event_type: str, data: dict | None = None) -> Event:
-    """Record `event_type` for `group` and deliver it to the group's sockets after commit."""
-    event = Event.objects.create(group=validate_group(group), type=event_type, data=data or {})
+    """Record `event_type` for `group` and deliver it to the group's sockets after commit.
+    `data` is normalised to plain JSON first (datetimes become ISO strings), so a live frame is
+    byte for byte the frame a replay reads back from the log."""
+    plain = json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder))
+    event = Event.objects.create(group=validate_group(group), type=event_type, data=plain)
     transaction.on_commit(lambda: deliver([event.as_frame()]))
     return event
 

@@ -15,12 +15,9 @@ from ..conftest import PASSWORD, http_json, run_manage
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def ticket_url(base_url, email, path="/ws/user/", **query):
-    status, issued = await asyncio.to_thread(
-        http_json, "POST", f"{base_url}/api/auth/token", {"email": email, "password": PASSWORD}
-    )
-    assert status == 201, issued
-    status, ticket = await asyncio.to_thread(http_json, "POST", f"{base_url}/api/ws-ticket", token=issued["token"])
+async def ticket_url(base_url, user, path="/ws/user/", **query):
+    _, token = await database_sync_to_async(services.issue_api_token)(user, "live")
+    status, ticket = await asyncio.to_thread(http_json, "POST", f"{base_url}/api/ws-ticket", token=token)
     assert status == 201, ticket
     params = "&".join([f"ticket={ticket['ticket']}", *(f"{k}={v}" for k, v in query.items())])
     return f"{base_url.replace('http', 'ws', 1)}{path}?{params}"
@@ -32,7 +29,7 @@ async def recv_json(socket, timeout=5):
 
 async def test_an_event_from_a_command_reaches_a_client_of_the_live_server(live_daphne):
     alice = await database_sync_to_async(services.register_user)("alice@example.com", PASSWORD)
-    async with websockets.connect(await ticket_url(live_daphne, alice.email)) as socket:
+    async with websockets.connect(await ticket_url(live_daphne, alice)) as socket:
         ready = await recv_json(socket)
         assert ready["type"] == "ready"
         code = f"from project.realtime.services import publish; publish('user.{alice.pk}', 'test.live', {{'n': 7}})"
@@ -45,11 +42,11 @@ async def test_an_event_from_a_command_reaches_a_client_of_the_live_server(live_
 
 async def test_a_reconnecting_client_catches_up_from_its_cursor(live_daphne):
     alice = await database_sync_to_async(services.register_user)("alice@example.com", PASSWORD)
-    async with websockets.connect(await ticket_url(live_daphne, alice.email)) as socket:
+    async with websockets.connect(await ticket_url(live_daphne, alice)) as socket:
         cursor = (await recv_json(socket))["data"]["cursor"]
     code = f"from project.realtime.services import publish\nfor n in range(3): publish('user.{alice.pk}', 'test.missed', {{'n': n}})"
     assert (await asyncio.to_thread(run_manage, "shell", "--no-imports", "-c", code)).returncode == 0
-    async with websockets.connect(await ticket_url(live_daphne, alice.email, after=cursor)) as socket:
+    async with websockets.connect(await ticket_url(live_daphne, alice, after=cursor)) as socket:
         frames = [await recv_json(socket) for _ in range(4)]
     assert [f["data"].get("n") for f in frames[:3]] == [0, 1, 2]
     assert frames[3]["type"] == "ready"
@@ -57,7 +54,7 @@ async def test_a_reconnecting_client_catches_up_from_its_cursor(live_daphne):
 
 async def test_the_live_server_refuses_a_foreign_origin(live_daphne):
     alice = await database_sync_to_async(services.register_user)("alice@example.com", PASSWORD)
-    url = await ticket_url(live_daphne, alice.email)
+    url = await ticket_url(live_daphne, alice)
     with pytest.raises(InvalidStatus) as refused:
         async with websockets.connect(url, origin="https://evil.example"):
             pass

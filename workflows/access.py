@@ -1,0 +1,36 @@
+"""The one way to reach a workflow: tenant-scoped through project.accounts.access, visible to
+its participants and to its tenant's owners and admins, 404 for everyone else."""
+
+from django.db.models import OuterRef, Q, Subquery
+from django.http import Http404
+
+from project.accounts.access import scope_to_user
+from project.accounts.models import Membership
+
+from .models import Participant, Workflow
+from .services import WorkflowAccess
+
+
+def workflows_for(user):
+    """The workflows `user` may read, not deleted."""
+    scoped = scope_to_user(Workflow.objects.visible(), user)
+    if not user.is_authenticated:
+        return scoped
+    managed_tenants = Membership.objects.filter(user=user, role__in=Membership.MANAGER_ROLES).values("tenant_id")
+    return scoped.filter(Q(participants__user=user) | Q(tenant_id__in=managed_tenants)).distinct()
+
+
+def get_workflow_access(user, workflow_id) -> WorkflowAccess:
+    role = Participant.objects.filter(workflow=OuterRef("pk"), user=user).values("pk")[:1]
+    tenant_role = Membership.objects.filter(tenant=OuterRef("tenant_id"), user=user).values("role")[:1]
+    workflow = (
+        workflows_for(user)
+        .select_related("tenant", "initiator")
+        .annotate(participant_id=Subquery(role), tenant_role=Subquery(tenant_role))
+        .filter(pk=workflow_id)
+        .first()
+    )
+    if workflow is None:
+        raise Http404
+    participant = Participant.objects.get(pk=workflow.participant_id) if workflow.participant_id else None
+    return WorkflowAccess(workflow, user, participant, workflow.tenant_role)

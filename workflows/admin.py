@@ -1,0 +1,70 @@
+from django.contrib import admin
+
+from .models import HistoryEvent, MediaFile, Message, Participant, Workflow
+
+
+class ParticipantInline(admin.TabularInline):
+    model = Participant
+    extra = 0
+    fields = ["user", "role", "joined_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False  # through the workflow's page or API, so history and events are written
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    fields = ["id", "sender", "message_type", "content", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["-id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    """Read-mostly: changes go through workflows.services so that history and events follow."""
+
+    list_display = ["title", "id", "tenant", "initiator", "status", "created_at", "deleted_at"]
+    list_filter = ["status", ("deleted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["title", "id", "initiator__email", "participants__user__email"]
+    readonly_fields = [f.name for f in Workflow._meta.fields]
+    inlines = [ParticipantInline, MessageInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HistoryEvent)
+class HistoryEventAdmin(admin.ModelAdmin):
+    list_display = ["workflow", "event_type", "performed_by", "event_timestamp", "status"]
+    list_filter = ["event_type"]
+    search_fields = ["workflow__id", "title", "performed_by__email"]
+    readonly_fields = [f.name for f in HistoryEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MediaFile)
+class MediaFileAdmin(admin.ModelAdmin):
+    list_display = ["original_name", "tenant", "uploader", "content_type", "size", "created_at"]
+    search_fields = ["original_name", "uploader__email"]
+    readonly_fields = [f.name for f in MediaFile._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,182 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from project.accounts.models import Tenant
+from project.ids import new_public_id
+
+
+class WorkflowQuerySet(models.QuerySet):
+    def visible(self):
+        """Soft-deleted workflows are kept for the audit trail but hidden everywhere else."""
+        return self.filter(deleted_at__isnull=True)
+
+
+class Workflow(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        COMPLETED = "completed"
+        CANCELLED = "cancelled"
+
+    id = models.CharField(primary_key=True, max_length=16, default=new_public_id, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="workflows")
+    initiator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = WorkflowQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "status", "-created_at"], name="workflow_tenant_status")]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def group(self) -> str:
+        return f"workflow.{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.ACTIVE and self.deleted_at is None
+
+
+class Participant(models.Model):
+    class Role(models.TextChoices):
+        INITIATOR = "initiator"
+        EDITOR = "editor"
+        VIEWER = "viewer"
+
+    WRITER_ROLES = (Role.INITIATOR, Role.EDITOR)
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.EDITOR)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workflow", "user"], name="participant_unique_user")]
+        ordering = ["joined_at", "id"]
+
+    def __str__(self):
+        return f"{self.user} ({self.role}) in {self.workflow_id}"
+
+
+def media_upload_path(instance, filename):
+    # Never the uploader's name: it is untrusted (path traversal, collisions) and kept apart.
+    return f"media/{instance.tenant_id}/{new_public_id(20)}"
+
+
+class MediaFile(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="media_files")
+    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    file = models.FileField(upload_to=media_upload_path, max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.original_name
+
+
+def new_share_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Message(models.Model):
+    """A message's id is its cursor: clients ask for everything after the last one they saw."""
+
+    class Type(models.TextChoices):
+        TEXT = "text"
+        SHARE_LINK = "share_link"
+        SYSTEM = "system"
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="messages")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message_type = models.CharField(max_length=16, choices=Type.choices, default=Type.TEXT)
+    content = models.TextField()
+    media_file = models.ForeignKey(MediaFile, null=True, blank=True, on_delete=models.PROTECT, related_name="messages")
+    share_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["workflow", "id"], name="message_workflow_cursor")]
+
+    def __str__(self):
+        return f"#{self.pk} in {self.workflow_id}"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("History events are never updated.")
+
+    def delete(self):
+        raise AppendOnlyError("History events are never deleted.")
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class HistoryEvent(models.Model):
+    """The audit trail (the original WorkflowHistory table): one row per event with a snapshot
+    of the workflow as it was after the event. Append-only: the model, its queryset and a
+    database trigger all refuse updates and deletes."""
+
+    class Type(models.TextChoices):
+        CREATED = "created"
+        UPDATED = "updated"
+        PARTICIPANT_ADDED = "participant_added"
+        PARTICIPANT_REMOVED = "participant_removed"
+        COMPLETED = "completed"
+        REOPENED = "reopened"
+        CANCELLED = "cancelled"
+        DELETED = "deleted"
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="history")
+    event_type = models.CharField(max_length=32, choices=Type.choices)
+    event_timestamp = models.DateTimeField(default=timezone.now)
+    performed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    details = models.JSONField(default=dict, blank=True)
+    # The snapshot.
+    tenant_id_snapshot = models.CharField(max_length=16)
+    initiator_snapshot = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=200)
+    status = models.CharField(max_length=16)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True)
+    deleted_at = models.DateTimeField(null=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.event_type} {self.workflow_id} at {self.event_timestamp:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("History events are never updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("History events are never deleted.")

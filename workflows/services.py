@@ -1,0 +1,266 @@
+"""Every write to a workflow goes through here. Each call writes the change, its history row
+and publishes its real-time event in one transaction."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from project.accounts.models import Membership, Tenant, User, normalize_email
+from project.accounts.services import Conflict
+from project.realtime.services import publish
+
+from .models import HistoryEvent, MediaFile, Message, Participant, Workflow, new_share_token
+
+Status = Workflow.Status
+Role = Participant.Role
+
+
+class WorkflowAccess:
+    """What one user may do with one workflow."""
+
+    def __init__(self, workflow: Workflow, user: User, participant: Participant | None, tenant_role: str | None):
+        self.workflow = workflow
+        self.user = user
+        self.participant = participant
+        self.tenant_role = tenant_role
+
+    @property
+    def is_tenant_manager(self) -> bool:
+        return self.tenant_role in Membership.MANAGER_ROLES
+
+    @property
+    def can_read(self) -> bool:
+        return self.participant is not None or self.is_tenant_manager
+
+    @property
+    def can_write(self) -> bool:
+        """Post messages, share files, add participants, rename, push custom events."""
+        return self.participant is not None and self.participant.role in Participant.WRITER_ROLES
+
+    @property
+    def can_manage(self) -> bool:
+        """Complete, reopen, cancel, delete, remove participants."""
+        return self.workflow.initiator_id == self.user.pk or self.is_tenant_manager
+
+    def require(self, capability: str) -> None:
+        if not getattr(self, f"can_{capability}"):
+            raise PermissionDenied(f"Your role in this workflow does not allow this ({capability}).")
+
+
+def _snapshot(workflow: Workflow) -> dict:
+    return {
+        "id": workflow.pk,
+        "tenant_id": workflow.tenant_id,
+        "initiator": workflow.initiator.email,
+        "title": workflow.title,
+        "status": workflow.status,
+        "created_at": workflow.created_at,
+        "updated_at": workflow.updated_at,
+        "completed_at": workflow.completed_at,
+    }
+
+
+def _record(workflow: Workflow, event_type: str, actor: User, event: str, data: dict | None = None, **details):
+    """The history row and the real-time event of one change; call inside its transaction."""
+    HistoryEvent.objects.create(
+        workflow=workflow,
+        event_type=event_type,
+        performed_by=actor,
+        details=details,
+        tenant_id_snapshot=workflow.tenant_id,
+        initiator_snapshot_id=workflow.initiator_id,
+        title=workflow.title,
+        status=workflow.status,
+        created_at=workflow.created_at,
+        updated_at=workflow.updated_at,
+        completed_at=workflow.completed_at,
+        deleted_at=workflow.deleted_at,
+    )
+    publish(workflow.group, event, {"workflow": _snapshot(workflow), "by": actor.email, **(data or {})})
+
+
+def _tenant_member(tenant: Tenant, email: str) -> User:
+    user = User.objects.filter(
+        email=normalize_email(email), is_active=True, memberships__tenant=tenant
+    ).first()
+    if user is None:
+        raise ValidationError({"email": f"{email} is not a member of this workflow's tenant."})
+    return user
+
+
+def create_workflow(tenant: Tenant, initiator: User, title: str, participants: list[tuple[str, str]] = ()) -> Workflow:
+    """`participants`: (email, role) pairs besides the initiator; each must be a tenant member."""
+    if not Membership.objects.filter(tenant=tenant, user=initiator).exists():
+        raise PermissionDenied("You are not a member of this tenant.")
+    with transaction.atomic():
+        workflow = Workflow.objects.create(tenant=tenant, initiator=initiator, title=title)
+        Participant.objects.create(workflow=workflow, user=initiator, role=Role.INITIATOR)
+        _record(workflow, HistoryEvent.Type.CREATED, initiator, "workflow.created")
+        for email, role in participants:
+            if role == Role.INITIATOR:
+                raise ValidationError({"role": "A workflow has one initiator."})
+            if normalize_email(email) != initiator.email:
+                _add_participant(workflow, initiator, _tenant_member(tenant, email), role)
+    return workflow
+
+
+def update_workflow(access: WorkflowAccess, title: str) -> Workflow:
+    access.require("write")
+    workflow = access.workflow
+    with transaction.atomic():
+        old_title, workflow.title, workflow.updated_at = workflow.title, title, timezone.now()
+        workflow.save(update_fields=["title", "updated_at"])
+        _record(workflow, HistoryEvent.Type.UPDATED, access.user, "workflow.updated", old_title=old_title)
+    return workflow
+
+
+def set_status(access: WorkflowAccess, status: str) -> Workflow:
+    """active → completed | cancelled, and completed | cancelled → active (reopen)."""
+    access.require("manage")
+    workflow = access.workflow
+    if status == workflow.status:
+        return workflow
+    if status != Status.ACTIVE and workflow.status != Status.ACTIVE:
+        raise Conflict(f"A {workflow.status} workflow must be reopened first.")
+    now = timezone.now()
+    with transaction.atomic():
+        workflow.status, workflow.updated_at = status, now
+        if status == Status.COMPLETED:
+            workflow.completed_at, workflow.completed_by = now, access.user
+            history, event = HistoryEvent.Type.COMPLETED, "workflow.completed"
+        elif status == Status.CANCELLED:
+            history, event = HistoryEvent.Type.CANCELLED, "workflow.cancelled"
+        else:
+            workflow.completed_at = workflow.completed_by = None
+            history, event = HistoryEvent.Type.REOPENED, "workflow.reopened"
+        workflow.save(update_fields=["status", "updated_at", "completed_at", "completed_by"])
+        _record(workflow, history, access.user, event)
+    return workflow
+
+
+def delete_workflow(access: WorkflowAccess) -> None:
+    """Soft delete: hidden from everyone, kept with its history."""
+    access.require("manage")
+    workflow = access.workflow
+    with transaction.atomic():
+        workflow.deleted_at = workflow.updated_at = timezone.now()
+        workflow.deleted_by = access.user
+        workflow.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+        _record(workflow, HistoryEvent.Type.DELETED, access.user, "workflow.deleted")
+
+
+def add_participant(access: WorkflowAccess, email: str, role: str = Role.EDITOR) -> Participant:
+    access.require("write")
+    if role == Role.INITIATOR:
+        raise ValidationError({"role": "A workflow has one initiator."})
+    user = _tenant_member(access.workflow.tenant, email)
+    with transaction.atomic():
+        return _add_participant(access.workflow, access.user, user, role)
+
+
+def _add_participant(workflow: Workflow, actor: User, user: User, role: str) -> Participant:
+    try:
+        with transaction.atomic():
+            participant = Participant.objects.create(workflow=workflow, user=user, role=role)
+    except IntegrityError:
+        raise Conflict(f"{user.email} already takes part in this workflow.") from None
+    data = {"participant": {"email": user.email, "role": role}}
+    _record(workflow, HistoryEvent.Type.PARTICIPANT_ADDED, actor, "participant.added", data, email=user.email, role=role)
+    return participant
+
+
+def remove_participant(access: WorkflowAccess, email: str) -> None:
+    """Managers remove anyone but the initiator; a participant may leave."""
+    workflow = access.workflow
+    participant = workflow.participants.select_related("user").filter(user__email=normalize_email(email)).first()
+    if participant is None:
+        raise Participant.DoesNotExist("Not a participant of this workflow.")
+    if participant.user_id != access.user.pk:
+        access.require("manage")
+    if participant.role == Role.INITIATOR:
+        raise Conflict("The initiator cannot leave or be removed.")
+    with transaction.atomic():
+        participant.delete()
+        data = {"participant": {"email": participant.user.email, "role": participant.role, "user_id": participant.user_id}}
+        _record(workflow, HistoryEvent.Type.PARTICIPANT_REMOVED, access.user, "participant.removed", data, email=participant.user.email)
+
+
+def post_message(access: WorkflowAccess, content: str) -> Message:
+    access.require("write")
+    content = (content or "").strip()
+    if not content:
+        raise ValidationError({"content": "A message cannot be empty."})
+    if len(content) > settings.WORKFLOW_MESSAGE_MAX_LENGTH:
+        raise ValidationError({"content": f"Messages are limited to {settings.WORKFLOW_MESSAGE_MAX_LENGTH} characters."})
+    _require_open(access.workflow)
+    with transaction.atomic():
+        message = Message.objects.create(workflow=access.workflow, sender=access.user, content=content)
+        publish(access.workflow.group, "message.created", {"message": message_data(message)})
+    return message
+
+
+def share_file(access: WorkflowAccess, uploaded) -> Message:
+    """Store an uploaded file and post the `share_link` message that references it.
+
+    `uploaded` is a Django UploadedFile. Its name is kept only as metadata: the stored name is
+    random, so no uploader-chosen path ever reaches the storage backend."""
+    access.require("write")
+    _require_open(access.workflow)
+    if uploaded.size > settings.MEDIA_MAX_UPLOAD_BYTES:
+        raise ValidationError({"file": f"Files are limited to {settings.MEDIA_MAX_UPLOAD_BYTES} bytes."})
+    content_type = (uploaded.content_type or "").split(";")[0].strip().lower()
+    if content_type not in settings.MEDIA_ALLOWED_TYPES:
+        raise ValidationError({"file": f"Files of type {content_type or 'unknown'} are not accepted."})
+    original_name = Path(uploaded.name or "file").name[:255] or "file"
+    media = MediaFile(
+        tenant=access.workflow.tenant,
+        uploader=access.user,
+        original_name=original_name,
+        content_type=content_type,
+        size=uploaded.size,
+    )
+    try:
+        with transaction.atomic():
+            media.file.save(original_name, uploaded, save=False)
+            media.save()
+            message = Message.objects.create(
+                workflow=access.workflow,
+                sender=access.user,
+                message_type=Message.Type.SHARE_LINK,
+                content=original_name,
+                media_file=media,
+                share_token=new_share_token(),
+            )
+            publish(access.workflow.group, "message.created", {"message": message_data(message)})
+    except Exception:
+        # The file is stored before the rows; without them nobody could ever reach or delete it.
+        if media.file.name:
+            media.file.storage.delete(media.file.name)
+        raise
+    return message
+
+
+def push_custom_event(access: WorkflowAccess, event_type: str, data: dict) -> None:
+    """The original `/workflow/{id}/notification` route: a server-side sender's own event."""
+    access.require("write")
+    publish(access.workflow.group, f"custom.{event_type}", {"by": access.user.email, "payload": data})
+
+
+def _require_open(workflow: Workflow) -> None:
+    if workflow.status != Status.ACTIVE:
+        raise Conflict(f"This workflow is {workflow.status}; it takes no new messages.")
+
+
+def message_data(message: Message) -> dict:
+    return {
+        "id": message.pk,
+        "workflow_id": message.workflow_id,
+        "sender": message.sender.email if message.sender else None,
+        "message_type": message.message_type,
+        "content": message.content,
+        "share_token": message.share_token,
+        "created_at": message.created_at,
+    }

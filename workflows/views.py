@@ -1,0 +1,224 @@
+"""The workflow pages. Every form posts normally and redirects back (post/redirect/get); a
+refused post re-renders the detail page with the error on its form and a 400/403/409 status.
+The detail page's script only adds live updates on top."""
+
+from http import HTTPStatus
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from project.accounts.context_processors import CURRENT_TENANT_SESSION_KEY
+from project.accounts.models import normalize_email
+from project.accounts.services import Conflict
+from project.realtime.models import Event
+
+from . import services
+from .access import get_workflow_access, workflows_for
+from .forms import (
+    DeleteForm,
+    MessageForm,
+    ParticipantForm,
+    RemoveParticipantForm,
+    StatusForm,
+    UploadForm,
+    WorkflowFilterForm,
+    WorkflowForm,
+)
+from .models import Participant, Workflow
+
+WORKFLOWS_PER_PAGE = 25
+#: The detail page shows the latest messages only; older ones are in the REST API.
+MESSAGES_SHOWN = 100
+
+#: What services raise when they refuse a valid-looking request.
+REFUSALS = (ValidationError, PermissionDenied, Conflict, Participant.DoesNotExist)
+
+STATUS_DONE = {
+    Workflow.Status.COMPLETED: "Completed",
+    Workflow.Status.ACTIVE: "Reopened",
+    Workflow.Status.CANCELLED: "Cancelled",
+}
+
+
+@login_required
+def workflow_list(request):
+    filters = WorkflowFilterForm(request.user, request.GET)
+    filters.is_valid()  # invalid filters are left out of cleaned_data, i.e. not applied
+    workflows = workflows_for(request.user).select_related("tenant").order_by("-created_at", "-id")
+    if wanted_status := filters.cleaned_data.get("status"):
+        workflows = workflows.filter(status=wanted_status)
+    if wanted_tenant := filters.cleaned_data.get("tenant"):
+        workflows = workflows.filter(tenant=wanted_tenant)
+
+    initial = {"tenant": request.session.get(CURRENT_TENANT_SESSION_KEY)}
+    form = WorkflowForm(request.user, request.POST or None, initial=initial)
+    status = HTTPStatus.OK
+    if request.method == "POST":
+        status = HTTPStatus.BAD_REQUEST
+        if form.is_valid():
+            data = form.cleaned_data
+            participants = [(email, Participant.Role.EDITOR) for email in data["participants"]]
+            try:
+                workflow = services.create_workflow(data["tenant"], request.user, data["title"], participants)
+            except REFUSALS as error:
+                # The service names a participant's address `email`; the form calls it `participants`.
+                status = _show_refusal(form, error, field_names={"email": "participants"})
+            else:
+                messages.success(request, f"Created “{workflow.title}”.")
+                return redirect("workflow_detail", workflow_id=workflow.pk)
+
+    page = Paginator(workflows, WORKFLOWS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"filters": filters, "page": page, "form": form}
+    return render(request, "workflows/workflow_list.html", context, status=status)
+
+
+@login_required
+def workflow_detail(request, workflow_id):
+    return _render_detail(request, get_workflow_access(request.user, workflow_id))
+
+
+@login_required
+@require_POST
+def post_message(request, workflow_id):
+    access = get_workflow_access(request.user, workflow_id)
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, access, HTTPStatus.BAD_REQUEST, message_form=form)
+    try:
+        services.post_message(access, form.cleaned_data["content"])
+    except REFUSALS as error:
+        return _render_detail(request, access, _show_refusal(form, error), message_form=form)
+    return redirect(_detail_url(access.workflow, "composer"))
+
+
+@login_required
+@require_POST
+def upload_file(request, workflow_id):
+    access = get_workflow_access(request.user, workflow_id)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _render_detail(request, access, HTTPStatus.BAD_REQUEST, upload_form=form)
+    try:
+        services.share_file(access, form.cleaned_data["file"])
+    except REFUSALS as error:
+        return _render_detail(request, access, _show_refusal(form, error), upload_form=form)
+    return redirect(_detail_url(access.workflow, "composer"))
+
+
+@login_required
+@require_POST
+def add_participant(request, workflow_id):
+    access = get_workflow_access(request.user, workflow_id)
+    form = ParticipantForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, access, HTTPStatus.BAD_REQUEST, participant_form=form)
+    try:
+        participant = services.add_participant(access, form.cleaned_data["email"], form.cleaned_data["role"])
+    except REFUSALS as error:
+        return _render_detail(request, access, _show_refusal(form, error), participant_form=form)
+    messages.success(request, f"Added {participant.user.email} as {participant.get_role_display().lower()}.")
+    return redirect(_detail_url(access.workflow, "participants"))
+
+
+@login_required
+@require_POST
+def remove_participant(request, workflow_id):
+    access = get_workflow_access(request.user, workflow_id)
+    form = RemoveParticipantForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, access, HTTPStatus.BAD_REQUEST, remove_form=form)
+    email = form.cleaned_data["email"]
+    try:
+        services.remove_participant(access, email)
+    except REFUSALS as error:
+        return _render_detail(request, access, _show_refusal(form, error), remove_form=form)
+    if normalize_email(email) == request.user.email:
+        # They may no longer see the workflow at all.
+        messages.success(request, f"You left “{access.workflow.title}”.")
+        return redirect("workflow_list")
+    messages.success(request, f"Removed {email} from this workflow.")
+    return redirect(_detail_url(access.workflow, "participants"))
+
+
+@login_required
+@require_POST
+def change_status(request, workflow_id):
+    access = get_workflow_access(request.user, workflow_id)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, access, HTTPStatus.BAD_REQUEST, status_form=form)
+    try:
+        workflow = services.set_status(access, form.cleaned_data["status"])
+    except REFUSALS as error:
+        return _render_detail(request, access, _show_refusal(form, error), status_form=form)
+    messages.success(request, f"{STATUS_DONE[workflow.status]} “{workflow.title}”.")
+    return redirect(_detail_url(workflow))
+
+
+@login_required
+@require_POST
+def delete_workflow(request, workflow_id):
+    access = get_workflow_access(request.user, workflow_id)
+    form = DeleteForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, access, HTTPStatus.BAD_REQUEST, delete_form=form)
+    try:
+        services.delete_workflow(access)
+    except REFUSALS as error:
+        return _render_detail(request, access, _show_refusal(form, error), delete_form=form)
+    messages.success(request, f"Deleted “{access.workflow.title}”.")
+    return redirect("workflow_list")
+
+
+def _render_detail(request, access, status=HTTPStatus.OK, **forms):
+    """The detail page; `forms` replaces the blank form of the action that was refused."""
+    workflow = access.workflow
+    # The cursor is read before the messages: a message posted in between is then both on the
+    # page and replayed to the script (which skips ids it already shows) rather than in neither.
+    last_cursor = (
+        Event.objects.filter(group=workflow.group).order_by("-id").values_list("id", flat=True).first() or 0
+    )
+    recent = list(workflow.messages.select_related("sender").order_by("-id")[:MESSAGES_SHOWN])
+    context = {
+        "workflow": workflow,
+        "access": access,
+        "last_cursor": last_cursor,
+        # Not `messages`: that name belongs to django.contrib.messages in base.html.
+        "workflow_messages": recent[::-1],
+        "participants": workflow.participants.select_related("user"),
+        "history": workflow.history.select_related("performed_by"),
+        "message_form": MessageForm(),
+        "upload_form": UploadForm(),
+        "participant_form": ParticipantForm(),
+        "remove_form": RemoveParticipantForm(),
+        "status_form": StatusForm(),
+        "delete_form": DeleteForm(),
+        **forms,
+    }
+    return render(request, "workflows/workflow_detail.html", context, status=status)
+
+
+def _show_refusal(form, error, field_names=None) -> HTTPStatus:
+    """Put a service's refusal on `form`; return the status the page answers with."""
+    if isinstance(error, ValidationError):
+        by_field = error.error_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.error_list}
+        for field, errors in by_field.items():
+            field = (field_names or {}).get(field, field)
+            form.add_error(field if field in form.fields else None, errors)
+        return HTTPStatus.BAD_REQUEST
+    form.add_error(None, str(error))
+    if isinstance(error, PermissionDenied):
+        return HTTPStatus.FORBIDDEN
+    if isinstance(error, Conflict):
+        return HTTPStatus.CONFLICT
+    return HTTPStatus.BAD_REQUEST  # Participant.DoesNotExist: the address names no participant
+
+
+def _detail_url(workflow, fragment="") -> str:
+    url = reverse("workflow_detail", kwargs={"workflow_id": workflow.pk})
+    return f"{url}#{fragment}" if fragment else url
