@@ -38,11 +38,12 @@ def test_only_settings():
 
 @pytest.fixture(autouse=True, scope="session")
 def close_pooled_connections_before_teardown(django_db_setup, django_db_blocker):
-    """The test database cannot be dropped while connections to it are open, and psycopg's
-    pool keeps idle ones until it is closed."""
+    """The test database cannot be dropped while connections to it are open: return this
+    thread's connection to psycopg's pool, then close the pool with every idle one in it."""
     yield
     if connection.vendor == "postgresql":
         with django_db_blocker.unblock():
+            connection.close()
             connection.close_pool()
 
 
