@@ -68,7 +68,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         after = query_param(self.scope, "after")
-        if after is not None and not after.isdigit():
+        if after is not None and not (after.isdigit() and int(after) < 2**63):
             await self.send_error("invalid_cursor", "`after` must be a non-negative integer cursor.")
             await self.close(code=CLOSE_BAD_REQUEST)
             return

@@ -123,9 +123,10 @@ async def test_a_bad_frame_gets_an_error_and_the_socket_stays_open(client, alice
     await communicator.disconnect()
 
 
-async def test_it_refuses_a_malformed_cursor(client, alice):
+@pytest.mark.parametrize("after", ["-1", "abc", "1e5", str(2**63)])
+async def test_it_refuses_a_malformed_cursor(client, alice, after):
     await logged_in_client(client, alice)
-    communicator, first = await open_socket("/ws/user/?after=-1", session_headers(client))
+    communicator, first = await open_socket(f"/ws/user/?after={after}", session_headers(client))
     assert json.loads(first["text"])["data"]["code"] == "invalid_cursor"
     assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4400}
 
