@@ -82,97 +82,85 @@ def workflow_detail(request, workflow_id):
     return _render_detail(request, get_workflow_access(request.user, workflow_id))
 
 
+def _detail_form_post(request, workflow_id, form_class, form_name, perform):
+    """What every form on the detail page does: validate it, let `perform(access, data)` call
+    the service and return the redirect, or show the page again with the form's errors."""
+    access = get_workflow_access(request.user, workflow_id)
+    form = form_class(request.POST, request.FILES)
+    if not form.is_valid():
+        return _render_detail(request, access, HTTPStatus.BAD_REQUEST, **{form_name: form})
+    try:
+        return perform(access, form.cleaned_data)
+    except REFUSALS as error:
+        return _render_detail(request, access, _show_refusal(form, error), **{form_name: form})
+
+
 @login_required
 @require_POST
 def post_message(request, workflow_id):
-    access = get_workflow_access(request.user, workflow_id)
-    form = MessageForm(request.POST)
-    if not form.is_valid():
-        return _render_detail(request, access, HTTPStatus.BAD_REQUEST, message_form=form)
-    try:
-        services.post_message(access, form.cleaned_data["content"])
-    except REFUSALS as error:
-        return _render_detail(request, access, _show_refusal(form, error), message_form=form)
-    return redirect(_detail_url(access.workflow, "composer"))
+    def perform(access, data):
+        services.post_message(access, data["content"])
+        return redirect(_detail_url(access.workflow, "composer"))
+
+    return _detail_form_post(request, workflow_id, MessageForm, "message_form", perform)
 
 
 @login_required
 @require_POST
 def upload_file(request, workflow_id):
-    access = get_workflow_access(request.user, workflow_id)
-    form = UploadForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return _render_detail(request, access, HTTPStatus.BAD_REQUEST, upload_form=form)
-    try:
-        services.share_file(access, form.cleaned_data["file"])
-    except REFUSALS as error:
-        return _render_detail(request, access, _show_refusal(form, error), upload_form=form)
-    return redirect(_detail_url(access.workflow, "composer"))
+    def perform(access, data):
+        services.share_file(access, data["file"])
+        return redirect(_detail_url(access.workflow, "composer"))
+
+    return _detail_form_post(request, workflow_id, UploadForm, "upload_form", perform)
 
 
 @login_required
 @require_POST
 def add_participant(request, workflow_id):
-    access = get_workflow_access(request.user, workflow_id)
-    form = ParticipantForm(request.POST)
-    if not form.is_valid():
-        return _render_detail(request, access, HTTPStatus.BAD_REQUEST, participant_form=form)
-    try:
-        participant = services.add_participant(access, form.cleaned_data["email"], form.cleaned_data["role"])
-    except REFUSALS as error:
-        return _render_detail(request, access, _show_refusal(form, error), participant_form=form)
-    messages.success(request, f"Added {participant.user.email} as {participant.get_role_display().lower()}.")
-    return redirect(_detail_url(access.workflow, "participants"))
+    def perform(access, data):
+        participant = services.add_participant(access, data["email"], data["role"])
+        messages.success(request, f"Added {participant.user.email} as {participant.get_role_display().lower()}.")
+        return redirect(_detail_url(access.workflow, "participants"))
+
+    return _detail_form_post(request, workflow_id, ParticipantForm, "participant_form", perform)
 
 
 @login_required
 @require_POST
 def remove_participant(request, workflow_id):
-    access = get_workflow_access(request.user, workflow_id)
-    form = RemoveParticipantForm(request.POST)
-    if not form.is_valid():
-        return _render_detail(request, access, HTTPStatus.BAD_REQUEST, remove_form=form)
-    email = form.cleaned_data["email"]
-    try:
-        services.remove_participant(access, email)
-    except REFUSALS as error:
-        return _render_detail(request, access, _show_refusal(form, error), remove_form=form)
-    if normalize_email(email) == request.user.email:
-        # They may no longer see the workflow at all.
-        messages.success(request, f"You left “{access.workflow.title}”.")
-        return redirect("workflow_list")
-    messages.success(request, f"Removed {email} from this workflow.")
-    return redirect(_detail_url(access.workflow, "participants"))
+    def perform(access, data):
+        services.remove_participant(access, data["email"])
+        if normalize_email(data["email"]) == request.user.email:
+            # They may no longer see the workflow at all.
+            messages.success(request, f"You left “{access.workflow.title}”.")
+            return redirect("workflow_list")
+        messages.success(request, f"Removed {data['email']} from this workflow.")
+        return redirect(_detail_url(access.workflow, "participants"))
+
+    return _detail_form_post(request, workflow_id, RemoveParticipantForm, "remove_form", perform)
 
 
 @login_required
 @require_POST
 def change_status(request, workflow_id):
-    access = get_workflow_access(request.user, workflow_id)
-    form = StatusForm(request.POST)
-    if not form.is_valid():
-        return _render_detail(request, access, HTTPStatus.BAD_REQUEST, status_form=form)
-    try:
-        workflow = services.set_status(access, form.cleaned_data["status"])
-    except REFUSALS as error:
-        return _render_detail(request, access, _show_refusal(form, error), status_form=form)
-    messages.success(request, f"{STATUS_DONE[workflow.status]} “{workflow.title}”.")
-    return redirect(_detail_url(workflow))
+    def perform(access, data):
+        workflow = services.set_status(access, data["status"])
+        messages.success(request, f"{STATUS_DONE[workflow.status]} “{workflow.title}”.")
+        return redirect(_detail_url(workflow))
+
+    return _detail_form_post(request, workflow_id, StatusForm, "status_form", perform)
 
 
 @login_required
 @require_POST
 def delete_workflow(request, workflow_id):
-    access = get_workflow_access(request.user, workflow_id)
-    form = DeleteForm(request.POST)
-    if not form.is_valid():
-        return _render_detail(request, access, HTTPStatus.BAD_REQUEST, delete_form=form)
-    try:
+    def perform(access, data):
         services.delete_workflow(access)
-    except REFUSALS as error:
-        return _render_detail(request, access, _show_refusal(form, error), delete_form=form)
-    messages.success(request, f"Deleted “{access.workflow.title}”.")
-    return redirect("workflow_list")
+        messages.success(request, f"Deleted “{access.workflow.title}”.")
+        return redirect("workflow_list")
+
+    return _detail_form_post(request, workflow_id, DeleteForm, "delete_form", perform)
 
 
 def _render_detail(request, access, status=HTTPStatus.OK, **forms):
