@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "project.accounts",
     "project.realtime",
     "project.health",
+    "project.resilience",
     "workflows",
     "notifications",
     "queue_app",
@@ -254,6 +255,29 @@ SPECTACULAR_SETTINGS = {
 REALTIME_DISPATCH_INTERVAL = env.float("REALTIME_DISPATCH_INTERVAL", default=0.25)
 #: Most events replayed to a reconnecting socket; beyond it the client refetches over REST.
 REALTIME_REPLAY_LIMIT = env.int("REALTIME_REPLAY_LIMIT", default=1000)
+
+# --- Outgoing calls (project/resilience) ----------------------------------------------------
+#: Consecutive failures of one dependency before its circuit breaker opens.
+BREAKER_FAILURE_THRESHOLD = env.int("BREAKER_FAILURE_THRESHOLD", default=5)
+#: Seconds an open breaker rejects calls before letting one trial call through.
+BREAKER_OPEN_SECONDS = env.float("BREAKER_OPEN_SECONDS", default=60.0)
+#: (connect, read) timeouts for every outgoing HTTP call; connect slightly above 3 s, a TCP
+#: retransmission window.
+HTTP_TIMEOUT_SECONDS = (
+    env.float("HTTP_CONNECT_TIMEOUT_SECONDS", default=3.05),
+    env.float("HTTP_READ_TIMEOUT_SECONDS", default=10.0),
+)
+#: Retry backoff: full jitter, delay n is uniform in [0, min(cap, base * 2**n)].
+RETRY_BASE_SECONDS = env.float("RETRY_BASE_SECONDS", default=0.5)
+RETRY_CAP_SECONDS = env.float("RETRY_CAP_SECONDS", default=10.0)
+#: Total time one outgoing call may take, retries and waits included.
+RETRY_DEADLINE_SECONDS = env.float("RETRY_DEADLINE_SECONDS", default=30.0)
+#: Attempts per outgoing call, the first one included.
+RETRY_MAX_ATTEMPTS = env.int("RETRY_MAX_ATTEMPTS", default=4)
+if BREAKER_FAILURE_THRESHOLD < 1 or RETRY_MAX_ATTEMPTS < 1 or min(HTTP_TIMEOUT_SECONDS) <= 0:
+    raise ImproperlyConfigured(
+        "BREAKER_FAILURE_THRESHOLD and RETRY_MAX_ATTEMPTS must be >= 1 and HTTP timeouts > 0."
+    )
 
 HARBOR_VERSION = "0.1.0"
 
