@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "project.realtime",
     "project.health",
     "project.resilience",
+    "project.workers",
     "workflows",
     "notifications",
     "queue_app",
@@ -277,6 +278,21 @@ RETRY_MAX_ATTEMPTS = env.int("RETRY_MAX_ATTEMPTS", default=4)
 if BREAKER_FAILURE_THRESHOLD < 1 or RETRY_MAX_ATTEMPTS < 1 or min(HTTP_TIMEOUT_SECONDS) <= 0:
     raise ImproperlyConfigured(
         "BREAKER_FAILURE_THRESHOLD and RETRY_MAX_ATTEMPTS must be >= 1 and HTTP timeouts > 0."
+    )
+
+# --- Health and workers (project/health, project/workers) -----------------------------------
+#: Lets monitors see /health details with ?token=...; empty means only staff see them.
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+#: How long /health waits for its checks (run concurrently) before calling the slow ones down.
+HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=2.0)
+#: A long-running command writes its heartbeat at most this often.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=5.0)
+#: A worker silent for longer than this is shown as down.
+WORKER_STALE_SECONDS = env.float("WORKER_STALE_SECONDS", default=30.0)
+if HEALTH_CHECK_TIMEOUT_SECONDS <= 0 or WORKER_HEARTBEAT_SECONDS <= 0 or WORKER_STALE_SECONDS <= WORKER_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "HEALTH_CHECK_TIMEOUT_SECONDS and WORKER_HEARTBEAT_SECONDS must be > 0, and WORKER_STALE_SECONDS "
+        "longer than WORKER_HEARTBEAT_SECONDS."
     )
 
 HARBOR_VERSION = "0.1.0"

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from project.accounts.urls import api_urlpatterns as accounts_api
 from project.accounts.urls import page_urlpatterns as accounts_pages
-from project.health.views import health
+from project.health.views import health, status_page
 from workflows.urls import api_urlpatterns as workflows_api
 from workflows.urls import original_urlpatterns as workflows_original
 from workflows.urls import page_urlpatterns as workflows_pages
@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_urlpatterns)),
     path("health", health, name="health"),
+    path("health/status/", status_page, name="health_status"),
     *accounts_pages,
     *workflows_pages,
     *workflows_original,

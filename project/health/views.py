@@ -1,35 +1,53 @@
-import time
-
 from django.conf import settings
-from django.db import connection
+from django.contrib.admin.views.decorators import staff_member_required
 from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-STARTED_AT = time.monotonic()
+from .registry import public_report, run_checks
 
 
-def check_database() -> dict:
-    started = time.perf_counter()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception as exc:  # any failure means down; the class name tells operators which
-        return {"status": "down", "error": type(exc).__name__}
-    return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+def may_see_details(request) -> bool:
+    """Staff, or a caller presenting HEALTH_TOKEN (an empty token never matches)."""
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    token = request.GET.get("token", "")
+    return bool(settings.HEALTH_TOKEN) and constant_time_compare(token, settings.HEALTH_TOKEN)
 
 
 @never_cache
 @require_GET
 def health(request):
-    """200 when every required dependency answers, 503 otherwise."""
-    checks = {"database": check_database()}
-    healthy = all(check["status"] == "ok" for check in checks.values())
-    body = {
-        "status": "ok" if healthy else "down",
-        "checks": checks,
-        "version": settings.HARBOR_VERSION,
-        "uptime_s": round(time.monotonic() - STARTED_AT),
-    }
-    return JsonResponse(body, status=200 if healthy else 503)
+    """200 when every required check is ok or degraded, 503 when one is down."""
+    report = run_checks()
+    body = report if may_see_details(request) else public_report(report)
+    return JsonResponse(body, status=503 if report["status"] == "down" else 200)
+
+
+def detail_rows(result: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """A check's details as (key, value) rows; nested dicts become dotted keys."""
+    rows = []
+    for key, value in result.items():
+        if key == "status" and not prefix:
+            continue
+        if isinstance(value, dict) and value:
+            rows.extend(detail_rows(value, f"{prefix}{key}."))
+        elif isinstance(value, list | tuple):
+            rows.append((f"{prefix}{key}", ", ".join(map(str, value)) or "—"))
+        else:
+            rows.append((f"{prefix}{key}", "—" if value in (None, "") else value))
+    return rows
+
+
+@never_cache
+@staff_member_required
+@require_GET
+def status_page(request):
+    report = run_checks()
+    checks = [
+        {"name": name, "status": result["status"], "rows": detail_rows(result)}
+        for name, result in report["checks"].items()
+    ]
+    return render(request, "health/status.html", {"report": report, "checks": checks})
