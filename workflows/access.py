@@ -21,16 +21,30 @@ def workflows_for(user):
 
 
 def get_workflow_access(user, workflow_id) -> WorkflowAccess:
-    role = Participant.objects.filter(workflow=OuterRef("pk"), user=user).values("pk")[:1]
+    """One query: the workflow with the caller's participation and tenant role annotated."""
+    own = Participant.objects.filter(workflow=OuterRef("pk"), user=user)
     tenant_role = Membership.objects.filter(tenant=OuterRef("tenant_id"), user=user).values("role")[:1]
     workflow = (
         workflows_for(user)
         .select_related("tenant", "initiator")
-        .annotate(participant_id=Subquery(role), tenant_role=Subquery(tenant_role))
+        .annotate(
+            participant_id=Subquery(own.values("pk")[:1]),
+            participant_role=Subquery(own.values("role")[:1]),
+            participant_joined_at=Subquery(own.values("joined_at")[:1]),
+            tenant_role=Subquery(tenant_role),
+        )
         .filter(pk=workflow_id)
         .first()
     )
     if workflow is None:
         raise Http404
-    participant = Participant.objects.get(pk=workflow.participant_id) if workflow.participant_id else None
+    participant = None
+    if workflow.participant_id:
+        participant = Participant(
+            pk=workflow.participant_id,
+            workflow=workflow,
+            user=user,
+            role=workflow.participant_role,
+            joined_at=workflow.participant_joined_at,
+        )
     return WorkflowAccess(workflow, user, participant, workflow.tenant_role)
