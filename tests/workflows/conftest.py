@@ -66,3 +66,18 @@ def api_as(request):
 
 def access(user, workflow):
     return get_workflow_access(user, workflow.pk)
+
+
+def who_may_write(allowed_status: int) -> list[tuple[str, int]]:
+    """The permission table of every write (post, share, add a participant, custom event):
+    initiator and editors may, viewers and non-participant tenant managers get 403, and anyone
+    who cannot see the workflow gets 404."""
+    return [
+        ("viewer", 403),
+        ("editor", allowed_status),
+        ("initiator", allowed_status),
+        ("tenant owner", 403),
+        ("tenant admin", 403),
+        ("outsider in the tenant", 404),
+        ("other tenant", 404),
+    ]

@@ -6,7 +6,7 @@ from project.realtime.models import Event
 from workflows import services
 from workflows.models import MediaFile, Message
 
-from .conftest import access
+from .conftest import access, who_may_write
 
 pytestmark = pytest.mark.django_db
 
@@ -119,17 +119,7 @@ def test_an_upload_without_a_file_names_the_field(api_as, workflow):
     assert client.post(f"/api/workflow/{workflow.pk}/media", {"file": "x"}, format="json").status_code == 415
 
 
-@pytest.mark.parametrize(
-    "caller, expected",
-    [
-        ("viewer", 403),
-        ("editor", 201),
-        ("initiator", 201),
-        ("tenant admin", 403),
-        ("outsider in the tenant", 404),
-        ("other tenant", 404),
-    ],
-)
+@pytest.mark.parametrize("caller, expected", who_may_write(201))
 def test_who_may_share_a_file(api_as, workflow, caller, expected):
     assert upload(api_as(caller), workflow, "diagram.png", PNG, "image/png").status_code == expected
     assert MediaFile.objects.count() == (1 if expected == 201 else 0)

@@ -8,7 +8,7 @@ from workflows import services
 from workflows.models import Message
 
 from ..conftest import bearer_client
-from .conftest import access
+from .conftest import access, who_may_write
 
 pytestmark = pytest.mark.django_db
 
@@ -57,18 +57,7 @@ def test_the_original_route_posts_by_workflow_id(api_as, workflow):
     assert Message.objects.get(workflow=workflow).content == "Hello"
 
 
-@pytest.mark.parametrize(
-    "caller, expected",
-    [
-        ("viewer", 403),
-        ("editor", 201),
-        ("initiator", 201),
-        ("tenant owner", 403),
-        ("tenant admin", 403),
-        ("outsider in the tenant", 404),
-        ("other tenant", 404),
-    ],
-)
+@pytest.mark.parametrize("caller, expected", who_may_write(201))
 def test_who_may_post_a_message(api_as, workflow, caller, expected):
     client = api_as(caller)
     assert client.post(nested(workflow), {"content": "Hi"}, format="json").status_code == expected

@@ -5,6 +5,8 @@ from workflows.models import HistoryEvent, Participant
 
 from ..conftest import bearer_client
 
+from .conftest import who_may_write
+
 pytestmark = pytest.mark.django_db
 
 
@@ -22,18 +24,7 @@ def last_history(workflow):
     ).last()
 
 
-@pytest.mark.parametrize(
-    "caller, expected",
-    [
-        ("viewer", 403),
-        ("editor", 201),
-        ("initiator", 201),
-        ("tenant owner", 403),
-        ("tenant admin", 403),
-        ("outsider in the tenant", 404),
-        ("other tenant", 404),
-    ],
-)
+@pytest.mark.parametrize("caller, expected", who_may_write(201))
 def test_who_may_add_a_participant(api_as, workflow, otto, caller, expected):
     client = api_as(caller)
     response = client.post(participants_url(workflow), {"email": otto.email, "role": "viewer"}, format="json")

@@ -8,7 +8,7 @@ from workflows import services
 from workflows.models import HistoryEvent, Workflow
 
 from ..conftest import bearer_client
-from .conftest import access
+from .conftest import access, who_may_write
 
 pytestmark = pytest.mark.django_db
 
@@ -357,17 +357,7 @@ def custom_events(workflow):
     return list(Event.objects.filter(group=workflow.group, type__startswith="custom.").values_list("type", "data"))
 
 
-@pytest.mark.parametrize(
-    "caller, expected",
-    [
-        ("viewer", 403),
-        ("editor", 202),
-        ("initiator", 202),
-        ("tenant admin", 403),
-        ("outsider in the tenant", 404),
-        ("other tenant", 404),
-    ],
-)
+@pytest.mark.parametrize("caller, expected", who_may_write(202))
 def test_who_may_push_a_custom_event(api_as, workflow, caller, expected):
     client = api_as(caller)
     body = {"type": "build.done", "data": {"ok": True}}
