@@ -4,7 +4,6 @@ from project.realtime.models import Event
 from workflows.models import HistoryEvent, Participant
 
 from ..conftest import bearer_client
-
 from .conftest import who_may_write
 
 pytestmark = pytest.mark.django_db
