@@ -26,14 +26,19 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True, scope="session")
-def test_only_settings():
-    """Pages render without `collectstatic` (production hashes static names), and passwords
-    hash fast: PBKDF2's deliberate slowness made every persona cost a third of a second."""
+def test_only_settings(tmp_path_factory):
+    """Pages render without `collectstatic` (production hashes static names), uploads go to a
+    temporary directory, and passwords hash fast: PBKDF2's deliberate slowness made every
+    persona cost a third of a second."""
     storages = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    with override_settings(STORAGES=storages, PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+    with override_settings(
+        STORAGES=storages,
+        MEDIA_ROOT=tmp_path_factory.mktemp("media"),
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+    ):
         yield
 
 
