@@ -5,7 +5,7 @@ a request field to its messages (``{}`` when the error is not about a field)."""
 
 import logging
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
@@ -33,7 +33,9 @@ def _flatten(detail):
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(fields)
     elif isinstance(exc, Conflict):
@@ -63,6 +65,12 @@ def exception_handler(exc, context):
     return response
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than this server accepts."
+    default_code = "too_large"
+
+
 class ConflictError(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state."
@@ -89,3 +97,15 @@ json_400 = _api_or_page("bad_request", "Bad request.", 400, defaults.bad_request
 json_403 = _api_or_page("permission_denied", "Permission denied.", 403, defaults.permission_denied)
 json_404 = _api_or_page("not_found", "Not found.", 404, defaults.page_not_found)
 json_500 = _api_or_page("server_error", "Internal server error.", 500, defaults.server_error)
+
+
+def reject_nul_characters(get_response):
+    """Middleware: a NUL character is never part of a valid Harbor URL, and PostgreSQL refuses
+    it in any string it is given, so a lookup by such an id would fail with a 500."""
+
+    def middleware(request):
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            return json_400(request)
+        return get_response(request)
+
+    return middleware

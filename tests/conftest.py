@@ -161,7 +161,7 @@ class DaphneProcess:
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             **(env or {}),
         }
-        # A file, not a pipe: nobody reads daphne's log while it runs, and a full pipe blocks it.
+        # A file, not a pipe: nobody reads daphne's output while it runs, and a full pipe blocks it.
         self.log = tempfile.TemporaryFile()
         self.start()
 
@@ -171,8 +171,8 @@ class DaphneProcess:
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "project.asgi:application"],
             cwd=BASE_DIR,
             env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     def log_tail(self, size=2000) -> str:

@@ -9,7 +9,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 
 logger = logging.getLogger(__name__)
 

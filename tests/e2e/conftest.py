@@ -92,13 +92,5 @@ def register(page, base_url: str, email: str, name: str):
     page.wait_for_url(f"{base_url}/")
 
 
-def log_in(page, base_url: str, email: str):
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("main").get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base_url}/")
-
-
 def wait_live(page):
     page.locator("#connection[data-state=live]").wait_for(timeout=LIVE_MS * 3)

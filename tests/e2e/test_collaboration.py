@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import http_json
 
-from .conftest import LIVE_MS, log_in, register, wait_live
+from .conftest import LIVE_MS, register, wait_live
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,13 +6,9 @@ from channels.db import database_sync_to_async
 from notifications import services
 from notifications.models import Kind
 from project.realtime.services import publish
-from tests.realtime.sockets import open_socket, open_ready_socket, session_headers
+from tests.realtime.sockets import open_ready_socket, open_socket, receive_json, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def receive_json(communicator, timeout=3):
-    return json.loads(await communicator.receive_from(timeout=timeout))
 
 
 @database_sync_to_async

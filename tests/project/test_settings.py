@@ -40,7 +40,7 @@ def test_embedded_mode_uses_sqlite_memory_layer_and_local_cache(tmp_path):
 def test_scale_out_mode_uses_redis_and_a_pooled_postgres():
     shown = show_settings(DATABASE_URL="postgres://harbor@127.0.0.1:5432/harbor", REDIS_URL="redis://127.0.0.1:6379/0")
     assert shown["layer"] == "channels_redis.core.RedisChannelLayer"
-    assert shown["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert shown["cache"] == "project.cache.FailOpenRedisCache"
     assert shown["cache_location"] == "redis://127.0.0.1:6379/1"
     assert shown["conn_max_age"] == 0
     assert shown["db_options"]["pool"]["max_size"] >= 1
@@ -66,10 +66,11 @@ def test_the_deploy_check_catches_a_weak_setup():
     assert "security.W004" in result.stderr + result.stdout
 
 
-def test_logs_are_json_lines_on_stdout():
-    code = "import logging; logging.getLogger('harbor.test').warning('hello', extra={'workflow': 'abc'})"
+def test_logs_are_json_lines_on_stderr_apart_from_a_commands_output():
+    code = "import logging; logging.getLogger('harbor.test').warning('hello', extra={'workflow': 'abc'}); print('output')"
     result = run_manage("shell", "--no-imports", "-c", code, LOG_LEVEL="INFO")
-    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.stdout == "output\n"
+    line = json.loads(result.stderr.strip().splitlines()[-1])
     assert line["message"] == "hello"
     assert line["workflow"] == "abc"
     assert line["level"] == "WARNING"

@@ -1,5 +1,7 @@
 """Open sockets against the real ASGI application (origin check, session/ticket auth, routing)."""
 
+import json
+
 from channels.testing import WebsocketCommunicator
 
 from project.asgi import application
@@ -26,3 +28,7 @@ async def open_ready_socket(path: str, headers=(ORIGIN,)):
         raise AssertionError(f"socket closed with {first.get('code')}")
     assert first["type"] == "websocket.send"
     return communicator
+
+
+async def receive_json(communicator, timeout=3):
+    return json.loads(await communicator.receive_from(timeout=timeout))

@@ -5,8 +5,8 @@ import json
 
 import pytest
 import websockets
-from websockets.exceptions import InvalidStatus
 from channels.db import database_sync_to_async
+from websockets.exceptions import InvalidStatus
 
 from project.accounts import services
 

@@ -8,13 +8,9 @@ from project.accounts import services
 from project.asgi import application
 from project.realtime.services import publish
 
-from .sockets import ORIGIN, open_socket, open_ready_socket, session_headers
+from .sockets import ORIGIN, open_ready_socket, open_socket, receive_json, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def receive_json(communicator, timeout=3):
-    return json.loads(await communicator.receive_from(timeout=timeout))
 
 
 @database_sync_to_async

@@ -3,9 +3,9 @@
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from project.accounts import services as accounts
@@ -14,7 +14,7 @@ from project.accounts.models import Membership
 from project.realtime.models import Event
 from workflows import services
 from workflows.access import get_workflow_access
-from workflows.models import Message, Participant, Workflow
+from workflows.models import Message, Workflow
 
 from ..conftest import PASSWORD
 

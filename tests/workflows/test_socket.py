@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 from workflows import services
 from workflows.access import get_workflow_access
 
-from ..realtime.sockets import open_socket, open_ready_socket, session_headers
+from ..realtime.sockets import open_ready_socket, open_socket, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,0 +1,64 @@
+"""The scale-out cache: Django's RedisCache, failing open while Redis is unreachable.
+
+Harbor keeps only counters in the cache (API throttles, failed logins). Losing them for the
+length of a Redis outage beats failing every request with a 500: reads miss, writes are dropped,
+a warning is logged (at most every 10 s per process), and /health reports the cache down, since
+its probe value reads back as a miss."""
+
+import functools
+import logging
+import time
+
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from redis.exceptions import ConnectionError, TimeoutError
+
+logger = logging.getLogger(__name__)
+
+WARN_EVERY_SECONDS = 10.0
+_last_warning = 0.0
+
+
+def _fail_open(fallback):
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except (ConnectionError, TimeoutError) as error:
+                _warn(method.__name__, error)
+                return fallback(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _warn(operation: str, error: Exception) -> None:
+    global _last_warning
+    if time.monotonic() - _last_warning >= WARN_EVERY_SECONDS:
+        _last_warning = time.monotonic()
+        logger.warning("cache unreachable; failing open", extra={"operation": operation, "error": str(error)})
+
+
+def _missing_key(key, *args, **kwargs):
+    raise ValueError(f"Key {key!r} not found (the cache is unreachable)")
+
+
+class FailOpenRedisCacheClient(RedisCacheClient):
+    get = _fail_open(lambda key, default=None: default)(RedisCacheClient.get)
+    get_many = _fail_open(lambda keys: {})(RedisCacheClient.get_many)
+    has_key = _fail_open(lambda key: False)(RedisCacheClient.has_key)
+    add = _fail_open(lambda *args, **kwargs: True)(RedisCacheClient.add)
+    set = _fail_open(lambda *args, **kwargs: None)(RedisCacheClient.set)
+    set_many = _fail_open(lambda *args, **kwargs: [])(RedisCacheClient.set_many)
+    touch = _fail_open(lambda *args, **kwargs: False)(RedisCacheClient.touch)
+    incr = _fail_open(_missing_key)(RedisCacheClient.incr)
+    delete = _fail_open(lambda key: False)(RedisCacheClient.delete)
+    delete_many = _fail_open(lambda keys: None)(RedisCacheClient.delete_many)
+    clear = _fail_open(lambda: False)(RedisCacheClient.clear)
+
+
+class FailOpenRedisCache(RedisCache):
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = FailOpenRedisCacheClient

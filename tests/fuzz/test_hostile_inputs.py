@@ -1,0 +1,102 @@
+"""Inputs written to hurt: each gets a 4xx with the JSON error shape, nothing is stored that
+should not be, and what is stored comes back exactly and renders escaped."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from workflows import services as workflows
+from workflows.models import MediaFile, Message
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE_TEXT = "'; DROP TABLE workflows_message; -- <script>alert('x')</script> {{ 7*7 }} ${7*7}"
+
+
+@pytest.fixture
+def workflow(acme, alice, bob):
+    return workflows.create_workflow(acme, alice, "Under attack", [(bob.email, "editor")])
+
+
+def messages_url(workflow):
+    return f"/api/workflow/{workflow.pk}/messages"
+
+
+def error_of(response) -> dict:
+    assert response["Content-Type"].startswith("application/json")
+    return response.json()["error"]
+
+
+def test_a_huge_body_is_refused(alice_api, workflow):
+    response = alice_api.post(messages_url(workflow), json.dumps({"content": "x" * 3_000_000}), content_type="application/json")
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "too_large"
+    assert not Message.objects.exists()
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(alice_api, workflow):
+    body = "[" * 100_000 + "]" * 100_000
+    response = alice_api.post(messages_url(workflow), body, content_type="application/json")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "parse_error"
+
+
+def test_invalid_utf8_is_a_400(alice_api, workflow):
+    response = alice_api.post(messages_url(workflow), b'{"content": "\xff\xfe"}', content_type="application/json")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "parse_error"
+
+
+def test_a_wrong_content_type_is_a_415(alice_api, workflow):
+    response = alice_api.post(messages_url(workflow), "content=hi", content_type="text/plain")
+    assert response.status_code == 415
+    assert error_of(response)["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [("limit=-1", "limit"), ("limit=1" + "0" * 30, "limit"), ("after=-5", "after"), (f"after={2**64}", "after"), ("after=1e3", "after")],
+)
+def test_bad_limits_and_cursors_are_400s_naming_the_field(alice_api, workflow, query, field):
+    response = alice_api.get(f"{messages_url(workflow)}?{query}")
+    assert response.status_code == 400
+    assert field in error_of(response)["fields"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/workflow/%00", "/api/workflow/messages?workflowId=%00", "/api/tenants/%00/members", "/share/a%00b"],
+)
+def test_nul_characters_in_urls_are_a_400(alice_api, path):
+    response = alice_api.get(path)
+    assert response.status_code == 400
+    if path.startswith("/api/"):
+        assert error_of(response)["code"] == "bad_request"
+
+
+def test_nul_characters_in_text_are_a_400_naming_the_field(alice_api, workflow):
+    response = alice_api.post(messages_url(workflow), {"content": "a\x00b"}, format="json")
+    assert response.status_code == 400
+    assert "content" in error_of(response)["fields"]
+
+
+def test_hostile_text_is_stored_verbatim_and_rendered_escaped(alice_api, client, alice, workflow):
+    response = alice_api.post(messages_url(workflow), {"content": HOSTILE_TEXT}, format="json")
+    assert response.status_code == 201
+    assert response.json()["content"] == HOSTILE_TEXT
+    client.force_login(alice)
+    page = client.get(f"/workflows/{workflow.pk}/").content.decode()
+    assert "<script>alert('x')</script>" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "{{ 7*7 }}" in page  # never evaluated as a template
+
+
+def test_a_path_in_an_upload_name_is_reduced_to_its_last_part(alice_api, workflow, settings):
+    upload = SimpleUploadedFile("../../../etc/passwd.txt", b"root:x:0:0", content_type="text/plain")
+    response = alice_api.post(f"/api/workflow/{workflow.pk}/media", {"file": upload}, format="multipart")
+    assert response.status_code == 201
+    media = MediaFile.objects.get()
+    assert media.original_name == "passwd.txt"
+    stored = media.file.path
+    assert stored.startswith(str(settings.MEDIA_ROOT)) and ".." not in media.file.name
