@@ -8,6 +8,7 @@ import logging
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, pagination, status
@@ -44,6 +45,11 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is down or restarting (or SQLite stayed locked): nothing was written,
+        # and the same request can succeed in a moment.
+        logger.error("database unavailable", exc_info=exc)
+        exc = DatabaseUnavailable()
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -63,6 +69,14 @@ def exception_handler(exc, context):
             body["error"]["retry_after"] = int(exc.wait) + 1
     response.data = body
     return response
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable; try again shortly."
+    default_code = "unavailable"
+    #: Sent as Retry-After by DRF's handler.
+    wait = 5
 
 
 class PayloadTooLarge(exceptions.APIException):

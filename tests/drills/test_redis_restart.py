@@ -5,9 +5,6 @@ The drill runs its own Redis server, so that restarting it disturbs nothing else
 
 import asyncio
 import json
-import shutil
-import subprocess
-import time
 
 import pytest
 import websockets
@@ -15,35 +12,16 @@ from channels.db import database_sync_to_async
 from django.db import connection
 
 from project.accounts import services as accounts
-from tests.conftest import free_port, http_json
+from tests.conftest import http_json
 from workflows import services as workflows
+
+from .services import PrivateRedis
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="scale-out drill: runs on the PostgreSQL + Redis leg"),
-    pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary"),
+    pytest.mark.skipif(not PrivateRedis.available, reason="needs the redis-server binary"),
 ]
-
-
-class PrivateRedis:
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.start()
-
-    def start(self):
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout.strip() != b"PONG":
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-
-    def stop(self):
-        self.process.kill()
-        self.process.wait()
 
 
 @pytest.fixture
