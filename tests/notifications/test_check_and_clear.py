@@ -85,3 +85,13 @@ def test_a_browser_session_needs_the_csrf_token_to_clear(bob, bobs):
     assert browser.get(f"/notifications/{bob.email}/check").status_code == 200
     assert browser.post(f"/notifications/{bob.email}/clear").status_code == 403
     assert Notification.objects.filter(recipient=bob, read_at__isnull=True).count() == 4
+
+
+@pytest.mark.parametrize("count", [1, 30])
+def test_check_costs_the_same_few_queries_however_many_there_are(bob_api, bob, count, django_assert_num_queries):
+    for n in range(count):
+        services.notify([bob], Kind.QUEUE_REPLY, title=f"n{n}")
+    bob_api.get(f"/notifications/{bob.email}/check")  # the token's first use records it
+    # the token, the unread count, the latest page
+    with django_assert_num_queries(3):
+        assert bob_api.get(f"/notifications/{bob.email}/check").json()["unread"] == count
