@@ -32,6 +32,7 @@ class FakeProvider:
         self.expires_in = expires_in
         self.down = False
         self.delay = 0.0  # seconds before each API answer
+        self.token_delay = 0.0  # seconds before each token endpoint answer
         self.approving = "user-1"
         self.codes: dict[str, dict] = {}
         self.access: dict[str, str] = {}  # access token → account id
@@ -203,6 +204,8 @@ class FakeProvider:
                     return self._reply(302, None, {"Location": target})
                 if url.path == "/token" and self.command == "POST":
                     form = {k: v[0] for k, v in parse_qs(raw).items()}
+                    if fake.token_delay:
+                        time.sleep(fake.token_delay)
                     status, body = fake._token(form)
                     return self._reply(status, body)
                 if not account:
