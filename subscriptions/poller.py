@@ -88,6 +88,7 @@ class Poller:
         self.worker = worker or worker_name()
         self.should_stop = should_stop
         self.on_progress = on_progress
+        self._cutoff = None
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -97,11 +98,14 @@ class Poller:
         rows = PollSchedule.objects.filter(free)
         if self.user_ids is not None:
             return rows.filter(user_id__in=self.user_ids)
-        return rows.filter(next_poll_at__lte=now)
+        # Due when the run started: a user whose interval is shorter than the run is left for
+        # the next run instead of keeping this one busy forever.
+        return rows.filter(next_poll_at__lte=min(now, self._cutoff or now))
 
     def run_once(self) -> RunSummary:
         """Poll every user due now, `concurrency` at a time; record a PollRun when work was found."""
         started, started_at = time.monotonic(), timezone.now()
+        self._cutoff = started_at
         summary = RunSummary()
         executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="poll") if self.concurrency > 1 else None
         try:
@@ -118,6 +122,7 @@ class Poller:
                 if self.user_ids is not None and set(summary.users) >= set(self.user_ids):
                     break  # --user: each named user once, even if polling made them due again
         finally:
+            self._cutoff = None
             if executor:
                 executor.shutdown(wait=True)
         summary.duration_s = time.monotonic() - started
@@ -193,7 +198,7 @@ class Poller:
                 break
             budget = self._poll_account(group[0].account, group, budget, result, polled, found)
         schedule.rate_window_calls += result.calls
-        if result.calls and budget <= 0 and len(polled) < len(subscriptions) and not result.not_before:
+        if budget <= 0 and len(polled) < len(subscriptions) and not result.not_before:
             result.not_before = schedule.rate_window_started_at + RATE_WINDOW  # the rest after this minute
         result.items_found = self._store(schedule.user_id, found)
         if polled:

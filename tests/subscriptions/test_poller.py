@@ -231,3 +231,23 @@ def test_a_user_leased_by_another_run_is_not_claimed(alice, alice_spotify):
     assert Poller(worker="me").claim(10) == []
     PollSchedule.objects.update(locked_until=timezone.now() - timedelta(seconds=1))  # the other run died
     assert [s.user_id for s in Poller(worker="me").claim(10)] == [alice.pk]
+
+
+def test_new_items_and_account_errors_are_handed_to_notifications(alice, alice_spotify, fake, monkeypatch,
+                                                                  django_capture_on_commit_callbacks):
+    sent = []
+    monkeypatch.setattr(services, "notify_user", lambda user, kind, **fields: sent.append((user.pk, kind, fields)))
+    Poller().run_once()
+    assert [(user, kind, fields["payload"]) for user, kind, fields in sent] == [
+        (alice.pk, "subscriptions.new_items", {"count": 2})]
+    make_due(alice)
+    Poller().run_once()  # nothing new: no second notification
+    assert len(sent) == 1
+    fake.expires_in = 60
+    services.add_subscription(connect(alice, fake, account_id="second"), "spotify_show", "show1")
+    fake.refresh.clear()
+    make_due(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        Poller().run_once()
+    assert [kind for _, kind, _ in sent] == ["subscriptions.new_items", "subscriptions.account_error"]
+    assert sent[1][2]["link"] == "/subscriptions/accounts/"
