@@ -23,6 +23,7 @@ from itertools import groupby
 from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from project.resilience.breaker import CircuitOpen
@@ -200,15 +201,17 @@ class Poller:
         schedule.rate_window_calls += result.calls
         if budget <= 0 and len(polled) < len(subscriptions) and not result.not_before:
             result.not_before = schedule.rate_window_started_at + RATE_WINDOW  # the rest after this minute
-        result.items_found = self._store(schedule.user_id, found)
-        if polled:
-            Subscription.objects.bulk_update(polled, ["cursor", "etag", "last_polled_at", "last_error", "enabled"])
-        if result.items_found:
-            user = subscriptions[0].account.user if subscriptions else None
-            if user is not None:
+        # Items, cursors and the notification together: a cursor never moves past items that
+        # were not stored, and nobody is told about items that are not there.
+        with transaction.atomic():
+            result.items_found = self._store(schedule.user_id, found)
+            if polled:
+                Subscription.objects.bulk_update(polled, ["cursor", "etag", "last_polled_at", "last_error", "enabled"])
+            if result.items_found:
                 services.notify_user(
-                    user, "subscriptions.new_items", title=f"{result.items_found} new items in your feed",
-                    link="/subscriptions/feed/", payload={"count": result.items_found},
+                    subscriptions[0].account.user, "subscriptions.new_items",
+                    title=f"{result.items_found} new items in your feed", link=reverse("subscriptions_feed"),
+                    payload={"count": result.items_found},
                 )
         return result
 

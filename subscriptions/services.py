@@ -7,8 +7,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from notifications.services import notify
 from project.accounts.services import Conflict
 
 from . import oauth
@@ -27,15 +29,8 @@ class NeedsReauth(Exception):
 
 
 def notify_user(user, kind: str, *, title: str, body: str = "", link: str = "", payload: dict | None = None) -> None:
-    """Hand a notification to the notifications app once it exists on main (issue: notifications).
-
-    Until then this only logs, so the calls below already sit where they belong."""
-    try:
-        from notifications.services import notify  # noqa: PLC0415
-    except ImportError:
-        logger.info("notification %s for user %s (notifications app not installed yet)", kind, user.pk,
-                    extra={"kind": kind, "user_id": user.pk})
-        return
+    """Notify one user (notifications.services.notify). Call inside the change's transaction:
+    a rolled-back change notifies nobody."""
     notify([user], kind, title=title, body=body, link=link, payload=payload or {})
 
 
@@ -200,21 +195,21 @@ def refresh_expiring_tokens(*, within_seconds: int | None = None, limit: int = 1
 
 
 def mark_needs_reauth(account: ProviderAccount, message: str) -> None:
-    """Stop using the account until the user connects it again, and tell them (after commit)."""
+    """Stop using the account until the user connects it again, and tell them (in the same
+    transaction when there is one)."""
     account.status = ProviderAccount.Status.NEEDS_REAUTH
     account.last_error = message[:LAST_ERROR_MAX]
     account.updated_at = timezone.now()
     ProviderAccount.objects.filter(pk=account.pk).update(status=account.status, last_error=account.last_error,
                                                          updated_at=account.updated_at)
     provider = get_provider(account.provider)
-    user = account.user
-    transaction.on_commit(lambda: notify_user(
-        user, "subscriptions.account_error",
+    notify_user(
+        account.user, "subscriptions.account_error",
         title=f"Reconnect your {provider.label} account",
         body=message,
-        link="/subscriptions/accounts/",
+        link=reverse("subscriptions_accounts"),
         payload={"account": account.pk, "provider": account.provider, "status": account.status},
-    ))
+    )
     logger.warning("%s account %s needs re-authorisation", account.provider, account.pk,
                    extra={"account": account.pk, "provider": account.provider})
 

@@ -7,9 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from notifications.models import Notification
 from project.resilience import breaker
 from subscriptions import services
-from subscriptions.models import FeedItem, PollRun, PollSchedule, Subscription
+from subscriptions.models import FeedItem, PollRun, PollSchedule, ProviderAccount, Subscription
 from subscriptions.poller import Poller
 
 from .conftest import connect
@@ -167,7 +168,7 @@ def test_accounts_that_need_reauth_are_skipped(alice, alice_spotify, fake):
 def test_poll_queries_do_not_grow_with_subscriptions(alice, bob, fake):
     """Per user: a constant number of queries, plus the breaker's two per provider call.
     Claim (select, update, read back), subscriptions, existing items, one insert, one
-    cursor update, the release, the run row: 9, plus a savepoint pair inside the test."""
+    cursor update, the release, the run row: 9; notify() about 6; savepoints inside the test."""
     counts = {}
     for user, shows in ((alice, 3), (bob, 6)):
         account = connect(user, fake)
@@ -181,7 +182,7 @@ def test_poll_queries_do_not_grow_with_subscriptions(alice, bob, fake):
         assert summary.items_found == shows
         counts[shows] = len(queries)
     assert counts[6] - counts[3] == 3 * 2  # only the breaker's bookkeeping grows
-    assert counts[3] <= 11 + 3 * 2
+    assert counts[3] <= 19 + 3 * 2
 
 
 def test_one_provider_down_opens_its_breaker_and_the_others_are_still_polled(alice, bob, mallory, settings):
@@ -233,21 +234,17 @@ def test_a_user_leased_by_another_run_is_not_claimed(alice, alice_spotify):
     assert [s.user_id for s in Poller(worker="me").claim(10)] == [alice.pk]
 
 
-def test_new_items_and_account_errors_are_handed_to_notifications(alice, alice_spotify, fake, monkeypatch,
-                                                                  django_capture_on_commit_callbacks):
-    sent = []
-    monkeypatch.setattr(services, "notify_user", lambda user, kind, **fields: sent.append((user.pk, kind, fields)))
+def test_new_items_and_account_errors_notify_the_user(alice, alice_spotify, fake):
     Poller().run_once()
-    assert [(user, kind, fields["payload"]) for user, kind, fields in sent] == [
-        (alice.pk, "subscriptions.new_items", {"count": 2})]
+    sent = Notification.objects.filter(recipient=alice)
+    assert [(n.kind, n.title, n.link, n.payload) for n in sent] == [
+        ("subscriptions.new_items", "2 new items in your feed", "/subscriptions/feed/", {"count": 2})]
     make_due(alice)
     Poller().run_once()  # nothing new: no second notification
-    assert len(sent) == 1
-    fake.expires_in = 60
+    assert sent.count() == 1
     services.add_subscription(connect(alice, fake, account_id="second"), "spotify_show", "show1")
+    ProviderAccount.objects.filter(external_id="second").update(expires_at=timezone.now())
     fake.refresh.clear()
     make_due(alice)
-    with django_capture_on_commit_callbacks(execute=True):
-        Poller().run_once()
-    assert [kind for _, kind, _ in sent] == ["subscriptions.new_items", "subscriptions.account_error"]
-    assert sent[1][2]["link"] == "/subscriptions/accounts/"
+    Poller().run_once()
+    assert [n.kind for n in sent.order_by("id")] == ["subscriptions.new_items", "subscriptions.account_error"]

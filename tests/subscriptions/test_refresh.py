@@ -8,6 +8,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+from notifications.models import Notification
 from subscriptions import services
 from subscriptions.models import ProviderAccount
 from tests.conftest import run_manage
@@ -43,16 +44,18 @@ def test_a_token_about_to_expire_is_refreshed_before_use(alice, fake):
 
 
 @pytest.mark.django_db
-def test_invalid_grant_marks_the_account_needs_reauth(alice, fake, django_capture_on_commit_callbacks, caplog):
+def test_invalid_grant_marks_the_account_needs_reauth_and_tells_the_user(alice, fake):
     fake.expires_in = 60
     account = connect(alice, fake)
     fake.refresh.clear()  # the provider revoked the grant
-    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(services.NeedsReauth):
+    with pytest.raises(services.NeedsReauth):
         services.fresh_access_token(account)
     stored = ProviderAccount.objects.get(pk=account.pk)
     assert stored.status == "needs_reauth"
     assert "connect the account again" in stored.last_error
-    assert len(callbacks) == 1  # the subscriptions.account_error notification, after commit
+    (notification,) = Notification.objects.filter(recipient=alice)
+    assert (notification.kind, notification.title, notification.link) == (
+        "subscriptions.account_error", "Reconnect your Spotify account", "/subscriptions/accounts/")
     with pytest.raises(services.NeedsReauth):  # and nobody tries the dead token again
         services.fresh_access_token(stored)
     assert len(refresh_grants(fake)) == 1
