@@ -257,6 +257,8 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "project.accounts.models.Membership.Role",
         "ParticipantRoleEnum": "workflows.models.Participant.Role",
         "WorkflowStatusEnum": "workflows.models.Workflow.Status",
+        "SubscriptionKindEnum": "subscriptions.models.Subscription.Kind",
+        "ProviderAccountStatusEnum": "subscriptions.models.ProviderAccount.Status",
     },
 }
 
