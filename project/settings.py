@@ -235,6 +235,8 @@ REST_FRAMEWORK = {
         "anon": env.str("THROTTLE_ANON", default="120/min"),
         "user": env.str("THROTTLE_USER", default="3000/min"),
         "auth": env.str("THROTTLE_AUTH", default="30/min"),
+        #: POST /api/subscriptions/poll-now per user.
+        "poll_now": env.str("THROTTLE_POLL_NOW", default="6/hour"),
     },
     "EXCEPTION_HANDLER": "project.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -256,6 +258,8 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "project.accounts.models.Membership.Role",
         "ParticipantRoleEnum": "workflows.models.Participant.Role",
         "WorkflowStatusEnum": "workflows.models.Workflow.Status",
+        "SubscriptionKindEnum": "subscriptions.models.Subscription.Kind",
+        "ProviderAccountStatusEnum": "subscriptions.models.ProviderAccount.Status",
     },
 }
 
@@ -302,6 +306,71 @@ if HEALTH_CHECK_TIMEOUT_SECONDS <= 0 or WORKER_HEARTBEAT_SECONDS <= 0 or WORKER_
         "HEALTH_CHECK_TIMEOUT_SECONDS and WORKER_HEARTBEAT_SECONDS must be > 0, and WORKER_STALE_SECONDS "
         "longer than WORKER_HEARTBEAT_SECONDS."
     )
+
+# --- Subscriptions (subscriptions/) ---------------------------------------------------------
+#: Fernet keys (urlsafe base64 of 32 bytes) for OAuth tokens at rest, comma-separated: the first
+#: encrypts, all decrypt. To rotate, put a new key first, run `manage.py rotate_token_keys`, then
+#: drop the old one. Dedicated keys, never derived from SECRET_KEY. Make one with
+#: `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set unless DEBUG=true (see docs/subscriptions.md).")
+    # DEBUG only: a published key, so anything encrypted with it is readable by anyone.
+    FIELD_ENCRYPTION_KEYS = ["ZGV2ZWxvcG1lbnQtb25seS1rZXktbm90LXNlY3JldCE="]
+
+
+def _check_fernet_keys(keys):
+    from cryptography.fernet import Fernet  # noqa: PLC0415  (settings import nothing heavy at top)
+
+    for position, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEYS: key {position} is not a Fernet key (urlsafe base64 of 32 bytes)."
+            ) from None
+
+
+_check_fernet_keys(FIELD_ENCRYPTION_KEYS)
+
+#: Per provider: OAuth client, endpoints and API base URL. Tests point them at a local server.
+SUBSCRIPTION_PROVIDERS = {
+    "spotify": {
+        "client_id": env.str("SPOTIFY_CLIENT_ID", default=""),
+        "client_secret": env.str("SPOTIFY_CLIENT_SECRET", default=""),
+        "authorize_url": env.str("SPOTIFY_AUTHORIZE_URL", default="https://accounts.spotify.com/authorize"),
+        "token_url": env.str("SPOTIFY_TOKEN_URL", default="https://accounts.spotify.com/api/token"),
+        "api_base_url": env.str("SPOTIFY_API_BASE_URL", default="https://api.spotify.com"),
+        "scopes": env.list("SPOTIFY_SCOPES", default=["user-read-email", "user-follow-read", "playlist-read-private"]),
+    },
+    "youtube": {
+        "client_id": env.str("YOUTUBE_CLIENT_ID", default=""),
+        "client_secret": env.str("YOUTUBE_CLIENT_SECRET", default=""),
+        "authorize_url": env.str("YOUTUBE_AUTHORIZE_URL", default="https://accounts.google.com/o/oauth2/v2/auth"),
+        "token_url": env.str("YOUTUBE_TOKEN_URL", default="https://oauth2.googleapis.com/token"),
+        "api_base_url": env.str("YOUTUBE_API_BASE_URL", default="https://www.googleapis.com"),
+        "scopes": env.list("YOUTUBE_SCOPES", default=["https://www.googleapis.com/auth/youtube.readonly"]),
+    },
+}
+#: Default time between two polls of one user (PollSchedule.interval_seconds).
+SUBSCRIPTIONS_POLL_INTERVAL_SECONDS = env.int("SUBSCRIPTIONS_POLL_INTERVAL_SECONDS", default=1800)
+#: How long a poll_subscriptions run owns a claimed user; a run that died is taken over after it.
+SUBSCRIPTIONS_POLL_LEASE_SECONDS = env.int("SUBSCRIPTIONS_POLL_LEASE_SECONDS", default=300)
+#: After n consecutive failures a user waits min(MAX, BASE * 2**(n-1)) instead of the interval.
+SUBSCRIPTIONS_BACKOFF_BASE_SECONDS = env.int("SUBSCRIPTIONS_BACKOFF_BASE_SECONDS", default=60)
+SUBSCRIPTIONS_BACKOFF_MAX_SECONDS = env.int("SUBSCRIPTIONS_BACKOFF_MAX_SECONDS", default=6 * 3600)
+#: A token expiring within this many seconds is refreshed before use (and by refresh_tokens).
+SUBSCRIPTIONS_REFRESH_MARGIN_SECONDS = env.int("SUBSCRIPTIONS_REFRESH_MARGIN_SECONDS", default=300)
+#: Provider API calls one user may cause per minute, across every run; the rest waits.
+SUBSCRIPTIONS_USER_CALLS_PER_MINUTE = env.int("SUBSCRIPTIONS_USER_CALLS_PER_MINUTE", default=60)
+#: Items fetched per subscription per poll (one page).
+SUBSCRIPTIONS_PAGE_SIZE = env.int("SUBSCRIPTIONS_PAGE_SIZE", default=50)
+#: Seconds `poll_subscriptions --loop` sleeps when nobody is due.
+SUBSCRIPTIONS_LOOP_SLEEP_SECONDS = env.float("SUBSCRIPTIONS_LOOP_SLEEP_SECONDS", default=10.0)
+if min(SUBSCRIPTIONS_POLL_INTERVAL_SECONDS, SUBSCRIPTIONS_POLL_LEASE_SECONDS, SUBSCRIPTIONS_BACKOFF_BASE_SECONDS,
+       SUBSCRIPTIONS_USER_CALLS_PER_MINUTE, SUBSCRIPTIONS_PAGE_SIZE) < 1 or SUBSCRIPTIONS_LOOP_SLEEP_SECONDS <= 0:
+    raise ImproperlyConfigured("SUBSCRIPTIONS_* intervals, lease, backoff, rate limit and page size must be >= 1.")
 
 HARBOR_VERSION = "0.1.0"
 

@@ -8,6 +8,8 @@ from notifications.urls import page_urlpatterns as notifications_pages
 from project.accounts.urls import api_urlpatterns as accounts_api
 from project.accounts.urls import page_urlpatterns as accounts_pages
 from project.health.views import health, status_page
+from subscriptions.urls import api_urlpatterns as subscriptions_api
+from subscriptions.urls import page_urlpatterns as subscriptions_pages
 from workflows.urls import api_urlpatterns as workflows_api
 from workflows.urls import original_urlpatterns as workflows_original
 from workflows.urls import page_urlpatterns as workflows_pages
@@ -15,6 +17,7 @@ from workflows.urls import page_urlpatterns as workflows_pages
 api_urlpatterns = [
     *accounts_api,
     *workflows_api,
+    *subscriptions_api,
     *notifications_api,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
@@ -27,6 +30,7 @@ urlpatterns = [
     path("health/status/", status_page, name="health_status"),
     *accounts_pages,
     *workflows_pages,
+    *subscriptions_pages,
     *workflows_original,
     *notifications_pages,
     *notifications_original,

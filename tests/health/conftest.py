@@ -7,6 +7,8 @@ from project.health.registry import register_check, unregister_check
 from ..conftest import PASSWORD
 
 BUILT_IN_CHECKS = {"database", "channel_layer", "cache", "dependencies", "workers"}
+#: Checks the apps register in their AppConfig.ready().
+APP_CHECKS = {"subscriptions.spotify", "subscriptions.youtube"}
 
 
 @pytest.fixture

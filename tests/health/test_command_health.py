@@ -4,7 +4,7 @@ import time
 import pytest
 
 from ..conftest import run_manage
-from .conftest import BUILT_IN_CHECKS
+from .conftest import APP_CHECKS, BUILT_IN_CHECKS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -14,7 +14,9 @@ def test_it_exits_0_and_prints_a_table_on_a_healthy_system():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["CHECK", "STATUS", "DETAILS"]
-    assert {line.split()[0] for line in lines[1:] if line.strip() and not line.startswith("status:")} == BUILT_IN_CHECKS
+    assert {line.split()[0] for line in lines[1:] if line.strip() and not line.startswith("status:")} == (
+        BUILT_IN_CHECKS | APP_CHECKS
+    )
     assert "status: ok" in result.stdout
 
 

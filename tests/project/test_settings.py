@@ -13,6 +13,7 @@ PRODUCTION = {
     "CSRF_TRUSTED_ORIGINS": "https://harbor.example.com",
     "SECURE_SSL_REDIRECT": "true",
     "SECURE_HSTS_PRELOAD": "true",
+    "FIELD_ENCRYPTION_KEYS": "duH9uC5YyogiIeh6-2ZrwKiAgJWpGguWW76P7FKNDHg=",
 }
 
 SHOW = (

@@ -1,0 +1,95 @@
+"""The subscriptions REST API: thin views over access.py (404 for anything not yours) and
+services.py (every write)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import services
+from .access import accounts_for, feed_for, get_account, get_subscription, subscriptions_for
+from .serializers import (
+    AccountSerializer,
+    FeedItemSerializer,
+    FeedQuerySerializer,
+    PollScheduleSerializer,
+    SubscriptionCreateSerializer,
+    SubscriptionSerializer,
+    SubscriptionUpdateSerializer,
+)
+
+
+def validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class SubscriptionListView(generics.ListAPIView):
+    """Your subscriptions, oldest first; POST follows a show, artist, playlist or channel."""
+
+    serializer_class = SubscriptionSerializer
+
+    def get_queryset(self):
+        return subscriptions_for(self.request.user).order_by("created_at", "id")
+
+    @extend_schema(request=SubscriptionCreateSerializer, responses={201: SubscriptionSerializer})
+    def post(self, request):
+        data = validated(SubscriptionCreateSerializer, request.data)
+        account = get_account(request.user, data["account"])
+        subscription = services.add_subscription(account, data["kind"], data["external_id"], data["title"])
+        return Response(SubscriptionSerializer(subscription).data, status=status.HTTP_201_CREATED)
+
+
+class SubscriptionDetailView(APIView):
+    @extend_schema(responses=SubscriptionSerializer)
+    def get(self, request, subscription_id):
+        return Response(SubscriptionSerializer(get_subscription(request.user, subscription_id)).data)
+
+    @extend_schema(request=SubscriptionUpdateSerializer, responses=SubscriptionSerializer)
+    def patch(self, request, subscription_id):
+        subscription = get_subscription(request.user, subscription_id)
+        data = validated(SubscriptionUpdateSerializer, request.data)
+        return Response(SubscriptionSerializer(services.set_subscription_enabled(subscription, data["enabled"])).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, subscription_id):
+        services.delete_subscription(get_subscription(request.user, subscription_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AccountListView(generics.ListAPIView):
+    """Your connected provider accounts (connect one in the browser: /subscriptions/accounts/)."""
+
+    serializer_class = AccountSerializer
+
+    def get_queryset(self):
+        return accounts_for(self.request.user).order_by("provider", "created_at")
+
+
+class FeedView(generics.ListAPIView):
+    """Items found in your subscriptions, newest first; `since` keeps only newer ones."""
+
+    serializer_class = FeedItemSerializer
+
+    def get_queryset(self):
+        query = validated(FeedQuerySerializer, self.request.query_params)
+        items = feed_for(self.request.user)
+        if "since" in query:
+            items = items.filter(published_at__gt=query["since"])
+        return items
+
+    @extend_schema(parameters=[FeedQuerySerializer])
+    def get(self, request):
+        return super().get(request)
+
+
+class PollNowView(APIView):
+    """Poll your subscriptions at the next run of poll_subscriptions (rate limited)."""
+
+    throttle_scope = "poll_now"
+
+    @extend_schema(request=None, responses={202: PollScheduleSerializer})
+    def post(self, request):
+        schedule = services.poll_now(request.user)
+        return Response(PollScheduleSerializer(schedule).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,70 @@
+import signal
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+
+from project.accounts.models import User
+from project.workers.services import Heartbeat
+from subscriptions.poller import Poller
+
+#: Sleeps are cut in slices this long, so SIGTERM stops a --loop within about a second.
+SLEEP_SLICE_SECONDS = 0.5
+
+
+class Command(BaseCommand):
+    help = ("Poll every user whose subscriptions are due (cron replacement). Once by default; "
+            "--loop runs until SIGTERM.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--concurrency", type=int, default=4, help="Users polled at the same time (default 4).")
+        parser.add_argument("--user", action="append", default=[], metavar="EMAIL",
+                            help="Poll only this user, due or not (repeatable).")
+        parser.add_argument("--dry-run", action="store_true", help="List who is due; poll nobody, write nothing.")
+        parser.add_argument("--loop", action="store_true", help="Keep polling, sleeping when nobody is due.")
+
+    def handle(self, *args, concurrency, user, dry_run, loop, **options):
+        if concurrency < 1:
+            raise CommandError("--concurrency must be at least 1.")
+        user_ids = None
+        if user:
+            found = dict(User.objects.filter(email__in=[e.lower() for e in user]).values_list("email", "pk"))
+            missing = sorted({e.lower() for e in user} - set(found))
+            if missing:
+                raise CommandError(f"--user: no such user: {', '.join(missing)}")
+            user_ids = list(found.values())
+
+        self.stopping = False
+        poller = Poller(concurrency=concurrency, user_ids=user_ids, should_stop=lambda: self.stopping)
+        if dry_run:
+            due = list(poller.due().select_related("user").order_by("next_poll_at"))
+            for schedule in due:
+                self.stdout.write(f"due: {schedule.user.email} (since {schedule.next_poll_at:%Y-%m-%d %H:%M:%S})")
+            self.stdout.write(f"Dry run: {len(due)} users due, none polled.")
+            return
+        if not loop:
+            self.stdout.write(poller.run_once().line())
+            return
+
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        with Heartbeat("poll_subscriptions") as heartbeat:
+            poller.on_progress = heartbeat.beat
+            while not self.stopping:
+                close_old_connections()
+                summary = poller.run_once()
+                if summary.users_polled:
+                    self.stdout.write(summary.line())
+                heartbeat.beat("idle")
+                self._sleep(settings.SUBSCRIPTIONS_LOOP_SLEEP_SECONDS, heartbeat)
+        self.stdout.write("Stopped.")
+
+    def _stop(self, signum, frame):
+        self.stopping = True
+
+    def _sleep(self, seconds: float, heartbeat) -> None:
+        ends = time.monotonic() + seconds
+        while not self.stopping and (left := ends - time.monotonic()) > 0:
+            time.sleep(min(SLEEP_SLICE_SECONDS, left))
+            heartbeat.beat("idle")

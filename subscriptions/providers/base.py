@@ -1,0 +1,120 @@
+"""The small base class every provider implements, and the registry.
+
+A provider turns one subscription into a page of `Item`s through our HttpClient (retry,
+breaker, timeouts), with its base URL from settings so tests point it at a local server.
+Errors are HttpError / CircuitOpen from the client, or ProviderError; all carry `permanent`."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+
+from project.resilience.breaker import DependencyError
+from project.resilience.http import HttpClient
+
+
+class ProviderError(DependencyError):
+    """The provider answered something we cannot use. `permanent=True` disables the
+    subscription (it will never work); False retries at the next poll."""
+
+    def __init__(self, message: str, *, permanent: bool):
+        self.permanent = permanent
+        super().__init__(message)
+
+
+@dataclass
+class Item:
+    external_id: str
+    title: str = ""
+    url: str = ""
+    published_at: datetime | None = None
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass
+class FetchResult:
+    items: list[Item]
+    cursor: str = ""
+    etag: str = ""
+    not_modified: bool = False
+
+
+class Provider:
+    #: Registry key, stored in ProviderAccount.provider and the breaker's dependency name.
+    name = ""
+    label = ""
+    #: Subscription kinds this provider polls.
+    kinds: tuple[str, ...] = ()
+    #: How Authlib authenticates us at the token endpoint.
+    token_endpoint_auth_method = "client_secret_basic"
+    #: Extra query parameters of the authorization URL (e.g. Google's access_type=offline).
+    authorize_params: dict = {}
+
+    @property
+    def config(self) -> dict:
+        return settings.SUBSCRIPTION_PROVIDERS[self.name]
+
+    @property
+    def oauth_dependency(self) -> str:
+        """Breaker name of the token endpoint, apart from the API's: an outage of one does not
+        fail fast the other."""
+        return f"{self.name}-oauth"
+
+    def api_client(self) -> HttpClient:
+        """A client for one poll (a requests Session is not thread-safe: one per thread)."""
+        return HttpClient(self.name, self.config["api_base_url"])
+
+    def get_json(self, client: HttpClient, path: str, access_token: str, *, params=None, etag: str = ""):
+        """GET with the bearer token; returns (json or None on 304, response ETag)."""
+        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        if etag:
+            headers["If-None-Match"] = etag
+        response = client.request("GET", path, params=params, headers=headers)
+        if response.status_code == 304:
+            return None, etag
+        try:
+            return response.json(), response.headers.get("ETag", "")
+        except ValueError:
+            raise ProviderError(f"{self.name}: the answer is not JSON", permanent=False) from None
+
+    def fetch_profile(self, client: HttpClient, access_token: str) -> tuple[str, str]:
+        """(external account id, display name) of the token's owner."""
+        raise NotImplementedError
+
+    def fetch(self, client: HttpClient, subscription, access_token: str) -> FetchResult:
+        """The newest items of one subscription since its cursor/etag."""
+        raise NotImplementedError
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """ISO 8601 timestamps, and Spotify's release dates of year, month or day precision."""
+    if not value:
+        return None
+    text = value.strip()
+    for pattern in ("%Y-%m-%d", "%Y-%m", "%Y"):
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_registry: dict[str, Provider] = {}
+
+
+def register(cls: type[Provider]) -> type[Provider]:
+    _registry[cls.name] = cls()
+    return cls
+
+
+def get_provider(name: str) -> Provider:
+    """Raises KeyError for an unknown provider."""
+    return _registry[name]
+
+
+def providers() -> list[Provider]:
+    return list(_registry.values())

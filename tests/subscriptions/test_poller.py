@@ -1,0 +1,250 @@
+"""The poller engine, driven in-process against the fake provider."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from notifications.models import Notification
+from project.resilience import breaker
+from subscriptions import services
+from subscriptions.models import FeedItem, PollRun, PollSchedule, ProviderAccount, Subscription
+from subscriptions.poller import Poller
+
+from .conftest import connect
+from .fake_provider import FakeProvider
+
+pytestmark = pytest.mark.django_db
+
+
+def make_due(*users):
+    PollSchedule.objects.filter(user__in=users).update(next_poll_at=timezone.now() - timedelta(seconds=1))
+
+
+def schedule_of(user):
+    return PollSchedule.objects.get(user=user)
+
+
+@pytest.fixture
+def alice_spotify(alice, fake):
+    account = connect(alice, fake)
+    fake.add_item("spotify_show", "show1", "ep1", "2026-11-01").add_item("spotify_show", "show1", "ep2", "2026-11-02")
+    services.add_subscription(account, "spotify_show", "show1", "A show")
+    return account
+
+
+def test_polling_twice_stores_each_item_once(alice, alice_spotify, fake):
+    summary = Poller().run_once()
+    assert (summary.users_polled, summary.items_found, summary.failures) == (1, 2, 0)
+    items = list(FeedItem.objects.filter(user=alice).order_by("published_at"))
+    assert [(i.external_id, i.title, i.published_at.day) for i in items] == [("ep1", "ep1", 1), ("ep2", "ep2", 2)]
+    assert items[0].url == "https://open.spotify.com/x/ep1" and items[0].raw["id"] == "ep1"
+
+    make_due(alice)
+    assert Poller().run_once().items_found == 0  # same answer (a 304 on its ETag)
+    fake.add_item("spotify_show", "show1", "ep3", "2026-11-03")
+    Subscription.objects.update(etag="", cursor="")  # even without ETag and cursor, nothing duplicates
+    make_due(alice)
+    assert Poller().run_once().items_found == 1
+    assert FeedItem.objects.filter(user=alice).count() == 3
+
+
+def test_a_poll_reschedules_after_the_interval_and_records_the_run(alice, alice_spotify):
+    Poller(worker="test-worker").run_once()
+    schedule = schedule_of(alice)
+    assert schedule.locked_until is None and schedule.locked_by == ""
+    assert schedule.next_poll_at - schedule.last_finished_at == timedelta(seconds=schedule.interval_seconds)
+    assert (schedule.last_items_found, schedule.consecutive_failures) == (2, 0)
+    run = PollRun.objects.get()
+    assert (run.worker, run.users_polled, run.items_found, run.failures) == ("test-worker", 1, 2, 0)
+    assert Poller().run_once().users_polled == 0  # not due any more
+
+
+def test_cursors_advance_for_playlists(alice, fake):
+    account = connect(alice, fake)
+    fake.add_item("spotify_playlist", "pl1", "t1", "2026-11-01T10:00:00Z")
+    services.add_subscription(account, "spotify_playlist", "pl1")
+    Poller().run_once()
+    assert Subscription.objects.get().cursor == "1"
+    fake.add_item("spotify_playlist", "pl1", "t2", "2026-11-02T10:00:00Z")
+    make_due(alice)
+    assert Poller().run_once().items_found == 1
+    assert Subscription.objects.get().cursor == "2"
+    assert fake.api_calls("/v1/playlists")[-1]["path"] == "/v1/playlists/pl1/tracks"
+
+
+def test_youtube_channels_are_read_from_their_uploads_playlist(alice, fake):
+    account = connect(alice, fake, "youtube")
+    fake.add_item("youtube_channel", "UCabc", "vid1", "2026-11-01T12:00:00Z", "First video")
+    services.add_subscription(account, "youtube_channel", "UCabc")
+    assert Poller().run_once().items_found == 1
+    item = FeedItem.objects.get()
+    assert (item.title, item.url) == ("First video", "https://www.youtube.com/watch?v=vid1")
+
+
+def test_a_429_is_retried_after_its_retry_after(alice, alice_spotify, fake, settings):
+    settings.RETRY_MAX_ATTEMPTS = 2
+    fake.script("/v1/shows", 429, headers={"Retry-After": "0"})
+    summary = Poller().run_once()
+    assert (summary.items_found, summary.failures) == (2, 0)
+    assert len(fake.api_calls("/v1/shows")) == 2
+
+
+def test_a_long_retry_after_reschedules_the_user_then_without_counting_a_failure(alice, alice_spotify, fake):
+    fake.script("/v1/shows", 429, headers={"Retry-After": "3600"})
+    summary = Poller().run_once()
+    assert (summary.items_found, summary.failures) == (0, 0)
+    schedule = schedule_of(alice)
+    assert schedule.consecutive_failures == 0
+    assert timedelta(minutes=59) < schedule.next_poll_at - timezone.now() <= timedelta(hours=1)
+
+
+def test_failures_back_off_exponentially_and_success_resets(alice, alice_spotify, fake, settings):
+    settings.BREAKER_FAILURE_THRESHOLD = 100
+    fake.down = True
+    waits = []
+    for _ in range(3):
+        make_due(alice)
+        assert Poller().run_once().failures == 1
+        schedule = schedule_of(alice)
+        waits.append(round((schedule.next_poll_at - schedule.last_finished_at).total_seconds()))
+    assert waits == [60, 120, 240]
+    assert schedule.consecutive_failures == 3 and "HTTP 503" in schedule.last_error
+    assert "HTTP 503" in Subscription.objects.get().last_error
+    fake.down = False
+    make_due(alice)
+    Poller().run_once()
+    schedule = schedule_of(alice)
+    assert (schedule.consecutive_failures, schedule.last_error) == (0, "")
+    assert schedule.next_poll_at - schedule.last_finished_at == timedelta(seconds=1800)
+
+
+def test_a_subscription_that_cannot_exist_is_disabled_not_retried(alice, alice_spotify):
+    services.add_subscription(alice_spotify, "spotify_artist", "gone")
+    summary = Poller().run_once()
+    assert (summary.items_found, summary.failures) == (2, 0)
+    gone = Subscription.objects.get(external_id="gone")
+    assert not gone.enabled and "HTTP 404" in gone.last_error
+
+
+def test_the_per_user_rate_limit_defers_the_rest_to_the_next_minute(alice, alice_spotify, fake, settings):
+    settings.SUBSCRIPTIONS_USER_CALLS_PER_MINUTE = 2
+    for show in ("show2", "show3"):
+        fake.add_item("spotify_show", show, f"{show}-ep", "2026-11-01")
+        services.add_subscription(alice_spotify, "spotify_show", show)
+    Poller().run_once()
+    assert len(fake.api_calls("/v1/shows")) == 2
+    schedule = schedule_of(alice)
+    assert schedule.rate_window_calls == 2
+    assert schedule.next_poll_at == schedule.rate_window_started_at + timedelta(minutes=1)
+    make_due(alice)  # pretend the minute is over for scheduling, but the window is not
+    Poller().run_once()
+    assert len(fake.api_calls("/v1/shows")) == 2  # still inside the window: no call
+
+
+def test_an_expiring_token_is_refreshed_by_the_poll(alice, fake):
+    fake.expires_in = 60
+    account = connect(alice, fake)
+    fake.add_item("spotify_show", "show1", "ep1", "2026-11-01")
+    services.add_subscription(account, "spotify_show", "show1")
+    fake.expire_all_access_tokens()  # the provider already stopped accepting the old token
+    assert Poller().run_once().items_found == 1
+    assert [r["grant_type"] for r in fake.token_requests] == ["authorization_code", "refresh_token"]
+
+
+def test_accounts_that_need_reauth_are_skipped(alice, alice_spotify, fake):
+    fake.expires_in = 60
+    account = connect(alice, fake, account_id="second")
+    services.add_subscription(account, "spotify_show", "show1")
+    fake.refresh.clear()
+    summary = Poller().run_once()
+    assert (summary.items_found, summary.failures) == (2, 0)  # alice's first account still polled
+    account.refresh_from_db()
+    assert account.status == "needs_reauth"
+
+
+def test_poll_queries_do_not_grow_with_subscriptions(alice, bob, fake):
+    """Per user: a constant number of queries, plus the breaker's two per provider call.
+    Claim (select, update, read back), subscriptions, existing items, one insert, one
+    cursor update, the release, the run row: 9; notify() about 6; savepoints inside the test."""
+    counts = {}
+    for user, shows in ((alice, 3), (bob, 6)):
+        account = connect(user, fake)
+        for n in range(shows):
+            fake.add_item("spotify_show", f"{user.pk}-{n}", f"{user.pk}-{n}-ep", "2026-11-01")
+            services.add_subscription(account, "spotify_show", f"{user.pk}-{n}")
+    PollSchedule.objects.update(next_poll_at=timezone.now() + timedelta(hours=1))
+    for user, shows in ((alice, 3), (bob, 6)):
+        with CaptureQueriesContext(connection) as queries:
+            summary = Poller(user_ids=[user.pk]).run_once()
+        assert summary.items_found == shows
+        counts[shows] = len(queries)
+    assert counts[6] - counts[3] == 3 * 2  # only the breaker's bookkeeping grows
+    assert counts[3] <= 19 + 3 * 2
+
+
+def test_one_provider_down_opens_its_breaker_and_the_others_are_still_polled(alice, bob, mallory, settings):
+    spotify, youtube = FakeProvider().start(), FakeProvider().start()
+    try:
+        settings.SUBSCRIPTION_PROVIDERS = {**spotify.settings_for("spotify"), **youtube.settings_for("youtube")}
+        settings.RETRY_MAX_ATTEMPTS = 1
+        settings.BREAKER_FAILURE_THRESHOLD = 2
+        for user in (alice, bob):
+            account = connect(user, spotify)
+            spotify.add_item("spotify_show", "s", "ep", "2026-11-01")
+            for n in range(2):
+                services.add_subscription(account, "spotify_show", f"s{n}")
+        account = connect(mallory, youtube, "youtube")
+        youtube.add_item("youtube_playlist", "PL1", "v1", "2026-11-01T00:00:00Z")
+        services.add_subscription(account, "youtube_playlist", "PL1")
+        spotify.down = True
+        PollSchedule.objects.filter(user=mallory).update(next_poll_at=timezone.now() + timedelta(seconds=5))
+        summary = Poller().run_once()  # alice and bob first; mallory is not due yet
+        mallory_schedule = PollSchedule.objects.filter(user=mallory)
+        mallory_schedule.update(next_poll_at=timezone.now())
+        summary2 = Poller().run_once()
+        assert (summary.users_polled, summary.failures) == (2, 2)
+        assert len(spotify.api_calls("/v1/shows")) == 2  # then the breaker failed the rest fast
+        assert breaker.snapshot("spotify")["breaker"] == "open"
+        assert (summary2.users_polled, summary2.items_found, summary2.failures) == (1, 1, 0)
+        assert "CircuitOpen" in PollSchedule.objects.get(user=bob).last_error
+    finally:
+        spotify.stop()
+        youtube.stop()
+
+
+def test_user_filter_polls_only_that_user_even_when_not_due(alice, bob, fake):
+    for user in (alice, bob):
+        account = connect(user, fake)
+        services.add_subscription(account, "spotify_show", "show1")
+    fake.add_item("spotify_show", "show1", "ep1", "2026-11-01")
+    PollSchedule.objects.update(next_poll_at=timezone.now() + timedelta(hours=1))
+    summary = Poller(user_ids=[bob.pk]).run_once()
+    assert summary.users == [bob.pk]
+    assert FeedItem.objects.filter(user=bob).count() == 1 and not FeedItem.objects.filter(user=alice).exists()
+
+
+def test_a_user_leased_by_another_run_is_not_claimed(alice, alice_spotify):
+    other = Poller(worker="other")
+    assert [s.user_id for s in other.claim(10)] == [alice.pk]
+    assert Poller(worker="me").claim(10) == []
+    PollSchedule.objects.update(locked_until=timezone.now() - timedelta(seconds=1))  # the other run died
+    assert [s.user_id for s in Poller(worker="me").claim(10)] == [alice.pk]
+
+
+def test_new_items_and_account_errors_notify_the_user(alice, alice_spotify, fake):
+    Poller().run_once()
+    sent = Notification.objects.filter(recipient=alice)
+    assert [(n.kind, n.title, n.link, n.payload) for n in sent] == [
+        ("subscriptions.new_items", "2 new items in your feed", "/subscriptions/feed/", {"count": 2})]
+    make_due(alice)
+    Poller().run_once()  # nothing new: no second notification
+    assert sent.count() == 1
+    services.add_subscription(connect(alice, fake, account_id="second"), "spotify_show", "show1")
+    ProviderAccount.objects.filter(external_id="second").update(expires_at=timezone.now())
+    fake.refresh.clear()
+    make_due(alice)
+    Poller().run_once()
+    assert [n.kind for n in sent.order_by("id")] == ["subscriptions.new_items", "subscriptions.account_error"]
