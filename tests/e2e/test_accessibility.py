@@ -17,6 +17,9 @@ USER_PAGES = [
     "{tenant}",
     "/tokens/",
     "/accounts/password/",
+    "/subscriptions/",
+    "/subscriptions/accounts/",
+    "/subscriptions/feed/",
 ]
 
 

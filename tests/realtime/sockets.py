@@ -15,11 +15,22 @@ def session_headers(client) -> list[tuple[bytes, bytes]]:
 
 
 async def open_socket(path: str, headers=(ORIGIN,)):
-    """Connect and return (communicator, first frame or close message)."""
+    """Connect and return (communicator, first frame or close message). A socket closed at
+    once is also disconnected: a communicator left open holds a database connection past
+    the test."""
     communicator = WebsocketCommunicator(application, path, headers=list(headers))
     connected, _ = await communicator.connect(timeout=5)
     assert connected
-    return communicator, await communicator.receive_output(timeout=5)
+    first = await communicator.receive_output(timeout=5)
+    if first["type"] == "websocket.close":
+        await communicator.disconnect()
+    return communicator, first
+
+
+async def expect_close(communicator, code: int, timeout=3):
+    """Assert the server closes the socket with `code`, then let it go."""
+    assert await communicator.receive_output(timeout=timeout) == {"type": "websocket.close", "code": code}
+    await communicator.disconnect()
 
 
 async def open_ready_socket(path: str, headers=(ORIGIN,)):

@@ -8,7 +8,7 @@ from project.accounts import services
 from project.asgi import application
 from project.realtime.services import publish
 
-from .sockets import ORIGIN, open_ready_socket, open_socket, receive_json, session_headers
+from .sockets import ORIGIN, expect_close, open_ready_socket, open_socket, receive_json, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,7 +75,7 @@ async def test_revoking_a_token_closes_its_sockets(alice):
     ticket = await new_ticket(alice, token)
     communicator = await open_ready_socket(f"/ws/user/?ticket={ticket}", headers=[ORIGIN])
     await database_sync_to_async(services.revoke_api_token)(token)
-    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+    await expect_close(communicator, 4401)
 
 
 async def test_logging_out_closes_that_sessions_sockets(client, alice):
@@ -83,7 +83,7 @@ async def test_logging_out_closes_that_sessions_sockets(client, alice):
     communicator = await open_ready_socket("/ws/user/", session_headers(client))
     response = await database_sync_to_async(client.post)("/accounts/logout/")
     assert response.status_code == 302
-    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+    await expect_close(communicator, 4401)
 
 
 async def test_a_tenant_socket_is_for_members_only(client, alice, acme, mallory):
@@ -106,7 +106,7 @@ async def test_a_removed_member_is_disconnected_from_the_tenant_socket(client, a
     removed = await receive_json(communicator)
     assert removed["type"] == "tenant.member_removed"
     assert removed["data"]["email"] == "bob@example.com"
-    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+    await expect_close(communicator, 4403)
 
 
 async def test_a_bad_frame_gets_an_error_and_the_socket_stays_open(client, alice):
@@ -124,7 +124,7 @@ async def test_it_refuses_a_malformed_cursor(client, alice, after):
     await logged_in_client(client, alice)
     communicator, first = await open_socket(f"/ws/user/?after={after}", session_headers(client))
     assert json.loads(first["text"])["data"]["code"] == "invalid_cursor"
-    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4400}
+    await expect_close(communicator, 4400)
 
 
 async def test_a_published_event_reaches_the_groups_sockets_once(client, alice):

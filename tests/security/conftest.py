@@ -20,6 +20,8 @@ from notifications import services as notifications
 from notifications.models import Kind
 from project.accounts import services as accounts
 from project.accounts.models import Membership, User
+from subscriptions import services as subscriptions
+from subscriptions.models import ProviderAccount
 from tests.conftest import PASSWORD
 from workflows import services as workflows
 from workflows.access import get_workflow_access
@@ -35,6 +37,8 @@ class World:
     share_token: str
     notification_id: int
     editor_token_id: int
+    editor_account_id: str
+    editor_subscription_id: str
 
     def values(self) -> dict:
         """What a route template may name."""
@@ -44,6 +48,8 @@ class World:
             "share_token": self.share_token,
             "notification": self.notification_id,
             "editor_token": self.editor_token_id,
+            "editor_account": self.editor_account_id,
+            "editor_subscription": self.editor_subscription_id,
             "viewer_email": self.users["viewer"].email,
             "editor_email": self.users["editor"].email,
             "newcomer_email": self.users["newcomer"].email,
@@ -74,7 +80,12 @@ def world(db) -> World:
     shared = workflows.share_file(get_workflow_access(users["editor"], workflow.pk), upload)
     [notification] = notifications.notify([users["editor"]], Kind.QUEUE_REPLY, title="For the editor")
     editor_token, _ = accounts.issue_api_token(users["editor"], "to revoke")
-    return World(users, acme.pk, workflow.pk, shared.share_token, notification.pk, editor_token.pk)
+    # A connected account is made by the OAuth flow (tested in tests/subscriptions); here only its row.
+    account = ProviderAccount.objects.create(user=users["editor"], provider="spotify", external_id="editor-spotify")
+    subscription = subscriptions.add_subscription(account, "spotify_show", "show-1", "A show")
+    return World(
+        users, acme.pk, workflow.pk, shared.share_token, notification.pk, editor_token.pk, account.pk, subscription.pk
+    )
 
 
 def client_for(world: World, persona: str) -> APIClient:

@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 from workflows import services
 from workflows.access import get_workflow_access
 
-from ..realtime.sockets import open_ready_socket, open_socket, session_headers
+from ..realtime.sockets import expect_close, open_ready_socket, open_socket, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,7 +84,7 @@ async def test_a_removed_participant_is_disconnected(client, workflow, alice, bo
     await act(alice, workflow, "remove_participant", bob.email)
     frame = await next_frame(communicator)
     assert frame["type"] == "participant.removed"
-    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+    await expect_close(communicator, 4403)
 
 
 async def test_typing_reaches_the_others_not_the_typist_and_is_rate_limited(client, settings, workflow, alice, bob):
@@ -123,4 +123,4 @@ async def test_a_viewer_may_listen_but_typing_is_checked_against_current_members
     await act(alice, workflow, "delete_workflow")
     frame = await next_frame(communicator)
     assert frame["type"] == "workflow.deleted"
-    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+    await expect_close(communicator, 4403)
