@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from project.accounts.urls import api_urlpatterns as accounts_api
 from project.accounts.urls import page_urlpatterns as accounts_pages
 from project.health.views import health, status_page
+from queue_app.urls import api_urlpatterns as queue_api
+from queue_app.urls import page_urlpatterns as queue_pages
 from workflows.urls import api_urlpatterns as workflows_api
 from workflows.urls import original_urlpatterns as workflows_original
 from workflows.urls import page_urlpatterns as workflows_pages
@@ -12,6 +14,7 @@ from workflows.urls import page_urlpatterns as workflows_pages
 api_urlpatterns = [
     *accounts_api,
     *workflows_api,
+    *queue_api,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -23,6 +26,7 @@ urlpatterns = [
     path("health/status/", status_page, name="health_status"),
     *accounts_pages,
     *workflows_pages,
+    *queue_pages,
     *workflows_original,
 ]
 
