@@ -6,7 +6,7 @@ from project.health.registry import register_check, unregister_check
 
 from ..conftest import PASSWORD
 
-BUILT_IN_CHECKS = {"database", "channel_layer", "cache", "dependencies", "workers"}
+BUILT_IN_CHECKS = {"database", "channel_layer", "cache", "dependencies", "workers", "queue"}
 
 
 @pytest.fixture
