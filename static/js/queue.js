@@ -156,6 +156,12 @@ function upsert(message) {
     return;
   }
   const parent = message.replyTo && document.getElementById(`m-${message.replyTo}`);
+  if (parent && message.messageType === "ai") {
+    // A bot's reply means its message is complete (polling sees replies, not status changes).
+    const badge = parent.querySelector("[data-status]");
+    badge.textContent = "complete";
+    badge.className = "status queue-status-complete";
+  }
   const depth = parent ? Math.min(MAX_DEPTH, Number(parent.dataset.depth) + 1) : 0;
   const item = render(message, depth);
   const atBottom = stream.scrollHeight - stream.scrollTop - stream.clientHeight < 40;
