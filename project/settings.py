@@ -5,6 +5,7 @@ Scale-out mode: DATABASE_URL=postgres://... and REDIS_URL=redis://... ; nothing 
 """
 
 import os
+import sqlite3
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -76,6 +77,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "project.accounts.context_processors.tenants",
+                "notifications.context_processors.unread_notifications",
             ],
         },
     },
@@ -85,6 +87,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
+    if sqlite3.sqlite_version_info < (3, 35):
+        # Bulk inserts must return ids (RETURNING): every published event needs its cursor.
+        raise ImproperlyConfigured(f"Harbor needs SQLite 3.35 or newer, this Python has {sqlite3.sqlite_version}")
     #: IMMEDIATE + timeout: concurrent writers wait for the lock instead of failing with
     #: "database is locked"; WAL lets readers run beside the writer.
     _db["OPTIONS"] = {
@@ -206,6 +211,8 @@ MEDIA_ALLOWED_TYPES = env.list(
 WORKFLOW_MESSAGE_MAX_LENGTH = env.int("WORKFLOW_MESSAGE_MAX_LENGTH", default=10_000)
 #: Typing indicators a socket may send per 10 seconds; the rest are dropped.
 WORKFLOW_TYPING_LIMIT = env.int("WORKFLOW_TYPING_LIMIT", default=5)
+#: How many of the newest notifications `GET /notifications/{email}/check` returns.
+NOTIFICATIONS_CHECK_LATEST = env.int("NOTIFICATIONS_CHECK_LATEST", default=10)
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

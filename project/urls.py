@@ -2,6 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from notifications.urls import api_urlpatterns as notifications_api
+from notifications.urls import original_urlpatterns as notifications_original
+from notifications.urls import page_urlpatterns as notifications_pages
 from project.accounts.urls import api_urlpatterns as accounts_api
 from project.accounts.urls import page_urlpatterns as accounts_pages
 from project.health.views import health, status_page
@@ -15,6 +18,7 @@ api_urlpatterns = [
     *accounts_api,
     *workflows_api,
     *queue_api,
+    *notifications_api,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -28,6 +32,8 @@ urlpatterns = [
     *workflows_pages,
     *queue_pages,
     *workflows_original,
+    *notifications_pages,
+    *notifications_original,
 ]
 
 handler400 = "project.api.json_400"

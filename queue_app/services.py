@@ -25,6 +25,8 @@ from django.utils import timezone
 
 from project.accounts.models import Membership, Tenant, User
 from project.accounts.services import Conflict
+from notifications.models import Kind
+from notifications.services import notify
 from project.realtime.services import publish
 
 from .models import QueueMessage, now_ms, stream_group
@@ -330,7 +332,7 @@ def complete(
         done = QueueMessage.objects.filter(
             pk=message_id, status=Status.PROCESSING, claimed_by=worker_id, claim_token=claim_token
         ).update(status=Status.COMPLETE, completed_at=now, lease_expires_at=None, last_error="")
-        message = QueueMessage.objects.filter(pk=message_id).first()
+        message = QueueMessage.objects.select_related("author", "tenant").filter(pk=message_id).first()
         if message is None:
             raise NotFound("No such message.")
         if not done:
@@ -363,13 +365,19 @@ def complete(
 
 
 def _notify_author(message: QueueMessage, answer: QueueMessage) -> None:
-    """A `queue.reply` notification to the human who wrote the message.
-
-    TODO(lead, on merge): notifications.services.notify() is not on main yet; wire it here:
-        notify([message.author], "queue.reply", title=f"{answer.username} replied",
-               body=answer.text[:200], link=f"/queue/#m-{message.id}",
-               payload={"messageId": message.id, "replyId": answer.id}, tenant=message.tenant)
-    when message.author_id is set and the author is not a bot."""
+    """A `queue.reply` notification to the human who wrote the message (in the completion's
+    transaction: a rolled-back completion notifies nobody). Needs `message.author` loaded."""
+    if message.author is None:
+        return
+    notify(
+        [message.author],
+        Kind.QUEUE_REPLY,
+        title=f"{answer.username} replied to your message",
+        body=answer.text,
+        link=f"/queue/{'?tenant=' + message.tenant_id if message.tenant_id else ''}#m-{message.id}",
+        payload={"messageId": message.id, "replyId": answer.id},
+        tenant=message.tenant,
+    )
 
 
 def _backoff(attempts: int) -> timedelta:

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,14 +26,19 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True, scope="session")
-def test_only_settings():
-    """Pages render without `collectstatic` (production hashes static names), and passwords
-    hash fast: PBKDF2's deliberate slowness made every persona cost a third of a second."""
+def test_only_settings(tmp_path_factory):
+    """Pages render without `collectstatic` (production hashes static names), uploads go to a
+    temporary directory, and passwords hash fast: PBKDF2's deliberate slowness made every
+    persona cost a third of a second."""
     storages = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    with override_settings(STORAGES=storages, PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+    with override_settings(
+        STORAGES=storages,
+        MEDIA_ROOT=tmp_path_factory.mktemp("media"),
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+    ):
         yield
 
 
@@ -143,20 +149,35 @@ def http_json(method: str, url: str, body=None, token=None, headers=None) -> tup
 
 class DaphneProcess:
     """A real daphne process serving Harbor (HTTP + WebSockets) on the test database;
-    pytest-django's live_server cannot serve WebSockets."""
+    pytest-django's live_server cannot serve WebSockets. `env` adds to its environment."""
 
-    def __init__(self):
+    def __init__(self, env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": subprocess_database_url(),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            **(env or {}),
+        }
+        # A file, not a pipe: nobody reads daphne's log while it runs, and a full pipe blocks it.
+        self.log = tempfile.TemporaryFile()
+        self.start()
+
+    def start(self):
+        """(Re)start on the same port."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "project.asgi:application"],
             cwd=BASE_DIR,
-            env=env,
+            env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
         )
+
+    def log_tail(self, size=2000) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-size:]
 
     def wait_until_healthy(self, timeout=20.0):
         deadline = time.monotonic() + timeout
@@ -168,7 +189,7 @@ class DaphneProcess:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"daphne did not start: {self.process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"daphne did not start: {self.log_tail()}")
             time.sleep(0.1)
 
     def stop(self):
@@ -182,11 +203,12 @@ class DaphneProcess:
 
 @pytest.fixture
 def daphne_processes(transactional_db):
-    """Start n daphne processes: `daphne_processes(2)` → [DaphneProcess, DaphneProcess]."""
+    """Start n daphne processes: `daphne_processes(2)` → [DaphneProcess, DaphneProcess];
+    `env=` adds to their environment."""
     started = []
 
-    def start(count=1):
-        batch = [DaphneProcess() for _ in range(count)]
+    def start(count=1, env=None):
+        batch = [DaphneProcess(env) for _ in range(count)]
         started.extend(batch)
         for server in batch:
             server.wait_until_healthy()

@@ -6,8 +6,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from notifications.models import Kind
+from notifications.services import notify
 from project.accounts.models import Membership, Tenant, User, normalize_email
 from project.accounts.services import Conflict
 from project.realtime.services import publish
@@ -82,6 +85,23 @@ def _record(workflow: Workflow, event_type: str, actor: User, event: str, data: 
     publish(workflow.group, event, {"workflow": _snapshot(workflow), "by": actor.email, **(data or {})})
 
 
+def _notify(workflow: Workflow, actor: User, kind: str, title: str, body: str = "", recipients=None, **payload):
+    """Notify the workflow's participants (or `recipients`) of `actor`'s change; never the actor."""
+    if recipients is None:
+        recipients = User.objects.filter(participations__workflow=workflow)
+    gone = kind == Kind.WORKFLOW_DELETED
+    notify(
+        recipients,
+        kind,
+        title=title,
+        body=body,
+        link=reverse("workflow_list" if gone else "workflow_detail", args=() if gone else (workflow.pk,)),
+        payload={"workflow_id": workflow.pk, "by": actor.email, **payload},
+        tenant=workflow.tenant,
+        actor=actor,
+    )
+
+
 def _tenant_member(tenant: Tenant, email: str) -> User:
     user = User.objects.filter(
         email=normalize_email(email), is_active=True, memberships__tenant=tenant
@@ -138,6 +158,8 @@ def set_status(access: WorkflowAccess, status: str) -> Workflow:
             history, event = HistoryEvent.Type.REOPENED, "workflow.reopened"
         workflow.save(update_fields=["status", "updated_at", "completed_at", "completed_by"])
         _record(workflow, history, access.user, event)
+        if status == Status.COMPLETED:
+            _notify(workflow, access.user, Kind.WORKFLOW_COMPLETED, f"{access.user.get_full_name()} completed “{workflow.title}”")
     return workflow
 
 
@@ -150,6 +172,7 @@ def delete_workflow(access: WorkflowAccess) -> None:
         workflow.deleted_by = access.user
         workflow.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
         _record(workflow, HistoryEvent.Type.DELETED, access.user, "workflow.deleted")
+        _notify(workflow, access.user, Kind.WORKFLOW_DELETED, f"{access.user.get_full_name()} deleted “{workflow.title}”")
 
 
 def add_participant(access: WorkflowAccess, email: str, role: str = Role.EDITOR) -> Participant:
@@ -169,6 +192,8 @@ def _add_participant(workflow: Workflow, actor: User, user: User, role: str) -> 
         raise Conflict(f"{user.email} already takes part in this workflow.") from None
     data = {"participant": {"email": user.email, "role": role}}
     _record(workflow, HistoryEvent.Type.PARTICIPANT_ADDED, actor, "participant.added", data, email=user.email, role=role)
+    title = f"{actor.get_full_name()} added you to “{workflow.title}”"
+    _notify(workflow, actor, Kind.WORKFLOW_PARTICIPANT_ADDED, title, f"Your role: {role}.", recipients=[user], role=role)
     return participant
 
 
@@ -199,6 +224,7 @@ def post_message(access: WorkflowAccess, content: str) -> Message:
     with transaction.atomic():
         message = Message.objects.create(workflow=access.workflow, sender=access.user, content=content)
         publish(access.workflow.group, "message.created", {"message": message_data(message)})
+        _notify_message(access, message, content)
     return message
 
 
@@ -235,6 +261,7 @@ def share_file(access: WorkflowAccess, uploaded) -> Message:
                 share_token=new_share_token(),
             )
             publish(access.workflow.group, "message.created", {"message": message_data(message)})
+            _notify_message(access, message, f"Shared a file: {original_name}")
     except Exception:
         # The file is stored before the rows; without them nobody could ever reach or delete it.
         if media.file.name:
@@ -247,6 +274,11 @@ def push_custom_event(access: WorkflowAccess, event_type: str, data: dict) -> No
     """The original `/workflow/{id}/notification` route: a server-side sender's own event."""
     access.require("write")
     publish(access.workflow.group, f"custom.{event_type}", {"by": access.user.email, "payload": data})
+
+
+def _notify_message(access: WorkflowAccess, message: Message, body: str) -> None:
+    title = f"{access.user.get_full_name()} in “{access.workflow.title}”"
+    _notify(access.workflow, access.user, Kind.WORKFLOW_MESSAGE, title, body, message_id=message.pk)
 
 
 def _require_open(workflow: Workflow) -> None:

@@ -9,7 +9,7 @@ class UserEventsConsumer(RealtimeConsumer):
     """`ws/user/`: events addressed to the connected user (`user.<id>`)."""
 
     async def get_groups(self, user):
-        return [f"user.{user.pk}"]
+        return [user.group]
 
 
 class TenantEventsConsumer(RealtimeConsumer):

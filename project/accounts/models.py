@@ -15,6 +15,11 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+def user_group(user_id: int) -> str:
+    """The real-time group of everything addressed to one user (notifications, membership)."""
+    return f"user.{user_id}"
+
+
 def hash_secret(raw: str) -> str:
     """Tokens and tickets carry 256 random bits, so a fast hash is enough; only hashes are stored."""
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -74,6 +79,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self):
         return self.display_name or self.email.split("@")[0]
+
+    @property
+    def group(self) -> str:
+        return user_group(self.pk)
 
 
 class Tenant(models.Model):

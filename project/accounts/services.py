@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from project.realtime.services import AUTH_REVOKED, publish
 
-from .models import ApiToken, Membership, Tenant, User, WsTicket, hash_secret, normalize_email
+from .models import ApiToken, Membership, Tenant, User, WsTicket, hash_secret, normalize_email, user_group
 
 Role = Membership.Role
 TOKEN_PREFIX = "hbr_"
@@ -90,7 +90,7 @@ def _publish_membership(tenant: Tenant, event_type: str, membership: Membership,
         "by": actor.email,
     }
     publish(tenant.group, event_type, data)
-    publish(f"user.{membership.user_id}", event_type, data)
+    publish(user_group(membership.user_id), event_type, data)
 
 
 def issue_api_token(user: User, name: str, expires_in: timedelta | None = None) -> tuple[ApiToken, str]:

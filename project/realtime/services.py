@@ -43,10 +43,19 @@ def publish(group: str, event_type: str, data: dict | None = None) -> Event:
     """Record `event_type` for `group` and deliver it to the group's sockets after commit.
     `data` is normalised to plain JSON first (datetimes become ISO strings), so a live frame is
     byte for byte the frame a replay reads back from the log."""
-    plain = json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder))
-    event = Event.objects.create(group=validate_group(group), type=event_type, data=plain)
-    transaction.on_commit(lambda: deliver([event.as_frame()]))
-    return event
+    return publish_many([(group, event_type, data)])[0]
+
+
+def publish_many(events: list[tuple[str, str, dict | None]]) -> list[Event]:
+    """`publish()` for several (group, type, data) events in one insert, e.g. one per recipient."""
+    rows = [
+        Event(group=validate_group(group), type=event_type, data=json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder)))
+        for group, event_type, data in events
+    ]
+    Event.objects.bulk_create(rows)  # PostgreSQL and SQLite ≥ 3.35 set the ids (cursors)
+    frames = [row.as_frame() for row in rows]
+    transaction.on_commit(lambda: deliver(frames))
+    return rows
 
 
 def layer_message(frame: dict) -> dict:

@@ -1,18 +1,21 @@
 // Live updates for the workflow detail page (docs/realtime.md). The page works without this
 // module; it adds the socket, typing and presence, and posting the composer without a reload.
 
-const BACKOFF_BASE_MS = 500;
-const BACKOFF_CAP_MS = 30_000;
-const PING_EVERY_MS = 25_000;
+import { LiveSocket } from "./live-socket.js";
+
 const TYPING_SEND_EVERY_MS = 2_000;
 const TYPING_SHOWN_MS = 3_000;
-// The server refused us (logged out, removed): reconnecting cannot help.
-const NOT_ALLOWED = new Set([4401, 4403]);
 // Changes that move buttons and forms around: the server renders those again.
 const RELOADING = new Set([
   "participant.added", "participant.removed",
   "workflow.completed", "workflow.reopened", "workflow.cancelled",
 ]);
+const STATES = {
+  live: "live",
+  reconnecting: "reconnecting…",
+  offline: "offline",
+  stopped: "disconnected (not allowed)",
+};
 
 const root = document.getElementById("workflow");
 const indicator = document.getElementById("connection");
@@ -25,65 +28,27 @@ const input = composer?.querySelector("textarea");
 const me = root.dataset.userEmail;
 const draftKey = `harbor.workflow-draft.${root.dataset.workflowId}`;
 
-let lastCursor = Number(root.dataset.lastCursor) || 0;
-let socket = null;
-let live = false;
-let stopped = false;
 let navigating = false;
-let attempt = 0;
-let retryTimer = null;
-let pingTimer = null;
 let lastTypingSent = 0;
 const typists = new Map(); // email → timer that forgets them
 
-function setIndicator(text, state) {
+function setIndicator(state) {
   indicator.hidden = false;
-  indicator.textContent = text;
+  indicator.textContent = STATES[state];
   indicator.dataset.state = state;
 }
 
-function connect() {
-  clearTimeout(retryTimer);
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  socket = new WebSocket(`${scheme}//${location.host}${root.dataset.wsPath}?after=${lastCursor}`);
-  socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
-  socket.addEventListener("close", onClose);
-}
-
-function onClose(event) {
-  live = false;
-  clearInterval(pingTimer);
-  if (navigating) return;
-  if (NOT_ALLOWED.has(event.code)) {
-    stopped = true;
-    setIndicator("disconnected (not allowed)", "stopped");
-  } else if (!navigator.onLine) {
-    setIndicator("offline", "offline"); // the "online" event reconnects
-  } else {
-    setIndicator("reconnecting…", "reconnecting");
-    // Full jitter, so that clients cut off together by a restart do not return together.
-    const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
-    attempt += 1;
-    retryTimer = setTimeout(connect, delay);
-  }
-}
-
-function send(frame) {
-  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
-}
+const socket = new LiveSocket(root.dataset.wsPath, {
+  cursor: Number(root.dataset.lastCursor) || 0,
+  onFrame: handle,
+  onState: (state) => {
+    if (!navigating) setIndicator(state);
+  },
+});
 
 function handle(frame) {
-  // Cursors only grow; keeping the largest means a resume never asks for one twice.
-  if (frame.cursor) lastCursor = Math.max(lastCursor, frame.cursor);
   const data = frame.data ?? {};
-  if (frame.type === "ready") {
-    lastCursor = data.cursor ?? lastCursor;
-    live = true;
-    attempt = 0;
-    setIndicator("live", "live");
-    clearInterval(pingTimer);
-    pingTimer = setInterval(() => send({ type: "ping" }), PING_EVERY_MS);
-  } else if (frame.type === "replay.truncated") {
+  if (frame.type === "replay.truncated") {
     reload(); // too much was missed to replay: the page is the fresh state
   } else if (frame.type === "message.created") {
     addMessage(data.message);
@@ -91,7 +56,7 @@ function handle(frame) {
     document.getElementById("workflow-title").textContent = data.workflow.title;
     document.title = `${data.workflow.title} · Harbor`;
   } else if (frame.type === "workflow.deleted") {
-    navigating = true;
+    navigate();
     location.assign(root.dataset.listUrl);
   } else if (RELOADING.has(frame.type)) {
     reload();
@@ -103,9 +68,15 @@ function handle(frame) {
   }
 }
 
+// Leaving the page closes the socket: that is not a drop to reconnect from.
+function navigate() {
+  navigating = true;
+  socket.stop();
+}
+
 function reload() {
   if (navigating) return;
-  navigating = true;
+  navigate();
   if (input?.value) sessionStorage.setItem(draftKey, input.value);
   location.reload();
 }
@@ -162,7 +133,7 @@ function renderTyping() {
 }
 
 async function postOverApi(event) {
-  if (!live) return; // the ordinary form post
+  if (!socket.live) return; // the ordinary form post
   event.preventDefault();
   const button = composer.querySelector("button[type=submit]");
   button.disabled = true;
@@ -180,7 +151,7 @@ async function postOverApi(event) {
     input.value = ""; // the message itself arrives over the socket
   } catch {
     // The ordinary post: it shows the server's error, or succeeds where the API did not.
-    navigating = true;
+    navigate();
     composer.submit();
   } finally {
     button.disabled = false;
@@ -191,9 +162,9 @@ if (composer && input) {
   input.value ||= sessionStorage.getItem(draftKey) ?? "";
   composer.addEventListener("submit", postOverApi);
   input.addEventListener("input", () => {
-    if (live && Date.now() - lastTypingSent >= TYPING_SEND_EVERY_MS) {
+    if (socket.live && Date.now() - lastTypingSent >= TYPING_SEND_EVERY_MS) {
       lastTypingSent = Date.now();
-      send({ type: "typing" });
+      socket.send({ type: "typing" });
     }
   });
 }
@@ -201,16 +172,9 @@ sessionStorage.removeItem(draftKey);
 
 // Any other form post reloads the page anyway; a reload or reconnect on top would abort it.
 document.addEventListener("submit", (event) => {
-  if (!event.defaultPrevented) navigating = true;
-});
-addEventListener("offline", () => setIndicator("offline", "offline"));
-addEventListener("online", () => {
-  if (!stopped && !navigating && socket?.readyState !== WebSocket.OPEN && socket?.readyState !== WebSocket.CONNECTING) {
-    attempt = 0;
-    connect();
-  }
+  if (!event.defaultPrevented) navigate();
 });
 
 log.scrollTop = log.scrollHeight;
-setIndicator("offline", "offline");
-connect();
+setIndicator("offline");
+socket.connect();

@@ -219,3 +219,14 @@ def test_a_bot_by_group_works_the_queue(alice_api, mallory):
     mallory.groups.add(bots)
     post(alice_api)
     assert claim_next(bearer_client(mallory)).status_code == 200
+
+
+def test_the_author_is_notified_of_the_reply(alice_api, robot_api, alice):
+    from notifications.models import Notification
+
+    asked = post(alice_api, "Ping?")
+    complete(robot_api, claim_next(robot_api).json(), reply="Pong.")
+    notification = Notification.objects.get()
+    assert (notification.recipient, notification.kind) == (alice, "queue.reply")
+    assert notification.body == "Pong." and notification.link == f"/queue/#m-{asked['id']}"
+    assert notification.payload["messageId"] == asked["id"]

@@ -28,7 +28,8 @@ def test_complete_with_next_costs_a_fixed_number_of_queries(alice_api, warm_robo
     claimed = claim_next(warm_robot_api).json()
     body = {"messageId": claimed["id"], "workerId": "w1", "claimToken": claimed["claimToken"], "reply": "r", "next": True}
     # token + permission + SAVEPOINT + UPDATE + SELECT + reply INSERT + event
+    # + the author's notification (SAVEPOINT, preferences, INSERT, unread count, event, RELEASE)
     # + next candidate + UPDATE + event + RELEASE
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(17):
         response = warm_robot_api.post("/api/queue/complete", body, format="json")
     assert response.status_code == 200 and response.json()["next"]

@@ -1,10 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from project.batches import delete_in_batches
 from project.durations import parse_duration
 from project.realtime.models import Event
-
-BATCH_SIZE = 5000
 
 
 class Command(BaseCommand):
@@ -23,7 +22,5 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write(f"Would delete {stale.count()} events older than {older_than}.")
             return
-        deleted = 0
-        while ids := list(stale.values_list("id", flat=True)[:BATCH_SIZE]):
-            deleted += Event.objects.filter(id__in=ids).delete()[0]
+        deleted = delete_in_batches(stale)
         self.stdout.write(f"Deleted {deleted} events older than {older_than}.")

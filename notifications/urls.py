@@ -1,0 +1,21 @@
+from django.urls import path
+
+from . import api, views
+
+api_urlpatterns = [
+    path("notifications", api.NotificationListView.as_view(), name="api-notifications"),
+    path("notifications/preferences", api.PreferencesView.as_view(), name="api-notification-preferences"),
+    path("notifications/<int:notification_id>/read", api.NotificationReadView.as_view(), name="api-notification-read"),
+]
+
+# Outside /api/ for the original clients.
+original_urlpatterns = [
+    path("notifications/<str:email>/check", api.CheckView.as_view(), name="notifications_check"),
+    path("notifications/<str:email>/clear", api.ClearView.as_view(), name="notifications_clear"),
+]
+
+page_urlpatterns = [
+    path("notifications/", views.notification_list, name="notification_list"),
+    path("notifications/read/", views.mark_read, name="notification_read"),
+    path("notifications/preferences/", views.preferences, name="notification_preferences"),
+]

@@ -1,0 +1,104 @@
+"""Browser end-to-end tests: Debian's Chromium driven by Playwright against real daphne
+processes (production settings, collected static files, a file database).
+
+The test process does not share the server's channel layer, so every change goes through the
+UI or the server's API. Screenshots land in test-artifacts/e2e/."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BASE_DIR, PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = BASE_DIR / ".e2e" / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = BASE_DIR / "test-artifacts" / "e2e"
+#: How long a live update may take to show up.
+LIVE_MS = 2000
+
+
+@pytest.fixture(scope="package")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed: bin/test installs Debian's chromium when it runs as root")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread, and Django refuses ORM calls
+    # from a thread with a running loop; the browser tests' own ORM calls are plain sync code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture(scope="package")
+def static_root(tmp_path_factory):
+    """`collectstatic` once: the servers run with production settings (hashed static names)."""
+    root = tmp_path_factory.mktemp("static")
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=BASE_DIR,
+        env={**os.environ, "STATIC_ROOT": str(root)},
+        check=True,
+    )
+    return root
+
+
+@pytest.fixture
+def server_env(static_root, tmp_path):
+    return {"STATIC_ROOT": str(static_root), "MEDIA_ROOT": str(tmp_path / "media"), "THROTTLE_USER": "100000/min"}
+
+
+@pytest.fixture
+def server(daphne_processes, server_env):
+    return daphne_processes(1, env=server_env)[0]
+
+
+@pytest.fixture
+def open_browser(browser, request):
+    """`open_browser()` → a page in a fresh context (a separate user's browser). Each page is
+    screenshotted at the end of the test, into test-artifacts/e2e/."""
+    contexts = []
+
+    def open_page():
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for n, context in enumerate(contexts):
+        for m, page in enumerate(context.pages):
+            if not page.is_closed():
+                page.screenshot(path=ARTIFACTS / f"{request.node.name}-{n}-{m}.png", full_page=True)
+        context.close()
+
+
+def register(page, base_url: str, email: str, name: str):
+    page.goto(f"{base_url}/accounts/register/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Display name").fill(name)
+    page.get_by_label("Password:", exact=True).fill(PASSWORD)
+    page.get_by_label("Password confirmation").fill(PASSWORD)
+    page.get_by_role("main").get_by_role("button").click()
+    page.wait_for_url(f"{base_url}/")
+
+
+def log_in(page, base_url: str, email: str):
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("main").get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base_url}/")
+
+
+def wait_live(page):
+    page.locator("#connection[data-state=live]").wait_for(timeout=LIVE_MS * 3)

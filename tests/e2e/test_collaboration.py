@@ -1,0 +1,126 @@
+"""Two people collaborating in their browsers, everything through the UI of a real server."""
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import http_json
+
+from .conftest import LIVE_MS, log_in, register, wait_live
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000185d114090000000049454e44ae426082"
+)
+
+
+@dataclass
+class Team:
+    alice: object  # her page
+    bob: object
+    workflow_url: str
+
+
+def form_in(page, heading: str):
+    return page.get_by_role("main").locator("form").filter(has=page.get_by_role("button", name=heading))
+
+
+@pytest.fixture
+def team(server, open_browser) -> Team:
+    """Alice and bob register, alice creates a tenant, adds bob, and starts a workflow with him."""
+    alice, bob = open_browser(), open_browser()
+    register(alice, server.url, "alice@example.com", "Alice")
+    register(bob, server.url, "bob@example.com", "Bob")
+
+    alice.goto(f"{server.url}/tenants/new/")
+    alice.get_by_label("Name").fill("Acme")
+    alice.get_by_role("main").get_by_role("button", name="Create").click()
+    expect(alice.get_by_role("heading", level=1)).to_have_text(re.compile("Acme"))
+    members = form_in(alice, "Add member")
+    members.get_by_label("Email").fill("bob@example.com")
+    members.get_by_role("button", name="Add member").click()
+    expect(alice.get_by_role("main")).to_contain_text("bob@example.com")
+
+    alice.goto(f"{server.url}/workflows/")
+    alice.get_by_label("Title").fill("Launch plan")
+    alice.get_by_label("Participants").fill("bob@example.com")
+    alice.get_by_role("button", name="Create workflow").click()
+    expect(alice.locator("#workflow-title")).to_have_text("Launch plan")
+    return Team(alice, bob, alice.url)
+
+
+def test_a_new_team_sets_up_a_workflow_through_the_pages(team):
+    participants = team.alice.locator("#participants")
+    expect(participants).to_contain_text("alice@example.com")
+    expect(participants).to_contain_text("bob@example.com")
+    team.bob.goto(team.workflow_url)
+    expect(team.bob.locator("#workflow-title")).to_have_text("Launch plan")
+
+
+def test_a_message_typed_by_one_appears_for_the_other_with_typing_and_presence(team):
+    alice, bob = team.alice, team.bob
+    bob.goto(team.workflow_url)
+    alice.goto(team.workflow_url)
+    wait_live(alice)
+    wait_live(bob)
+    expect(alice.locator("#presence")).to_contain_text("bob@example.com", timeout=LIVE_MS)
+
+    composer = alice.locator("#composer textarea")
+    composer.press_sequentially("Kick-off at ten")
+    expect(bob.locator("#typing")).to_contain_text("is typing", timeout=LIVE_MS)
+    alice.locator("#composer").get_by_role("button", name="Send").click()
+
+    expect(bob.locator("#messages")).to_contain_text("Kick-off at ten", timeout=LIVE_MS)
+    expect(alice.locator("#messages")).to_contain_text("Kick-off at ten", timeout=LIVE_MS)
+    expect(composer).to_have_value("")
+    expect(bob).to_have_url(team.workflow_url)  # no reload happened
+
+
+def test_the_bell_counts_live_and_clearing_resets_it_in_every_tab(team):
+    bob_other_tab = team.bob.context.new_page()
+    team.bob.goto(team.workflow_url)
+    bob_other_tab.goto(team.workflow_url.split("/workflows/")[0] + "/notifications/")
+    bells = [page.locator("#notification-bell [data-unread-count]") for page in (team.bob, bob_other_tab)]
+    for bell in bells:
+        expect(bell).to_have_text("1")  # added to the workflow
+    team.alice.goto(team.workflow_url)
+    wait_live(team.alice)
+    wait_live(team.bob)
+    team.alice.locator("#composer textarea").fill("Please review")
+    team.alice.locator("#composer").get_by_role("button", name="Send").click()
+    for bell in bells:
+        expect(bell).to_have_text("2", timeout=LIVE_MS)
+    expect(bob_other_tab.locator("#notification-list")).to_contain_text("Please review", timeout=LIVE_MS)
+
+    bob_other_tab.get_by_role("button", name="Mark all read").click()
+    expect(bob_other_tab.get_by_role("status").first).to_contain_text("Marked 2 notifications read")
+    for bell in bells:
+        expect(bell).to_be_hidden(timeout=LIVE_MS)
+    assert team.alice.locator("#notification-bell [data-unread-count]").is_hidden()
+
+
+def test_a_shared_file_opens_for_a_participant_and_404s_for_an_outsider(team, server, open_browser, tmp_path):
+    picture = tmp_path / "diagram.png"
+    picture.write_bytes(PNG)
+    alice, bob = team.alice, team.bob
+    bob.goto(team.workflow_url)
+    wait_live(bob)
+    alice.get_by_label("Share a file").set_input_files(str(picture))
+    alice.get_by_role("button", name="Upload and share").click()
+    link = bob.locator("#messages").get_by_role("link", name="diagram.png")
+    expect(link).to_be_visible(timeout=LIVE_MS)
+    share_url = link.get_attribute("href")
+    assert share_url.startswith("/share/")
+
+    response = bob.request.get(f"{server.url}{share_url}")
+    assert response.status == 200 and response.body() == PNG
+    assert response.headers["content-type"] == "image/png"
+
+    mallory = open_browser()
+    register(mallory, server.url, "mallory@evil.example", "Mallory")
+    assert mallory.request.get(f"{server.url}{share_url}").status == 404
+    assert http_json("GET", f"{server.url}{share_url}".replace("/share/", "/api/share/"))[0] == 404

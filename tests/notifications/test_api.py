@@ -1,0 +1,75 @@
+import pytest
+from rest_framework.test import APIClient
+
+from notifications import services
+from notifications.models import Kind, Notification
+from project.realtime.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def three_for_bob(bob):
+    return [services.notify([bob], Kind.QUEUE_REPLY, title=f"Reply {n}")[0] for n in range(3)]
+
+
+def test_the_list_is_the_callers_own_newest_first(bob_api, three_for_bob, carol):
+    services.notify([carol], Kind.QUEUE_REPLY, title="Carol's")
+    body = bob_api.get("/api/notifications").json()
+    assert body["count"] == 3
+    assert [n["title"] for n in body["results"]] == ["Reply 2", "Reply 1", "Reply 0"]
+    assert set(body["results"][0]) == {"id", "kind", "title", "body", "link", "payload", "tenant_id", "created_at", "read_at"}
+
+
+def test_unread_true_filters_to_unread(bob_api, bob, three_for_bob):
+    services.mark_read(bob, [three_for_bob[0].pk])
+    assert [n["title"] for n in bob_api.get("/api/notifications?unread=true").json()["results"]] == ["Reply 2", "Reply 1"]
+    assert [n["title"] for n in bob_api.get("/api/notifications?unread=false").json()["results"]] == ["Reply 0"]
+
+
+def test_a_bad_unread_filter_is_a_400_naming_it(bob_api):
+    response = bob_api.get("/api/notifications?unread=maybe")
+    assert response.status_code == 400
+    assert "unread" in response.json()["error"]["fields"]
+
+
+def test_reading_one_returns_it_and_the_new_count(bob_api, bob, three_for_bob, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = bob_api.post(f"/api/notifications/{three_for_bob[1].pk}/read")
+    assert response.status_code == 200
+    assert response.json()["notification"]["read_at"] is not None
+    assert response.json()["unread"] == 2
+    assert Event.objects.filter(group=f"user.{bob.pk}", type="notification.count").last().data == {"unread": 2}
+
+
+def test_reading_someone_elses_notification_is_a_404_and_changes_nothing(bob_api, carol):
+    [theirs] = services.notify([carol], Kind.QUEUE_REPLY, title="Carol's")
+    response = bob_api.post(f"/api/notifications/{theirs.pk}/read")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+
+
+def test_anonymous_callers_get_401():
+    assert APIClient().get("/api/notifications").status_code == 401
+
+
+def test_preferences_list_every_kind_and_patch_changes_some(bob_api, bob):
+    assert bob_api.get("/api/notifications/preferences").json() == {kind: True for kind in Kind.values}
+    response = bob_api.patch("/api/notifications/preferences", {"workflow.message": False}, format="json")
+    assert response.status_code == 200
+    assert response.json()["workflow.message"] is False
+    assert response.json()["workflow.completed"] is True
+    services.notify([bob], Kind.WORKFLOW_MESSAGE, title="muted")
+    assert not Notification.objects.filter(recipient=bob).exists()
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [({"workflow.messages": False}, "workflow.messages"), ({"workflow.message": "perhaps"}, "workflow.message")],
+)
+def test_bad_preferences_are_a_400_naming_the_kind(bob_api, body, field):
+    response = bob_api.patch("/api/notifications/preferences", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]

@@ -1,0 +1,129 @@
+"""Every HTTP API route × every persona → the expected status, from one table. A route with
+no row fails `test_every_api_route_has_a_row`."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.urls import URLResolver, get_resolver
+from rest_framework.views import APIView
+
+from .conftest import PERSONAS, client_for
+
+pytestmark = pytest.mark.django_db
+
+#: Routes outside DRF that answer scripts as well as browsers.
+NON_DRF_ROUTES = {"health", "share"}
+
+
+def expect(anonymous, outsider, non_participant, viewer, editor, initiator, staff):
+    return dict(zip(PERSONAS, (anonymous, outsider, non_participant, viewer, editor, initiator, staff)))
+
+
+EVERYONE = expect(200, 200, 200, 200, 200, 200, 200)
+SIGNED_IN = expect(401, 200, 200, 200, 200, 200, 200)
+TENANT_READ = expect(401, 404, 200, 200, 200, 200, 404)
+#: Members who are not owners or admins may not manage members.
+TENANT_MANAGE = expect(401, 404, 403, 403, 403, 403, 404)
+WORKFLOW_READ = expect(401, 404, 404, 200, 200, 200, 404)
+EDITOR_ONLY = expect(401, 404, 404, 404, 200, 404, 404)
+QUEUE_WORKER = expect(401, 403, 403, 403, 403, 403, 200)
+QUEUE_WORKER_404 = expect(401, 403, 403, 403, 403, 403, 404)
+
+# (url name, method, path, body, expected by persona)
+MATRIX = [
+    ("api-token", "post", "/api/auth/token", {}, expect(400, 400, 400, 400, 400, 400, 400)),
+    ("api-token-list", "get", "/api/auth/tokens", None, SIGNED_IN),
+    ("api-token-revoke", "delete", "/api/auth/tokens/{editor_token}", None, EDITOR_ONLY),
+    ("api-ws-ticket", "post", "/api/ws-ticket", None, expect(401, 201, 201, 201, 201, 201, 201)),
+    ("api-tenants", "get", "/api/tenants", None, SIGNED_IN),
+    ("api-tenants", "post", "/api/tenants", {"name": "Mine"}, expect(401, 201, 201, 201, 201, 201, 201)),
+    ("api-tenant-members", "get", "/api/tenants/{tenant}/members", None, TENANT_READ),
+    ("api-tenant-members", "post", "/api/tenants/{tenant}/members", {"email": "outsider@example.com"}, TENANT_MANAGE),
+    ("api-tenant-members", "delete", "/api/tenants/{tenant}/members?email={newcomer_email}", None, TENANT_MANAGE),
+    ("api-workflows", "get", "/api/workflow", None, SIGNED_IN),
+    ("api-workflows", "post", "/api/workflow", {"tenant_id": "{tenant}", "title": "New"}, expect(401, 404, 201, 201, 201, 201, 404)),
+    ("api-workflow-messages-query", "get", "/api/workflow/messages?workflowId={workflow}", None, WORKFLOW_READ),
+    ("api-workflow-messages-query", "post", "/api/workflow/messages", {"workflowId": "{workflow}", "content": "Hi"}, expect(401, 404, 404, 403, 201, 201, 404)),
+    ("api-workflow", "get", "/api/workflow/{workflow}", None, WORKFLOW_READ),
+    ("api-workflow", "patch", "/api/workflow/{workflow}", {"title": "Renamed"}, expect(401, 404, 404, 403, 200, 200, 404)),
+    ("api-workflow", "put", "/api/workflow/{workflow}", {"status": "completed"}, expect(401, 404, 404, 403, 403, 200, 404)),
+    ("api-workflow", "delete", "/api/workflow/{workflow}", None, expect(401, 404, 404, 403, 403, 204, 404)),
+    ("api-workflow-history", "get", "/api/workflow/{workflow}/history", None, WORKFLOW_READ),
+    ("api-workflow-participants", "post", "/api/workflow/{workflow}/participants", {"email": "{newcomer_email}"}, expect(401, 404, 404, 403, 201, 201, 404)),
+    # A participant may leave; only managers remove others.
+    ("api-workflow-participant", "delete", "/api/workflow/{workflow}/participants/{viewer_email}", None, expect(401, 404, 404, 204, 403, 204, 404)),
+    ("api-workflow-messages", "get", "/api/workflow/{workflow}/messages", None, WORKFLOW_READ),
+    ("api-workflow-messages", "post", "/api/workflow/{workflow}/messages", {"content": "Hi"}, expect(401, 404, 404, 403, 201, 201, 404)),
+    ("api-workflow-media", "post", "/api/workflow/{workflow}/media", "file", expect(401, 404, 404, 403, 201, 201, 404)),
+    ("workflow-notification", "post", "/workflow/{workflow}/notification", {"type": "ping"}, expect(401, 404, 404, 403, 202, 202, 404)),
+    ("share", "get", "/share/{share_token}", None, expect(302, 404, 404, 200, 200, 200, 404)),
+    ("api-notifications", "get", "/api/notifications", None, SIGNED_IN),
+    ("api-notification-preferences", "get", "/api/notifications/preferences", None, SIGNED_IN),
+    ("api-notification-preferences", "patch", "/api/notifications/preferences", {"queue.reply": False}, SIGNED_IN),
+    ("api-notification-read", "post", "/api/notifications/{notification}/read", None, EDITOR_ONLY),
+    ("notifications_check", "get", "/notifications/{editor_email}/check", None, EDITOR_ONLY),
+    ("notifications_clear", "post", "/notifications/{editor_email}/clear", None, EDITOR_ONLY),
+    ("api-comments", "get", "/api/comments", None, SIGNED_IN),
+    ("api-comments", "post", "/api/comments", {"text": "Hi"}, expect(401, 201, 201, 201, 201, 201, 201)),
+    ("api-comments", "get", "/api/comments?tenantId={tenant}", None, TENANT_READ),
+    # Bots (the queue_app.work_queue permission) and staff work the queue; nobody here is a bot.
+    ("api-queue-pending", "get", "/api/queue/pending", None, QUEUE_WORKER),
+    ("api-queue-claim", "post", "/api/queue/claim", {"messageId": "nosuchmsg0", "workerId": "w1"}, QUEUE_WORKER_404),
+    ("api-queue-claim-next", "post", "/api/queue/claim-next", {"workerId": "w1"}, expect(401, 403, 403, 403, 403, 403, 204)),
+    ("api-queue-complete", "post", "/api/queue/complete", {"messageId": "nosuchmsg0", "workerId": "w1", "claimToken": "t"}, QUEUE_WORKER_404),
+    ("api-queue-fail", "post", "/api/queue/fail", {"messageId": "nosuchmsg0", "workerId": "w1", "error": "x"}, QUEUE_WORKER_404),
+    ("api-queue-release", "post", "/api/queue/release", {"messageId": "nosuchmsg0", "workerId": "w1", "claimToken": "t"}, QUEUE_WORKER_404),
+    ("api-queue-heartbeat", "post", "/api/queue/heartbeat", {"messageId": "nosuchmsg0", "workerId": "w1", "claimToken": "t"}, QUEUE_WORKER_404),
+    ("api-queue-retry", "post", "/api/queue/retry", {"messageId": "nosuchmsg0"}, QUEUE_WORKER_404),
+    ("api-schema", "get", "/api/schema/", None, EVERYONE),
+    ("api-docs", "get", "/api/docs/", None, EVERYONE),
+    ("health", "get", "/health", None, EVERYONE),
+]
+
+
+def api_route_names() -> set[str]:
+    def walk(patterns):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns)
+            else:
+                yield pattern
+
+    names = set()
+    for pattern in walk(get_resolver().url_patterns):
+        view_class = getattr(pattern.callback, "cls", None)
+        if (view_class and issubclass(view_class, APIView)) or pattern.name in NON_DRF_ROUTES:
+            names.add(pattern.name)
+    return names
+
+
+def test_every_api_route_has_a_row():
+    assert api_route_names() - {row[0] for row in MATRIX} == set()
+
+
+def fill(value, world):
+    if isinstance(value, str):
+        return value.format(**world.values())
+    if isinstance(value, dict):
+        return {key: fill(item, world) for key, item in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("name, method, path, body, expected", MATRIX, ids=[f"{r[1]} {r[2]}" for r in MATRIX])
+def test_route_answers_each_persona_as_expected(world, name, method, path, body, expected):
+    answered = {}
+    for persona in PERSONAS:
+        # Each persona meets the same world: whatever the previous one changed is rolled back.
+        with transaction.atomic():
+            answered[persona] = request(client_for(world, persona), method, fill(path, world), fill(body, world))
+            transaction.set_rollback(True)
+    assert answered == expected
+
+
+def request(client, method: str, url: str, body) -> int:
+    if body == "file":
+        body = {"file": SimpleUploadedFile("a.txt", b"text", content_type="text/plain")}
+        return getattr(client, method)(url, body, format="multipart").status_code
+    if body is None:
+        return getattr(client, method)(url).status_code
+    return getattr(client, method)(url, body, format="json").status_code
