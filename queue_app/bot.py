@@ -222,6 +222,15 @@ class BotEngine:
                 if current is None:
                     try:
                         current = self.backend.claim_next(worker, self.entities, self.lease_seconds)
+                    except HttpError as exc:
+                        if exc.status in (401, 403):
+                            # A wrong or revoked token, or a user who is not a bot: waiting
+                            # cannot fix it, so the whole bot stops and says why.
+                            logger.error("queue bot: Harbor refused the claim (%s); stopping", exc)
+                            self.stop()
+                            return
+                        logger.warning("queue bot: claim failed: %s", exc, extra={"worker": worker})
+                        current = None
                     except Exception:
                         logger.exception("queue bot: claim failed", extra={"worker": worker})
                         current = None

@@ -13,6 +13,9 @@ MAX_CURSOR = 2**63 - 1
 class EntityListField(serializers.ListField):
     child = serializers.CharField(max_length=64)
 
+    def __init__(self, **kwargs):
+        super().__init__(max_length=50, **kwargs)
+
 
 class NewCommentSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=100_000, trim_whitespace=True)

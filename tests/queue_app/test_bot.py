@@ -71,8 +71,9 @@ def test_it_works_a_remote_harbor_over_the_api(live_daphne, alice):
     assert replies() == {m.pk: f"echo heard: remote {i}" for i, m in enumerate(messages)}
 
 
-def test_a_remote_bot_needs_a_bot_token(live_daphne, alice):
+def test_a_remote_bot_without_a_bot_token_stops(live_daphne, alice):
     _, token = accounts.issue_api_token(alice, "not a bot")
     services.post_message(alice, "hello")
-    stats = BotEngine(HttpBackend(live_daphne, token), once=True).run()
-    assert stats.answered == 0 and QueueMessage.objects.get().status == "pending"
+    engine = BotEngine(HttpBackend(live_daphne, token), once=False, idle_seconds=0.05)
+    stats = engine.run()  # returns: a 403 stops the bot rather than retrying forever
+    assert engine.stopping and stats.answered == 0 and QueueMessage.objects.get().status == "pending"
