@@ -260,6 +260,7 @@ SPECTACULAR_SETTINGS = {
         "WorkflowStatusEnum": "workflows.models.Workflow.Status",
         "SubscriptionKindEnum": "subscriptions.models.Subscription.Kind",
         "ProviderAccountStatusEnum": "subscriptions.models.ProviderAccount.Status",
+        "QueueMessageStatusEnum": "queue_app.models.QueueMessage.Status",
     },
 }
 
@@ -371,6 +372,59 @@ SUBSCRIPTIONS_LOOP_SLEEP_SECONDS = env.float("SUBSCRIPTIONS_LOOP_SLEEP_SECONDS",
 if min(SUBSCRIPTIONS_POLL_INTERVAL_SECONDS, SUBSCRIPTIONS_POLL_LEASE_SECONDS, SUBSCRIPTIONS_BACKOFF_BASE_SECONDS,
        SUBSCRIPTIONS_USER_CALLS_PER_MINUTE, SUBSCRIPTIONS_PAGE_SIZE) < 1 or SUBSCRIPTIONS_LOOP_SLEEP_SECONDS <= 0:
     raise ImproperlyConfigured("SUBSCRIPTIONS_* intervals, lease, backoff, rate limit and page size must be >= 1.")
+# --- Queue (queue_app) ----------------------------------------------------------------------
+#: Longest queue message (human or bot reply), in characters.
+QUEUE_MESSAGE_MAX_LENGTH = env.int("QUEUE_MESSAGE_MAX_LENGTH", default=2000)
+#: Complete messages kept per stream by `manage.py prune_queue`; pending, processing and failed
+#: ones are never pruned.
+QUEUE_RETENTION = env.int("QUEUE_RETENTION", default=200)
+#: Failed or expired attempts before a message becomes a dead letter (status "failed").
+QUEUE_MAX_ATTEMPTS = env.int("QUEUE_MAX_ATTEMPTS", default=5)
+#: A claim's lease when the worker asks for none, and the longest one it may ask for.
+QUEUE_LEASE_SECONDS = env.float("QUEUE_LEASE_SECONDS", default=60.0)
+QUEUE_MAX_LEASE_SECONDS = env.float("QUEUE_MAX_LEASE_SECONDS", default=600.0)
+#: Backoff after a failed attempt n (1-based): min(cap, base * 2**(n-1)) seconds.
+QUEUE_RETRY_BASE_SECONDS = env.float("QUEUE_RETRY_BASE_SECONDS", default=5.0)
+QUEUE_RETRY_CAP_SECONDS = env.float("QUEUE_RETRY_CAP_SECONDS", default=300.0)
+#: The health check calls the queue degraded when the oldest pending message waited longer.
+QUEUE_PENDING_AGE_WARNING_SECONDS = env.float("QUEUE_PENDING_AGE_WARNING_SECONDS", default=300.0)
+#: Ancestors of a reply that the bot sees as conversation (the claim response's `thread`).
+QUEUE_THREAD_DEPTH = env.int("QUEUE_THREAD_DEPTH", default=10)
+#: The provider `manage.py run_bot` uses unless --provider says otherwise (echo needs no key).
+QUEUE_PROVIDER = env.str("QUEUE_PROVIDER", default="echo")
+#: Entity → persona (system prompt), e.g. '{"fear-and-loathing": "You are Raoul Duke..."}'.
+QUEUE_PERSONAS = env.json("QUEUE_PERSONAS", default={})
+QUEUE_DEFAULT_PERSONA = env.str(
+    "QUEUE_DEFAULT_PERSONA", default="You answer messages in a public chat stream briefly and kindly."
+)
+#: Seconds the echo provider waits before answering (tests and demos of slow providers).
+QUEUE_ECHO_DELAY_SECONDS = env.float("QUEUE_ECHO_DELAY_SECONDS", default=0.0)
+#: Language-model providers for the bot; keys stay empty unless that provider is used.
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com")
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
+ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="https://api.anthropic.com")
+ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-3-5-haiku-latest")
+OLLAMA_BASE_URL = env.str("OLLAMA_BASE_URL", default="http://127.0.0.1:11434")
+OLLAMA_MODEL = env.str("OLLAMA_MODEL", default="llama3.2")
+#: Longest reply asked of a language model, in tokens.
+QUEUE_REPLY_MAX_TOKENS = env.int("QUEUE_REPLY_MAX_TOKENS", default=512)
+if (
+    QUEUE_MESSAGE_MAX_LENGTH < 1
+    or QUEUE_RETENTION < 0
+    or QUEUE_MAX_ATTEMPTS < 1
+    or not 0 < QUEUE_LEASE_SECONDS <= QUEUE_MAX_LEASE_SECONDS
+    or QUEUE_RETRY_BASE_SECONDS < 0
+    or QUEUE_RETRY_CAP_SECONDS < QUEUE_RETRY_BASE_SECONDS
+    or QUEUE_THREAD_DEPTH < 0
+    or not isinstance(QUEUE_PERSONAS, dict)
+):
+    raise ImproperlyConfigured(
+        "Queue settings: QUEUE_MESSAGE_MAX_LENGTH and QUEUE_MAX_ATTEMPTS >= 1, QUEUE_RETENTION and "
+        "QUEUE_THREAD_DEPTH >= 0, 0 < QUEUE_LEASE_SECONDS <= QUEUE_MAX_LEASE_SECONDS, "
+        "0 <= QUEUE_RETRY_BASE_SECONDS <= QUEUE_RETRY_CAP_SECONDS, QUEUE_PERSONAS a JSON object."
+    )
 
 HARBOR_VERSION = "0.1.0"
 

@@ -8,6 +8,8 @@ from notifications.urls import page_urlpatterns as notifications_pages
 from project.accounts.urls import api_urlpatterns as accounts_api
 from project.accounts.urls import page_urlpatterns as accounts_pages
 from project.health.views import health, status_page
+from queue_app.urls import api_urlpatterns as queue_api
+from queue_app.urls import page_urlpatterns as queue_pages
 from subscriptions.urls import api_urlpatterns as subscriptions_api
 from subscriptions.urls import page_urlpatterns as subscriptions_pages
 from workflows.urls import api_urlpatterns as workflows_api
@@ -18,6 +20,7 @@ api_urlpatterns = [
     *accounts_api,
     *workflows_api,
     *subscriptions_api,
+    *queue_api,
     *notifications_api,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
@@ -31,6 +34,7 @@ urlpatterns = [
     *accounts_pages,
     *workflows_pages,
     *subscriptions_pages,
+    *queue_pages,
     *workflows_original,
     *notifications_pages,
     *notifications_original,

@@ -13,6 +13,7 @@ USER_PAGES = [
     "{workflow}",
     "/notifications/",
     "/notifications/preferences/",
+    "/queue/",
     "/tenants/new/",
     "{tenant}",
     "/tokens/",

@@ -26,6 +26,8 @@ TENANT_READ = expect(401, 404, 200, 200, 200, 200, 404)
 TENANT_MANAGE = expect(401, 404, 403, 403, 403, 403, 404)
 WORKFLOW_READ = expect(401, 404, 404, 200, 200, 200, 404)
 EDITOR_ONLY = expect(401, 404, 404, 404, 200, 404, 404)
+QUEUE_WORKER = expect(401, 403, 403, 403, 403, 403, 200)
+QUEUE_WORKER_404 = expect(401, 403, 403, 403, 403, 403, 404)
 
 # (url name, method, path, body, expected by persona)
 MATRIX = [
@@ -75,6 +77,18 @@ MATRIX = [
     ("api-subscription-accounts", "get", "/api/subscriptions/accounts", None, SIGNED_IN),
     ("api-subscriptions-poll-now", "post", "/api/subscriptions/poll-now", None, expect(401, 202, 202, 202, 202, 202, 202)),
     ("api-feed", "get", "/api/feed", None, SIGNED_IN),
+    ("api-comments", "get", "/api/comments", None, SIGNED_IN),
+    ("api-comments", "post", "/api/comments", {"text": "Hi"}, expect(401, 201, 201, 201, 201, 201, 201)),
+    ("api-comments", "get", "/api/comments?tenantId={tenant}", None, TENANT_READ),
+    # Bots (the queue_app.work_queue permission) and staff work the queue; nobody here is a bot.
+    ("api-queue-pending", "get", "/api/queue/pending", None, QUEUE_WORKER),
+    ("api-queue-claim", "post", "/api/queue/claim", {"messageId": "nosuchmsg0", "workerId": "w1"}, QUEUE_WORKER_404),
+    ("api-queue-claim-next", "post", "/api/queue/claim-next", {"workerId": "w1"}, expect(401, 403, 403, 403, 403, 403, 204)),
+    ("api-queue-complete", "post", "/api/queue/complete", {"messageId": "nosuchmsg0", "workerId": "w1", "claimToken": "t"}, QUEUE_WORKER_404),
+    ("api-queue-fail", "post", "/api/queue/fail", {"messageId": "nosuchmsg0", "workerId": "w1", "error": "x"}, QUEUE_WORKER_404),
+    ("api-queue-release", "post", "/api/queue/release", {"messageId": "nosuchmsg0", "workerId": "w1", "claimToken": "t"}, QUEUE_WORKER_404),
+    ("api-queue-heartbeat", "post", "/api/queue/heartbeat", {"messageId": "nosuchmsg0", "workerId": "w1", "claimToken": "t"}, QUEUE_WORKER_404),
+    ("api-queue-retry", "post", "/api/queue/retry", {"messageId": "nosuchmsg0"}, QUEUE_WORKER_404),
     ("api-schema", "get", "/api/schema/", None, EVERYONE),
     ("api-docs", "get", "/api/docs/", None, EVERYONE),
     ("health", "get", "/health", None, EVERYONE),

@@ -29,6 +29,7 @@ MATRIX = [
     ("ws/workflow/<str:workflow_id>/", "/ws/workflow/{workflow}/", WORKFLOW),
     ("^workflow/(?P<workflow_id>[A-Za-z0-9]+)/websocket/?$", "/workflow/{workflow}/websocket", WORKFLOW),
     ("ws/notifications/", "/ws/notifications/", expect(4401, READY, READY, READY, READY, READY, READY)),
+    ("ws/queue/", "/ws/queue/", expect(4401, READY, READY, READY, READY, READY, READY)),
     (
         "^notifications/(?P<email>[^/]+)/websocket/?$",
         "/notifications/{editor_email}/websocket",

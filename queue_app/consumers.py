@@ -1,0 +1,21 @@
+from channels.db import database_sync_to_async
+from django.http import Http404
+
+from project.realtime.consumers import RealtimeConsumer, query_param
+
+from . import services
+from .models import stream_group
+
+
+class QueueConsumer(RealtimeConsumer):
+    """`ws/queue/` (the public stream) or `ws/queue/?tenant=<id>` (a tenant's, members only):
+    every new message, reply and status change of the stream as `queue.message.created`,
+    `queue.message.answered` and `queue.message.updated` events."""
+
+    async def get_groups(self, user):
+        tenant_id = query_param(self.scope, "tenant") or None
+        try:
+            tenant = await database_sync_to_async(services.stream_tenant)(user, tenant_id)
+        except services.NotFound:
+            raise Http404 from None  # closes with 4403
+        return [stream_group(tenant.pk if tenant else None)]

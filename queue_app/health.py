@@ -1,0 +1,12 @@
+from django.conf import settings
+
+from . import services
+
+
+def queue_health() -> dict:
+    """For /health: degraded when the oldest pending message waited longer than
+    QUEUE_PENDING_AGE_WARNING_SECONDS (no bot is keeping up) or a claim outlived its lease
+    (a worker died; requeue_expired or a running bot returns it)."""
+    stats = services.stats()
+    late = stats["oldest_pending_age_s"] > settings.QUEUE_PENDING_AGE_WARNING_SECONDS
+    return {"status": "degraded" if late or stats["stale_processing"] else "ok", **stats}

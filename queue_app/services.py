@@ -1,0 +1,539 @@
+"""Every write to the queue goes through here, and every write publishes its real-time event to
+the stream's group in the same transaction.
+
+Claims never check-then-act: a claim is `UPDATE … WHERE id=… AND status='pending'` and its row
+count decides who won. On PostgreSQL the candidate is picked with `SELECT … FOR UPDATE SKIP
+LOCKED`, so concurrent workers take different rows instead of queueing on one; SQLite ignores
+that clause, but our IMMEDIATE transactions serialise writers and the conditional update still
+decides. No lock is held across an HTTP or a provider call: each function is one short
+transaction.
+
+These are plain synchronous functions of simple arguments (ids, strings, numbers), so the API,
+the bot engine and the admin share them, and async views can call them via sync_to_async.
+"""
+
+import logging
+import re
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from notifications.models import Kind
+from notifications.services import notify
+from project.accounts.models import Membership, Tenant, User
+from project.accounts.services import Conflict
+from project.realtime.services import publish
+
+from .models import QueueMessage, now_ms, stream_group
+
+logger = logging.getLogger(__name__)
+
+Status = QueueMessage.Status
+Type = QueueMessage.Type
+
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+ENTITY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+WORKER_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")
+MAX_PRIORITY = 10
+PRUNE_BATCH_SIZE = 500
+REQUEUE_BATCH_SIZE = 500
+ERROR_MAX = 2000
+
+
+class NotFound(QueueMessage.DoesNotExist):
+    pass
+
+
+# --- Who may do what ------------------------------------------------------------------------
+
+def is_bot(user: User) -> bool:
+    """Bots hold the `queue_app.work_queue` permission, given in admin to the user or to a group
+    (e.g. "Bots"); staff may always work the queue. One query at most, unlike has_perm's two."""
+    if not user.is_active:
+        return False
+    if user.is_staff or user.is_superuser:
+        return True
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(
+        Q(user=user) | Q(group__user=user), codename="work_queue", content_type__app_label="queue_app"
+    ).exists()
+
+
+def make_bot(user: User) -> User:
+    """Grant `user` the bot permission (what an admin does in the user's admin page)."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(Permission.objects.get(codename="work_queue", content_type__app_label="queue_app"))
+    return user
+
+
+def stream_tenant(user: User, tenant_id: str | None) -> Tenant | None:
+    """The tenant of the stream `user` names (None: the public stream). Any signed-in user reads
+    and writes the public stream; a tenant's stream is for its members (404 otherwise)."""
+    if not tenant_id:
+        return None
+    membership = Membership.objects.select_related("tenant").filter(user=user, tenant_id=tenant_id).first()
+    if membership is None:
+        raise NotFound("No such tenant.")
+    return membership.tenant
+
+
+# --- Representation -------------------------------------------------------------------------
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def message_data(message: QueueMessage, *, with_token: bool = False) -> dict:
+    """The one JSON shape of a message (API responses and socket events). The claim token is
+    only for the claimant."""
+    data = {
+        "id": message.id,
+        "tenantId": message.tenant_id,
+        "timestamp": message.timestamp,
+        "text": message.text,
+        "username": message.username,
+        "color": message.color,
+        "messageType": message.message_type,
+        "replyTo": message.reply_to_id,
+        "status": message.status,
+        "priority": message.priority,
+        "entity": message.entity,
+        "claimedBy": message.claimed_by,
+        "claimedAt": _iso(message.claimed_at),
+        "leaseExpiresAt": _iso(message.lease_expires_at),
+        "availableAt": _iso(message.available_at),
+        "attempts": message.attempts,
+        "completedAt": _iso(message.completed_at),
+        "lastError": message.last_error,
+    }
+    if with_token:
+        data["claimToken"] = message.claim_token
+    return data
+
+
+def _publish(message: QueueMessage, event_type: str, **extra) -> None:
+    publish(message.group, event_type, {"message": message_data(message), **extra})
+
+
+# --- Validation -----------------------------------------------------------------------------
+
+def _clean_text(text, field="text") -> str:
+    text = (text or "").strip() if isinstance(text, str) else ""
+    if not text:
+        raise ValidationError({field: "A message cannot be empty."})
+    if len(text) > settings.QUEUE_MESSAGE_MAX_LENGTH:
+        raise ValidationError({field: f"Messages are limited to {settings.QUEUE_MESSAGE_MAX_LENGTH} characters."})
+    return text
+
+
+def _clean_lease(lease_seconds) -> timedelta:
+    if lease_seconds is None:
+        return timedelta(seconds=settings.QUEUE_LEASE_SECONDS)
+    if not 0 < lease_seconds <= settings.QUEUE_MAX_LEASE_SECONDS:
+        raise ValidationError(
+            {"leaseSeconds": f"A lease lasts more than 0 and at most {settings.QUEUE_MAX_LEASE_SECONDS:g} seconds."}
+        )
+    return timedelta(seconds=lease_seconds)
+
+
+def _clean_worker(worker_id) -> str:
+    if not isinstance(worker_id, str) or not WORKER_ID.match(worker_id):
+        raise ValidationError({"workerId": "1-100 characters of letters, digits and . _ : @ -"})
+    return worker_id
+
+
+# --- Writing messages -----------------------------------------------------------------------
+
+def post_message(
+    user: User,
+    text: str,
+    *,
+    username: str = "",
+    color: str = "",
+    tenant_id: str | None = None,
+    priority: int = 0,
+    entity: str = "",
+    reply_to: str | None = None,
+    message_type: str = Type.HUMAN,
+) -> QueueMessage:
+    """A new message in a stream. Human messages wait (pending) for a bot; `ai` messages, which
+    only bots and staff may post, are born complete."""
+    text = _clean_text(text)
+    username = (username or user.get_short_name()).strip()[:100]
+    errors = {}
+    if color and not COLOR.match(color):
+        errors["color"] = "A color is #rrggbb."
+    if not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
+        errors["priority"] = f"Priority is 0-{MAX_PRIORITY}."
+    if entity and not ENTITY.match(entity):
+        errors["entity"] = "Lower-case letters, digits, - and _, up to 64."
+    if message_type not in Type.values:
+        errors["messageType"] = "human or ai."
+    if errors:
+        raise ValidationError(errors)
+    if message_type == Type.AI and not is_bot(user):
+        raise PermissionDenied("Only bots and staff post ai messages.")
+    tenant = stream_tenant(user, tenant_id)
+    parent = None
+    if reply_to:
+        parent = QueueMessage.objects.filter(pk=reply_to, tenant=tenant).only("id", "tenant_id").first()
+        if parent is None:
+            raise ValidationError({"replyTo": "No such message in this stream."})
+    now = timezone.now()
+    with transaction.atomic():
+        message = QueueMessage.objects.create(
+            tenant=tenant,
+            text=text,
+            username=username,
+            color=color,
+            author=user,
+            message_type=message_type,
+            reply_to=parent,
+            priority=priority,
+            entity=entity,
+            status=Status.COMPLETE if message_type == Type.AI else Status.PENDING,
+            completed_at=now if message_type == Type.AI else None,
+            available_at=now,
+        )
+        _publish(message, "queue.message.created")
+    return message
+
+
+def list_messages(tenant: Tenant | None, since: int | None = None, limit: int = 50) -> list[QueueMessage]:
+    """A stream's messages newer than `since` (ms), oldest first; without `since`, the latest
+    `limit` (still oldest first)."""
+    messages = QueueMessage.objects.filter(tenant=tenant)
+    if since is not None:
+        return list(messages.filter(timestamp__gt=since).order_by("timestamp", "id")[:limit])
+    return list(reversed(messages.order_by("-timestamp", "-id")[:limit]))
+
+
+def _claimable(entities=None, now=None):
+    pending = QueueMessage.objects.filter(status=Status.PENDING, available_at__lte=now or timezone.now())
+    if entities:
+        pending = pending.filter(entity__in=entities)
+    return pending.order_by("-priority", "timestamp", "id")
+
+
+def pending(limit: int = 10, entities=None) -> list[QueueMessage]:
+    """Claimable messages, highest priority first, then oldest first."""
+    return list(_claimable(entities)[:limit])
+
+
+# --- Claims ---------------------------------------------------------------------------------
+
+def _take(message: QueueMessage, worker_id: str, lease: timedelta, now) -> bool:
+    """The claim itself: wins only if the row is still pending. Updates `message` on success."""
+    token = secrets.token_urlsafe(16)
+    expires = now + lease
+    won = QueueMessage.objects.filter(pk=message.pk, status=Status.PENDING).update(
+        status=Status.PROCESSING, claimed_by=worker_id, claim_token=token, claimed_at=now, lease_expires_at=expires
+    )
+    if won:
+        message.status, message.claimed_by, message.claim_token = Status.PROCESSING, worker_id, token
+        message.claimed_at, message.lease_expires_at = now, expires
+        _publish(message, "queue.message.updated")
+    return bool(won)
+
+
+def claim(message_id: str, worker_id: str, lease_seconds: float | None = None) -> QueueMessage:
+    """Claim one named message; Conflict (409) when it is not pending."""
+    worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
+    now = timezone.now()
+    with transaction.atomic():
+        message = QueueMessage.objects.filter(pk=message_id).first()
+        if message is None:
+            raise NotFound("No such message.")
+        if message.message_type != Type.HUMAN:
+            raise Conflict("Only human messages are claimed.")
+        if message.available_at > now and message.status == Status.PENDING:
+            raise Conflict("This message waits for its retry backoff.")
+        if not _take(message, worker_id, lease, now):
+            raise Conflict(f"This message is not pending (it is {_status_of(message_id)}).")
+    return message
+
+
+def _status_of(message_id: str) -> str:
+    return QueueMessage.objects.filter(pk=message_id).values_list("status", flat=True).first() or "gone"
+
+
+def claim_next(worker_id: str, entities=None, lease_seconds: float | None = None) -> QueueMessage | None:
+    """Claim the best claimable message, or None when there is none. Two queries when it wins."""
+    worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
+    with transaction.atomic():
+        return _claim_next(worker_id, entities, lease)
+
+
+def _claim_next(worker_id: str, entities, lease: timedelta) -> QueueMessage | None:
+    now = timezone.now()
+    candidates = _claimable(entities, now)
+    if connection.features.has_select_for_update_skip_locked:
+        # Rows other workers are claiming right now are skipped, not waited for; `of=("self",)`
+        # keeps the lock to this table.
+        candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+    # On SQLite the IMMEDIATE transaction already holds the write lock, so the first candidate
+    # cannot be taken under our feet; the loop is for databases where it can.
+    for _ in range(5):
+        message = candidates.first()
+        if message is None:
+            return None
+        if _take(message, worker_id, lease, now):
+            return message
+    return None
+
+
+def thread_of(message: QueueMessage, depth: int | None = None) -> list[dict]:
+    """The ancestors a reply answers, oldest first (the bot's conversation context). No query
+    for a top-level message."""
+    depth = settings.QUEUE_THREAD_DEPTH if depth is None else depth
+    chain, parent_id = [], message.reply_to_id
+    while parent_id and len(chain) < depth:
+        parent = QueueMessage.objects.filter(pk=parent_id).only("id", "text", "username", "message_type", "reply_to").first()
+        if parent is None:
+            break
+        chain.append({"id": parent.id, "text": parent.text, "username": parent.username, "messageType": parent.message_type})
+        parent_id = parent.reply_to_id
+    return list(reversed(chain))
+
+
+def complete(
+    message_id: str,
+    worker_id: str,
+    claim_token: str,
+    reply: str | None = None,
+    *,
+    username: str = "",
+    color: str = "",
+    next_entities=None,
+    claim_next_message: bool = False,
+    lease_seconds: float | None = None,
+) -> tuple[QueueMessage, QueueMessage | None, QueueMessage | None]:
+    """Finish a claim, with the bot's reply written in the same transaction. Returns (message,
+    reply, next claimed message or None).
+
+    Conflict unless the message is processing under this worker's claim token, so a worker whose
+    lease expired and whose message was claimed again can never overwrite the new owner's result.
+    Idempotent on (message, claim token): repeating a completion that went through returns the
+    same reply and claims nothing new."""
+    worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
+    if reply is not None:
+        reply = _clean_text(reply, "reply")
+    if color and not COLOR.match(color):
+        raise ValidationError({"color": "A color is #rrggbb."})
+    now = timezone.now()
+    with transaction.atomic():
+        done = QueueMessage.objects.filter(
+            pk=message_id, status=Status.PROCESSING, claimed_by=worker_id, claim_token=claim_token
+        ).update(status=Status.COMPLETE, completed_at=now, lease_expires_at=None, last_error="")
+        message = QueueMessage.objects.select_related("author", "tenant").filter(pk=message_id).first()
+        if message is None:
+            raise NotFound("No such message.")
+        if not done:
+            if message.status == Status.COMPLETE and claim_token and message.claim_token == claim_token:
+                answer = message.replies.filter(claim_token=claim_token, message_type=Type.AI).first()
+                return message, answer, None
+            raise Conflict("This message is not processing under this claim (its lease may have expired).")
+        answer = None
+        if reply is not None:
+            answer = QueueMessage.objects.create(
+                tenant_id=message.tenant_id,
+                text=reply,
+                username=(username or message.entity or worker_id)[:100],
+                color=color,
+                message_type=Type.AI,
+                reply_to=message,
+                status=Status.COMPLETE,
+                entity=message.entity,
+                claimed_by=worker_id,
+                claim_token=claim_token,
+                completed_at=now,
+                available_at=now,
+            )
+            _publish(message, "queue.message.answered", reply=message_data(answer))
+            _notify_author(message, answer)
+        else:
+            _publish(message, "queue.message.updated")
+        following = _claim_next(worker_id, next_entities, lease) if claim_next_message else None
+    return message, answer, following
+
+
+def _notify_author(message: QueueMessage, answer: QueueMessage) -> None:
+    """A `queue.reply` notification to the human who wrote the message (in the completion's
+    transaction: a rolled-back completion notifies nobody). Needs `message.author` loaded."""
+    if message.author is None:
+        return
+    notify(
+        [message.author],
+        Kind.QUEUE_REPLY,
+        title=f"{answer.username} replied to your message",
+        body=answer.text,
+        link=f"/queue/{'?tenant=' + message.tenant_id if message.tenant_id else ''}#m-{message.id}",
+        payload={"messageId": message.id, "replyId": answer.id},
+        tenant=message.tenant,
+    )
+
+
+def _backoff(attempts: int) -> timedelta:
+    seconds = settings.QUEUE_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)
+    return timedelta(seconds=min(settings.QUEUE_RETRY_CAP_SECONDS, seconds))
+
+
+def fail(message_id: str, worker_id: str, error: str, claim_token: str | None = None) -> QueueMessage:
+    """Give a claim back after a failure: pending again after a backoff, or `failed` (a dead
+    letter) once it used QUEUE_MAX_ATTEMPTS attempts."""
+    worker_id = _clean_worker(worker_id)
+    error = (error or "").strip()[:ERROR_MAX]
+    if not error:
+        raise ValidationError({"error": "Say what went wrong."})
+    now = timezone.now()
+    with transaction.atomic():
+        held = QueueMessage.objects.filter(pk=message_id, status=Status.PROCESSING, claimed_by=worker_id)
+        if claim_token:
+            held = held.filter(claim_token=claim_token)
+        message = held.select_for_update().first()
+        if message is None:
+            if not QueueMessage.objects.filter(pk=message_id).exists():
+                raise NotFound("No such message.")
+            raise Conflict("This message is not processing under this worker's claim.")
+        attempts = message.attempts + 1
+        dead = attempts >= settings.QUEUE_MAX_ATTEMPTS
+        changes = {
+            "status": Status.FAILED if dead else Status.PENDING,
+            "attempts": attempts,
+            "last_error": error,
+            "lease_expires_at": None,
+            "available_at": now if dead else now + _backoff(attempts),
+        }
+        if not QueueMessage.objects.filter(pk=message.pk, claim_token=message.claim_token, status=Status.PROCESSING).update(**changes):
+            raise Conflict("This message is not processing under this worker's claim.")
+        for name, value in changes.items():
+            setattr(message, name, value)
+        _publish(message, "queue.message.updated")
+    return message
+
+
+def release(message_id: str, worker_id: str, claim_token: str) -> QueueMessage:
+    """Hand a claim back untouched (a worker stopping before it started): pending at once, no
+    attempt counted."""
+    worker_id = _clean_worker(worker_id)
+    with transaction.atomic():
+        done = QueueMessage.objects.filter(
+            pk=message_id, status=Status.PROCESSING, claimed_by=worker_id, claim_token=claim_token
+        ).update(status=Status.PENDING, lease_expires_at=None, claimed_by="", available_at=timezone.now())
+        message = QueueMessage.objects.filter(pk=message_id).first()
+        if message is None:
+            raise NotFound("No such message.")
+        if not done:
+            raise Conflict("This message is not processing under this claim.")
+        _publish(message, "queue.message.updated")
+    return message
+
+
+def heartbeat(message_id: str, worker_id: str, claim_token: str, lease_seconds: float | None = None) -> QueueMessage:
+    """Extend a claim's lease from now; Conflict when the claim is no longer this worker's."""
+    worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
+    expires = timezone.now() + lease
+    extended = QueueMessage.objects.filter(
+        pk=message_id, status=Status.PROCESSING, claimed_by=worker_id, claim_token=claim_token
+    ).update(lease_expires_at=expires)
+    message = QueueMessage.objects.filter(pk=message_id).first()
+    if message is None:
+        raise NotFound("No such message.")
+    if not extended:
+        raise Conflict("This message is not processing under this claim (its lease may have expired).")
+    return message  # no event: a lease extension changes nothing anyone watches
+
+
+def retry(message_id: str, user: User) -> QueueMessage:
+    """Staff put a dead letter (failed) back in the queue with a fresh attempt budget."""
+    if not (user.is_staff or user.is_superuser):
+        raise PermissionDenied("Only staff retry dead letters.")
+    with transaction.atomic():
+        done = QueueMessage.objects.filter(pk=message_id, status=Status.FAILED).update(
+            status=Status.PENDING, attempts=0, available_at=timezone.now(), claimed_by="", lease_expires_at=None
+        )
+        message = QueueMessage.objects.filter(pk=message_id).first()
+        if message is None:
+            raise NotFound("No such message.")
+        if not done:
+            raise Conflict(f"Only failed messages are retried (this one is {message.status}).")
+        _publish(message, "queue.message.updated")
+    return message
+
+
+# --- Maintenance (manage.py requeue_expired, prune_queue; the bot loop) ----------------------
+
+def requeue_expired(batch_size: int = REQUEUE_BATCH_SIZE) -> int:
+    """Put processing messages whose lease ran out back to pending (available at once), counting
+    an attempt; those out of attempts become failed. Batched; returns how many it moved."""
+    moved = 0
+    while True:
+        now = timezone.now()
+        with transaction.atomic():
+            expired = QueueMessage.objects.filter(status=Status.PROCESSING, lease_expires_at__lt=now)
+            if connection.features.has_select_for_update_skip_locked:
+                expired = expired.select_for_update(skip_locked=True)
+            ids = list(expired.values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                return moved
+            # The rows are ours until commit (locked on PostgreSQL; SQLite's IMMEDIATE
+            # transaction holds the write lock), and the WHERE still says "processing, expired".
+            moved += QueueMessage.objects.filter(pk__in=ids, status=Status.PROCESSING, lease_expires_at__lt=now).update(
+                status=Case(
+                    When(attempts__gte=settings.QUEUE_MAX_ATTEMPTS - 1, then=Value(Status.FAILED)),
+                    default=Value(Status.PENDING),
+                ),
+                attempts=F("attempts") + 1,
+                last_error="The lease expired before the worker completed.",
+                lease_expires_at=None,
+                available_at=now,
+            )
+            for message in QueueMessage.objects.filter(pk__in=ids):
+                _publish(message, "queue.message.updated")
+        if len(ids) < batch_size:
+            return moved
+
+
+def prune(retention: int | None = None, batch_size: int = PRUNE_BATCH_SIZE) -> int:
+    """Keep the newest `retention` complete messages of each stream; delete older complete ones
+    in batches. Pending, processing and failed messages are never deleted."""
+    retention = settings.QUEUE_RETENTION if retention is None else retention
+    deleted = 0
+    streams = QueueMessage.objects.values_list("tenant_id", flat=True).distinct().order_by()
+    for tenant_id in list(streams):
+        complete = QueueMessage.objects.filter(tenant_id=tenant_id, status=Status.COMPLETE)
+        cutoff = complete.order_by("-timestamp", "-id").values_list("timestamp", "id")[retention:retention + 1]
+        cutoff = list(cutoff)
+        if not cutoff:
+            continue
+        ts, pk = cutoff[0]
+        old = complete.filter(Q(timestamp__lt=ts) | Q(timestamp=ts, id__lte=pk))
+        while ids := list(old.values_list("pk", flat=True)[:batch_size]):
+            with transaction.atomic():
+                # Status re-checked in the DELETE: nothing that went back to pending is lost.
+                deleted += QueueMessage.objects.filter(pk__in=ids, status=Status.COMPLETE).delete()[0]
+    return deleted
+
+
+def stats() -> dict:
+    """Numbers for /health and the admin: pending count, oldest pending age, stale claims."""
+    now = timezone.now()
+    pending_qs = QueueMessage.objects.filter(status=Status.PENDING)
+    oldest = pending_qs.order_by("timestamp").values_list("timestamp", flat=True).first()
+    return {
+        "pending": pending_qs.count(),
+        "oldest_pending_age_s": round((now_ms() - oldest) / 1000, 1) if oldest else 0.0,
+        "stale_processing": QueueMessage.objects.filter(status=Status.PROCESSING, lease_expires_at__lt=now).count(),
+        "failed": QueueMessage.objects.filter(status=Status.FAILED).count(),
+    }
+
+
+def group_for_stream(tenant_id: str | None) -> str:
+    return stream_group(tenant_id)

@@ -1,0 +1,75 @@
+"""The live stream page. It renders the stream itself (threaded, newest 100), and its composer
+posts as an ordinary form; static/js/queue.js adds the socket, polling fallback and posting
+without a reload."""
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from project.accounts.access import tenants_for
+
+from . import services
+
+PAGE_MESSAGES = 100
+MAX_DEPTH = 4
+
+
+class ComposerForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=settings.QUEUE_MESSAGE_MAX_LENGTH)
+    username = forms.CharField(max_length=100, required=False, help_text="Shown with your message; default: your name.")
+    entity = forms.CharField(max_length=64, required=False, help_text="Which bot should answer (optional).")
+    priority = forms.IntegerField(min_value=0, max_value=services.MAX_PRIORITY, initial=0)
+    reply_to = forms.CharField(max_length=10, required=False, widget=forms.HiddenInput)
+
+
+def threaded(messages) -> list[tuple]:
+    """(message, depth) in reading order: each reply right under what it answers, if that is on
+    the page; deeper than MAX_DEPTH stays at MAX_DEPTH."""
+    by_parent, on_page = {}, {m.pk for m in messages}
+    for message in messages:
+        parent = message.reply_to_id if message.reply_to_id in on_page else None
+        by_parent.setdefault(parent, []).append(message)
+    ordered = []
+
+    def walk(parent, depth):
+        for message in by_parent.get(parent, []):
+            ordered.append((message, min(depth, MAX_DEPTH)))
+            walk(message.pk, depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
+@login_required
+def stream_page(request):
+    tenant_id = request.GET.get("tenant") or None
+    try:
+        tenant = services.stream_tenant(request.user, tenant_id)
+    except services.NotFound:
+        raise Http404("No such stream.") from None
+    form = ComposerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.post_message(
+                request.user, data["text"], username=data["username"], entity=data["entity"],
+                priority=data["priority"], reply_to=data["reply_to"] or None, tenant_id=tenant_id,
+            )
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages)
+        else:
+            return redirect(f"{reverse('queue_stream')}{'?tenant=' + tenant_id if tenant_id else ''}#composer")
+    messages = services.list_messages(tenant, limit=PAGE_MESSAGES)
+    context = {
+        "tenant": tenant,
+        "streams": tenants_for(request.user),
+        "threads": threaded(messages),
+        "since": messages[-1].timestamp if messages else 0,
+        "form": form,
+    }
+    return render(request, "queue_app/stream.html", context, status=400 if form.errors else 200)

@@ -1,0 +1,239 @@
+// Live updates for the queue stream page (docs/queue.md). The page works without this module;
+// it adds the socket, a polling fallback while the socket is down, replies in place and posting
+// without a reload.
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 30_000;
+const PING_EVERY_MS = 25_000;
+// While the socket is down, poll `since` every 5 s, backing off to 30 s (the original frontend).
+const POLL_FIRST_MS = 5_000;
+const POLL_CAP_MS = 30_000;
+const NOT_ALLOWED = new Set([4401, 4403]);
+const MAX_DEPTH = 4;
+
+const root = document.getElementById("queue");
+const indicator = document.getElementById("connection");
+const stream = document.getElementById("stream");
+const noMessages = document.getElementById("no-messages");
+const composer = document.querySelector("#composer form");
+const input = composer?.querySelector("textarea");
+const replyField = composer?.querySelector("[name=reply_to]");
+const replying = document.getElementById("replying");
+const tenant = root.dataset.tenant;
+
+let since = Number(root.dataset.since) || 0;
+let cursor = 0;
+let socket = null;
+let live = false;
+let stopped = false;
+let attempt = 0;
+let retryTimer = null;
+let pingTimer = null;
+let pollTimer = null;
+let pollDelay = POLL_FIRST_MS;
+
+function setIndicator(text, state) {
+  indicator.hidden = false;
+  indicator.textContent = text;
+  indicator.dataset.state = state;
+}
+
+function connect() {
+  clearTimeout(retryTimer);
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const path = root.dataset.wsPath;
+  const after = cursor ? `${path.includes("?") ? "&" : "?"}after=${cursor}` : "";
+  socket = new WebSocket(`${scheme}//${location.host}${path}${after}`);
+  socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
+  socket.addEventListener("close", onClose);
+}
+
+function onClose(event) {
+  live = false;
+  clearInterval(pingTimer);
+  schedulePoll(); // the stream keeps moving while we are away
+  if (NOT_ALLOWED.has(event.code)) {
+    stopped = true;
+    setIndicator("disconnected (not allowed)", "stopped");
+    return;
+  }
+  setIndicator("polling (reconnecting…)", "reconnecting");
+  const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
+  attempt += 1;
+  retryTimer = setTimeout(connect, delay);
+}
+
+function handle(frame) {
+  if (frame.cursor) cursor = Math.max(cursor, frame.cursor);
+  const data = frame.data ?? {};
+  if (frame.type === "ready") {
+    cursor = data.cursor ?? cursor;
+    live = true;
+    attempt = 0;
+    stopPolling();
+    poll(); // anything posted while we connected
+    setIndicator("live", "live");
+    clearInterval(pingTimer);
+    pingTimer = setInterval(() => socket?.readyState === WebSocket.OPEN && socket.send('{"type":"ping"}'), PING_EVERY_MS);
+  } else if (frame.type === "queue.message.created" || frame.type === "queue.message.updated") {
+    upsert(data.message);
+  } else if (frame.type === "queue.message.answered") {
+    upsert(data.message);
+    upsert(data.reply);
+  } else if (frame.type === "replay.truncated") {
+    poll();
+  }
+}
+
+// --- Polling fallback --------------------------------------------------------------------
+function schedulePoll() {
+  if (pollTimer || live) return;
+  pollTimer = setTimeout(async () => {
+    pollTimer = null;
+    const found = await poll();
+    pollDelay = found ? POLL_FIRST_MS : Math.min(POLL_CAP_MS, pollDelay * 2);
+    schedulePoll();
+  }, pollDelay);
+}
+
+function stopPolling() {
+  clearTimeout(pollTimer);
+  pollTimer = null;
+  pollDelay = POLL_FIRST_MS;
+}
+
+async function poll() {
+  const query = new URLSearchParams({ since: String(since), limit: "200" });
+  if (tenant) query.set("tenantId", tenant);
+  try {
+    const response = await fetch(`${root.dataset.commentsApi}?${query}`, { credentials: "same-origin" });
+    if (!response.ok) return false;
+    const page = await response.json();
+    page.results.forEach(upsert);
+    return page.results.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+// --- Rendering (the same markup as templates/queue_app/message.html) ----------------------
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function render(message, depth) {
+  const item = element("li", `queue-message queue-message-${message.messageType}`);
+  item.id = `m-${message.id}`;
+  item.dataset.id = message.id;
+  item.dataset.depth = String(depth);
+  item.style.setProperty("--depth", String(depth));
+  const meta = element("p", "chat-meta");
+  const name = element("strong", "", message.username);
+  if (/^#[0-9a-fA-F]{6}$/.test(message.color)) name.style.color = message.color;
+  meta.append(name, " ");
+  if (message.entity) meta.append(element("span", "queue-entity", `→ ${message.entity}`), " ");
+  const badge = element("span", `status queue-status-${message.status}`, message.status);
+  badge.dataset.status = "";
+  const reply = element("button", "button-link", "Reply");
+  reply.type = "button";
+  reply.dataset.replyTo = message.id;
+  meta.append(badge, " ", reply);
+  item.append(meta, element("p", "chat-content", message.text));
+  return item;
+}
+
+function upsert(message) {
+  if (!message) return;
+  since = Math.max(since, message.timestamp);
+  const existing = document.getElementById(`m-${message.id}`);
+  if (existing) {
+    const badge = existing.querySelector("[data-status]");
+    badge.textContent = message.status;
+    badge.className = `status queue-status-${message.status}`;
+    return;
+  }
+  const parent = message.replyTo && document.getElementById(`m-${message.replyTo}`);
+  if (parent && message.messageType === "ai") {
+    // A bot's reply means its message is complete (polling sees replies, not status changes).
+    const badge = parent.querySelector("[data-status]");
+    badge.textContent = "complete";
+    badge.className = "status queue-status-complete";
+  }
+  const depth = parent ? Math.min(MAX_DEPTH, Number(parent.dataset.depth) + 1) : 0;
+  const item = render(message, depth);
+  const atBottom = stream.scrollHeight - stream.scrollTop - stream.clientHeight < 40;
+  if (parent) {
+    // After the parent's last descendant: the first following item no deeper than the parent.
+    let next = parent.nextElementSibling;
+    while (next && Number(next.dataset.depth) > Number(parent.dataset.depth)) next = next.nextElementSibling;
+    stream.insertBefore(item, next);
+  } else {
+    stream.append(item);
+  }
+  stream.hidden = false;
+  noMessages.hidden = true;
+  if (atBottom && !parent) stream.scrollTop = stream.scrollHeight;
+}
+
+// --- Composer -----------------------------------------------------------------------------
+stream.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-reply-to]");
+  if (!button || !replyField) return;
+  replyField.value = button.dataset.replyTo;
+  replying.hidden = false;
+  const link = document.getElementById("replying-to");
+  link.href = `#m-${button.dataset.replyTo}`;
+  link.textContent = button.closest("li").querySelector("strong").textContent;
+  input.focus();
+});
+document.getElementById("reply-cancel")?.addEventListener("click", () => {
+  replyField.value = "";
+  replying.hidden = true;
+});
+
+async function postOverApi(event) {
+  event.preventDefault();
+  const button = composer.querySelector("button[type=submit]");
+  const field = (name) => composer.querySelector(`[name=${name}]`)?.value ?? "";
+  const body = {
+    text: input.value,
+    username: field("username"),
+    entity: field("entity"),
+    priority: Number(field("priority") || 0),
+    replyTo: field("reply_to") || null,
+    tenantId: tenant || null,
+  };
+  button.disabled = true;
+  try {
+    const response = await fetch(root.dataset.commentsApi, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": field("csrfmiddlewaretoken") },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    input.value = "";
+    replyField.value = "";
+    replying.hidden = true;
+    if (!live) poll(); // the socket would have brought it
+  } catch {
+    composer.submit(); // the ordinary post shows the server's error
+  } finally {
+    button.disabled = false;
+  }
+}
+
+composer?.addEventListener("submit", postOverApi);
+addEventListener("online", () => {
+  if (!stopped && socket?.readyState !== WebSocket.OPEN && socket?.readyState !== WebSocket.CONNECTING) {
+    attempt = 0;
+    connect();
+  }
+});
+
+stream.scrollTop = stream.scrollHeight;
+setIndicator("offline", "offline");
+connect();

@@ -1,0 +1,232 @@
+"""The claim lifecycle over the API, and every 409."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from queue_app import services
+from queue_app.models import QueueMessage
+
+from .conftest import claim_next, post
+
+pytestmark = pytest.mark.django_db
+
+
+def complete(client, claimed, worker="w1", **fields):
+    body = {"messageId": claimed["id"], "workerId": worker, "claimToken": claimed["claimToken"], **fields}
+    return client.post("/api/queue/complete", body, format="json")
+
+
+def test_the_whole_lifecycle(alice_api, robot_api):
+    asked = post(alice_api, "What is the answer?", entity="oracle")
+    response = claim_next(robot_api, "w1", entity="oracle", leaseSeconds=30)
+    assert response.status_code == 200
+    claimed = response.json()
+    assert claimed["id"] == asked["id"] and claimed["status"] == "processing" and claimed["claimedBy"] == "w1"
+    assert claimed["claimToken"] and claimed["thread"] == [] and claimed["leaseExpiresAt"]
+    done = complete(robot_api, claimed, reply="42").json()
+    assert done["message"]["status"] == "complete" and done["next"] is None
+    reply = done["reply"]
+    assert (reply["text"], reply["messageType"], reply["status"], reply["replyTo"]) == ("42", "ai", "complete", asked["id"])
+    assert reply["username"] == "oracle"
+    stream = alice_api.get("/api/comments").json()["results"]
+    assert [(m["text"], m["status"]) for m in stream] == [("What is the answer?", "complete"), ("42", "complete")]
+    assert "claimToken" not in stream[0]
+
+
+def test_claim_next_takes_priority_then_age_and_answers_204_when_empty(alice_api, robot_api):
+    low = post(alice_api, "low")
+    high = post(alice_api, "high", priority=9)
+    later_high = post(alice_api, "later high", priority=9)
+    pending = robot_api.get("/api/queue/pending").json()
+    assert [m["id"] for m in pending] == [high["id"], later_high["id"], low["id"]]
+    assert [claim_next(robot_api).json()["id"] for _ in range(3)] == [high["id"], later_high["id"], low["id"]]
+    assert claim_next(robot_api).status_code == 204
+
+
+def test_claim_next_only_takes_the_workers_entities(alice_api, robot_api):
+    post(alice_api, "for duke", entity="duke")
+    gonzo = post(alice_api, "for gonzo", entity="gonzo")
+    assert [m["id"] for m in robot_api.get("/api/queue/pending?entity=gonzo").json()] == [gonzo["id"]]
+    assert claim_next(robot_api, entities=["gonzo"]).json()["id"] == gonzo["id"]
+    assert claim_next(robot_api, entity="gonzo").status_code == 204
+
+
+def test_a_claim_shows_the_thread_it_answers(alice_api, robot_api):
+    first = post(alice_api, "first")
+    claimed = claim_next(robot_api).json()
+    reply = complete(robot_api, claimed, reply="answer one").json()["reply"]
+    post(alice_api, "follow-up", replyTo=reply["id"])
+    thread = claim_next(robot_api).json()["thread"]
+    assert [(m["id"], m["text"]) for m in thread] == [(first["id"], "first"), (reply["id"], "answer one")]
+
+
+def test_a_second_claim_of_the_same_message_is_a_conflict(alice_api, robot_api, rival):
+    from ..conftest import bearer_client
+
+    asked = post(alice_api)
+    assert robot_api.post("/api/queue/claim", {"messageId": asked["id"], "workerId": "w1"}, format="json").status_code == 200
+    response = bearer_client(rival).post("/api/queue/claim", {"messageId": asked["id"], "workerId": "w2"}, format="json")
+    assert response.status_code == 409 and "processing" in response.json()["error"]["message"]
+
+
+def test_claiming_a_complete_or_an_ai_message_is_a_conflict(alice_api, robot_api):
+    asked = post(alice_api)
+    reply = complete(robot_api, claim_next(robot_api).json(), reply="r").json()["reply"]
+    for pk in (asked["id"], reply["id"]):
+        assert robot_api.post("/api/queue/claim", {"messageId": pk, "workerId": "w1"}, format="json").status_code == 409
+
+
+def test_claiming_an_unknown_message_is_404(robot_api):
+    assert robot_api.post("/api/queue/claim", {"messageId": "nosuchmsg0", "workerId": "w1"}, format="json").status_code == 404
+
+
+def test_completing_with_a_wrong_token_or_worker_is_a_conflict(alice_api, robot_api):
+    post(alice_api)
+    claimed = claim_next(robot_api).json()
+    assert complete(robot_api, {**claimed, "claimToken": "forged"}, reply="x").status_code == 409
+    assert complete(robot_api, claimed, worker="w2", reply="x").status_code == 409
+    assert complete(robot_api, claimed, reply="x").status_code == 200
+
+
+def test_a_worker_whose_lease_expired_cannot_overwrite_the_new_owner(alice_api, robot_api):
+    post(alice_api)
+    old = claim_next(robot_api, "slow").json()
+    QueueMessage.objects.filter(pk=old["id"]).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.requeue_expired() == 1
+    new = claim_next(robot_api, "fast").json()
+    assert new["id"] == old["id"] and new["attempts"] == 1
+    response = complete(robot_api, old, worker="slow", reply="stale answer")
+    assert response.status_code == 409
+    assert complete(robot_api, new, worker="fast", reply="fresh answer").status_code == 200
+    assert list(QueueMessage.objects.filter(message_type="ai").values_list("text", flat=True)) == ["fresh answer"]
+
+
+def test_complete_is_idempotent_on_the_claim_token(alice_api, robot_api):
+    post(alice_api)
+    claimed = claim_next(robot_api).json()
+    first = complete(robot_api, claimed, reply="once").json()
+    again = complete(robot_api, claimed, reply="once", next=True)
+    assert again.status_code == 200
+    assert again.json()["reply"]["id"] == first["reply"]["id"] and again.json()["next"] is None
+    assert QueueMessage.objects.filter(message_type="ai").count() == 1
+
+
+def test_complete_with_next_claims_the_following_message(alice_api, robot_api):
+    post(alice_api, "one")
+    two = post(alice_api, "two")
+    claimed = claim_next(robot_api).json()
+    body = complete(robot_api, claimed, reply="r1", next=True).json()
+    assert body["next"]["id"] == two["id"] and body["next"]["claimToken"] and body["next"]["status"] == "processing"
+    assert complete(robot_api, body["next"], reply="r2", next=True).json()["next"] is None
+
+
+def test_fail_backs_off_then_becomes_a_dead_letter(alice_api, robot_api, staff_api, settings):
+    settings.QUEUE_MAX_ATTEMPTS = 2
+    settings.QUEUE_RETRY_BASE_SECONDS = 60
+    asked = post(alice_api)
+    claimed = claim_next(robot_api).json()
+    body = {"messageId": asked["id"], "workerId": "w1", "error": "provider down", "claimToken": claimed["claimToken"]}
+    failed = robot_api.post("/api/queue/fail", body, format="json").json()
+    assert (failed["status"], failed["attempts"], failed["lastError"]) == ("pending", 1, "provider down")
+    assert claim_next(robot_api).status_code == 204  # backing off
+    assert robot_api.post("/api/queue/claim", {"messageId": asked["id"], "workerId": "w1"}, format="json").status_code == 409
+    QueueMessage.objects.filter(pk=asked["id"]).update(available_at=timezone.now())
+    claimed = claim_next(robot_api).json()
+    dead = robot_api.post("/api/queue/fail", {**body, "claimToken": claimed["claimToken"]}, format="json").json()
+    assert (dead["status"], dead["attempts"]) == ("failed", 2)
+    assert robot_api.post("/api/queue/retry", {"messageId": asked["id"]}, format="json").status_code == 403
+    retried = staff_api.post("/api/queue/retry", {"messageId": asked["id"]}, format="json").json()
+    assert (retried["status"], retried["attempts"]) == ("pending", 0)
+    assert staff_api.post("/api/queue/retry", {"messageId": asked["id"]}, format="json").status_code == 409
+
+
+def test_failing_a_message_one_does_not_hold_is_a_conflict(alice_api, robot_api):
+    asked = post(alice_api)
+    body = {"messageId": asked["id"], "workerId": "w1", "error": "x"}
+    assert robot_api.post("/api/queue/fail", body, format="json").status_code == 409
+    claimed = claim_next(robot_api, "w1").json()
+    assert robot_api.post("/api/queue/fail", {**body, "workerId": "w2"}, format="json").status_code == 409
+    assert robot_api.post("/api/queue/fail", {**body, "claimToken": "forged"}, format="json").status_code == 409
+    assert robot_api.post("/api/queue/fail", {**body, "claimToken": claimed["claimToken"]}, format="json").status_code == 200
+
+
+def test_heartbeat_extends_the_lease_of_the_holder_only(alice_api, robot_api):
+    post(alice_api)
+    claimed = claim_next(robot_api, leaseSeconds=5).json()
+    body = {"messageId": claimed["id"], "workerId": "w1", "claimToken": claimed["claimToken"], "leaseSeconds": 120}
+    extended = robot_api.post("/api/queue/heartbeat", body, format="json").json()
+    assert extended["leaseExpiresAt"] > claimed["leaseExpiresAt"]
+    assert robot_api.post("/api/queue/heartbeat", {**body, "claimToken": "forged"}, format="json").status_code == 409
+    complete(robot_api, claimed, reply="done")
+    assert robot_api.post("/api/queue/heartbeat", body, format="json").status_code == 409
+
+
+def test_release_hands_a_claim_back_without_counting_an_attempt(alice_api, robot_api):
+    post(alice_api)
+    claimed = claim_next(robot_api).json()
+    body = {"messageId": claimed["id"], "workerId": "w1", "claimToken": claimed["claimToken"]}
+    released = robot_api.post("/api/queue/release", body, format="json").json()
+    assert (released["status"], released["attempts"]) == ("pending", 0)
+    assert robot_api.post("/api/queue/release", body, format="json").status_code == 409
+
+
+@pytest.mark.parametrize(
+    "path, body, bad",
+    [
+        ("/api/queue/claim", {"workerId": "w1"}, "messageId"),
+        ("/api/queue/claim", {"messageId": "x"}, "workerId"),
+        ("/api/queue/claim-next", {"workerId": "bad worker id"}, "workerId"),
+        ("/api/queue/claim-next", {"workerId": "w1", "leaseSeconds": 0}, "leaseSeconds"),
+        ("/api/queue/claim-next", {"workerId": "w1", "leaseSeconds": 100000}, "leaseSeconds"),
+        ("/api/queue/complete", {"messageId": "x", "workerId": "w1"}, "claimToken"),
+        ("/api/queue/fail", {"messageId": "x", "workerId": "w1"}, "error"),
+        ("/api/queue/heartbeat", {"messageId": "x", "workerId": "w1", "claimToken": "t", "leaseSeconds": -1}, "leaseSeconds"),
+    ],
+)
+def test_worker_endpoints_name_the_bad_field(robot_api, path, body, bad):
+    response = robot_api.post(path, body, format="json")
+    assert response.status_code == 400 and bad in response.json()["error"]["fields"], response.json()
+
+
+def test_a_bad_reply_is_a_400_and_leaves_the_claim_held(alice_api, robot_api):
+    post(alice_api)
+    claimed = claim_next(robot_api).json()
+    response = complete(robot_api, claimed, reply="x" * 2001)
+    assert response.status_code == 400 and "reply" in response.json()["error"]["fields"]
+    assert QueueMessage.objects.get(pk=claimed["id"]).status == "processing"
+
+
+@pytest.mark.parametrize("path", ["/api/queue/claim-next", "/api/queue/complete", "/api/queue/claim", "/api/queue/fail"])
+def test_humans_cannot_work_the_queue(alice_api, path):
+    assert alice_api.post(path, {"workerId": "w1"}, format="json").status_code == 403
+    assert alice_api.get("/api/queue/pending").status_code == 403
+
+
+def test_staff_may_work_the_queue_without_the_permission(alice_api, staff_api):
+    post(alice_api)
+    assert claim_next(staff_api).status_code == 200
+
+
+def test_a_bot_by_group_works_the_queue(alice_api, mallory):
+    from django.contrib.auth.models import Group, Permission
+
+    from ..conftest import bearer_client
+
+    bots = Group.objects.create(name="Bots")
+    bots.permissions.add(Permission.objects.get(codename="work_queue"))
+    mallory.groups.add(bots)
+    post(alice_api)
+    assert claim_next(bearer_client(mallory)).status_code == 200
+
+
+def test_the_author_is_notified_of_the_reply(alice_api, robot_api, alice):
+    from notifications.models import Notification
+
+    asked = post(alice_api, "Ping?")
+    complete(robot_api, claim_next(robot_api).json(), reply="Pong.")
+    notification = Notification.objects.get()
+    assert (notification.recipient, notification.kind) == (alice, "queue.reply")
+    assert notification.body == "Pong." and notification.link == f"/queue/#m-{asked['id']}"
+    assert notification.payload["messageId"] == asked["id"]

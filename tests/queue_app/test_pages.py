@@ -1,0 +1,55 @@
+import re
+
+import pytest
+
+from queue_app import services
+from queue_app.models import QueueMessage
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def browser(client, bob):
+    client.force_login(bob)
+    return client
+
+
+def test_the_stream_page_threads_replies_under_their_message(browser, alice):
+    question = services.post_message(alice, "Question?", entity="duke")
+    services.post_message(alice, "Unrelated")
+    claimed = services.claim_next("w1")
+    assert claimed.pk == question.pk
+    _, answer, _ = services.complete(question.pk, "w1", claimed.claim_token, "Answer.")
+    page = browser.get("/queue/").content.decode()
+    ids = re.findall(r'data-id="(\w+)" data-depth="(\d)"', page)
+    assert [depth for _, depth in ids] == ["0", "1", "0"]
+    assert ids[1][0] == answer.pk
+    assert "queue-status-complete" in page and "queue-status-pending" in page
+    assert 'href="/queue/"' in page  # the nav link
+    assert 'data-ws-path="/ws/queue/"' in page and "js/queue.js" in page
+
+
+def test_the_composer_posts_without_javascript(browser):
+    response = browser.post("/queue/", {"text": "From the form", "priority": 2, "entity": "duke"})
+    assert response.status_code == 302
+    message = QueueMessage.objects.get()
+    assert (message.text, message.priority, message.entity, message.username) == ("From the form", 2, "duke", "Bob")
+
+
+def test_a_bad_post_shows_the_form_again_with_the_error(browser):
+    response = browser.post("/queue/", {"text": "x", "priority": 0, "entity": "Not Valid"})
+    assert response.status_code == 400 and b"Lower-case letters" in response.content
+    assert not QueueMessage.objects.exists()
+
+
+def test_a_tenant_stream_page_is_for_members(client, alice, acme, mallory):
+    services.post_message(alice, "inside acme", tenant_id=acme.pk)
+    client.force_login(alice)
+    assert b"inside acme" in client.get(f"/queue/?tenant={acme.pk}").content
+    assert b"inside acme" not in client.get("/queue/").content
+    client.force_login(mallory)
+    assert client.get(f"/queue/?tenant={acme.pk}").status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client):
+    assert client.get("/queue/").status_code == 302

@@ -1,0 +1,35 @@
+"""The hot path stays cheap: these counts are the whole request (token, permission, claim, event)."""
+
+import pytest
+
+from .conftest import claim_next, post
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def warm_robot_api(robot_api):
+    robot_api.get("/api/queue/pending?limit=1")  # the token's once-a-minute last_used_at write
+    return robot_api
+
+
+def test_claim_next_costs_a_fixed_number_of_queries(alice_api, warm_robot_api, django_assert_num_queries):
+    post(alice_api)
+    # token + bot permission + SAVEPOINT + candidate (FOR UPDATE) + conditional UPDATE + event + RELEASE
+    with django_assert_num_queries(7):
+        assert claim_next(warm_robot_api).status_code == 200
+    with django_assert_num_queries(5):  # nothing to claim
+        assert claim_next(warm_robot_api).status_code == 204
+
+
+def test_complete_with_next_costs_a_fixed_number_of_queries(alice_api, warm_robot_api, django_assert_num_queries):
+    post(alice_api)
+    post(alice_api)
+    claimed = claim_next(warm_robot_api).json()
+    body = {"messageId": claimed["id"], "workerId": "w1", "claimToken": claimed["claimToken"], "reply": "r", "next": True}
+    # token + permission + SAVEPOINT + UPDATE + SELECT + reply INSERT + event
+    # + the author's notification (SAVEPOINT, preferences, INSERT, unread count, event, RELEASE)
+    # + next candidate + UPDATE + event + RELEASE
+    with django_assert_num_queries(17):
+        response = warm_robot_api.post("/api/queue/complete", body, format="json")
+    assert response.status_code == 200 and response.json()["next"]
