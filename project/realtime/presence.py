@@ -47,22 +47,27 @@ def users_in(group: str) -> list[str]:
     return sorted(emails)
 
 
+#: A presence frame lists everyone, so its size grows with the group: past this many users the
+#: interval grows in proportion, keeping the bytes per second a crowd costs bounded.
+PRESENCE_USERS_PER_INTERVAL = 100
+
+
 class _Announcer:
     """Per event loop (one per server process): at most one presence frame per group per
-    REALTIME_PRESENCE_INTERVAL. The first change after a quiet interval is sent at once; changes
-    within the interval are folded into one frame sent when it ends, which reads the state of
-    that moment. A frame may therefore skip intermediate states, never the latest one."""
+    interval (REALTIME_PRESENCE_INTERVAL, longer for groups of more than
+    PRESENCE_USERS_PER_INTERVAL users). The first change after a quiet interval is sent at once;
+    changes within the interval are folded into one frame sent when it ends, which reads the
+    state of that moment. A frame may therefore skip intermediate states, never the latest one."""
 
     def __init__(self):
         self.pending: dict[str, asyncio.Task] = {}
-        self.last_sent: dict[str, float] = {}
+        self.next_at: dict[str, float] = {}
 
     def changed(self, group: str, layer) -> tuple[asyncio.Task | None, bool]:
         """Schedule a frame unless one is pending; returns (its task, whether it goes now)."""
         if group in self.pending:
             return None, False  # the scheduled frame will read the new state
-        delay = self.last_sent.get(group, float("-inf")) + settings.REALTIME_PRESENCE_INTERVAL - time.monotonic()
-        delay = max(delay, 0.0)
+        delay = max(self.next_at.get(group, float("-inf")) - time.monotonic(), 0.0)
         task = asyncio.get_running_loop().create_task(self._send(group, layer, delay))
         self.pending[group] = task
         return task, delay == 0.0
@@ -74,12 +79,15 @@ class _Announcer:
         finally:
             # Before reading: a change during the read schedules the next frame.
             self.pending.pop(group, None)
-        self.last_sent[group] = time.monotonic()
-        if len(self.last_sent) > 10_000:  # forget quiet groups
-            cutoff = time.monotonic() - settings.REALTIME_PRESENCE_INTERVAL
-            self.last_sent = {g: t for g, t in self.last_sent.items() if t > cutoff}
+        interval = settings.REALTIME_PRESENCE_INTERVAL
+        self.next_at[group] = time.monotonic() + interval
+        if len(self.next_at) > 10_000:  # forget quiet groups
+            now = time.monotonic()
+            self.next_at = {g: t for g, t in self.next_at.items() if t > now}
         try:
-            frame = {"type": "presence", "group": group, "data": {"users": await users_in(group)}}
+            users = await users_in(group)
+            self.next_at[group] += interval * (max(len(users), PRESENCE_USERS_PER_INTERVAL) / PRESENCE_USERS_PER_INTERVAL - 1)
+            frame = {"type": "presence", "group": group, "data": {"users": users}}
             await layer.group_send(group, transient_message(frame))
         except Exception:
             # Nobody awaits a coalesced frame; presence is a hint, the next change resends it.
