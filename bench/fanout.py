@@ -13,6 +13,7 @@ split among them round-robin and the posts going to each process in turn).
 
 import asyncio
 import json
+import random
 import secrets
 import sys
 import time
@@ -33,6 +34,9 @@ from .harness import (
 
 #: Handshakes in flight at once: a browser crowd arrives spread out, not in one SYN flood.
 CONNECT_CONCURRENCY = 50
+#: A refused or timed-out handshake (daphne drops one not accepted within 5 s) is retried, as
+#: browsers do; the failures are reported.
+CONNECT_ATTEMPTS = 3
 ROUND_TIMEOUT = 15.0
 
 
@@ -50,6 +54,7 @@ class Crowd:
         self.arrivals: list[float] = []
         self.all_arrived = asyncio.Event()
         self.connect_times: list[float] = []
+        self.connect_failures: list[str] = []
 
     async def connect(self) -> float:
         from websockets.asyncio.client import connect
@@ -57,19 +62,27 @@ class Crowd:
         semaphore = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
         async def one(url):
-            async with semaphore:
-                started = time.perf_counter()
-                socket = await connect(
-                    url, compression=None, ping_interval=None, open_timeout=60, close_timeout=1, max_size=2**22
-                )
-                while True:  # presence frames may come before our own `ready`
-                    raw = await asyncio.wait_for(socket.recv(), 60)
-                    self._count(raw)
-                    if raw.startswith('{"type": "ready"') or raw.startswith('{"type":"ready"'):
-                        break
+            started = time.perf_counter()
+            for attempt in range(CONNECT_ATTEMPTS):
+                if attempt:  # as Harbor's browser client does: back off with jitter, then retry
+                    await asyncio.sleep(random.uniform(0.5, 2.0) * attempt)
+                async with semaphore:
+                    try:
+                        socket = await connect(
+                            url, compression=None, ping_interval=None, open_timeout=60, close_timeout=1, max_size=2**22
+                        )
+                        while True:  # presence frames may come before our own `ready`
+                            raw = await asyncio.wait_for(socket.recv(), 60)
+                            self._count(raw)
+                            if raw.startswith('{"type": "ready"') or raw.startswith('{"type":"ready"'):
+                                break
+                    except Exception as error:  # counted: a crowd that cannot connect is a result
+                        self.connect_failures.append(f"{type(error).__name__}: {error}"[:200])
+                        continue
                 self.connect_times.append(time.perf_counter() - started)
                 self.sockets.append(socket)
                 self.tasks.append(asyncio.create_task(self._read(socket)))
+                return
 
         started = time.perf_counter()
         await asyncio.gather(*(one(url) for url in self.urls))
@@ -155,6 +168,9 @@ async def measure(urls: list[str], post, rounds: int) -> dict:
             await asyncio.sleep(0.3)
         return {
             "sockets": len(urls),
+            "connected": len(crowd.sockets),
+            "connect_failures": len(crowd.connect_failures),
+            "connect_failure_examples": sorted(set(crowd.connect_failures))[:3],
             "connect_s": round(connect_s, 2),
             "connect": latency_summary(crowd.connect_times),
             "settle_s": round(settle_s, 2),
@@ -255,6 +271,8 @@ def fanout(run) -> Result:
                 "db": run.db if name == "harbor" else "-",
                 "procs": procs,
                 "sockets": leg["sockets"],
+                "connected": leg["connected"],
+                "failed handshakes": leg["connect_failures"],
                 "connect s": leg["connect_s"],
                 "storm frames": leg["frames_before_first_post"],
                 "delivered min": min(leg["delivered_per_round"]),
