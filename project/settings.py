@@ -101,7 +101,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # one per test run so that two runs never share it.
     _db["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"harbor-test-{os.getpid()}.sqlite3")}
     #: A SQLite connection is a file handle, not a server slot: keep it. Opening one per request
-    #: and per socket query (CONN_MAX_AGE=0, the PostgreSQL rule) was a third of the server's
+    #: and per socket query (CONN_MAX_AGE=0, the PostgreSQL rule) was a quarter of the server's
     #: time in bench/fanout.py, the WAL pragma run on every open included.
     _db["CONN_MAX_AGE"] = env.int("SQLITE_CONN_MAX_AGE", default=600)
 elif _db["ENGINE"] == "django.db.backends.postgresql":
