@@ -101,6 +101,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file database too (the in-memory one behaves differently under concurrency),
     # one per test run so that two runs never share it.
     _db["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"harbor-test-{os.getpid()}.sqlite3")}
+    #: A SQLite connection is a file handle, not a server slot: keep it. Opening one per request
+    #: and per socket query (CONN_MAX_AGE=0, the PostgreSQL rule) was a quarter of the server's
+    #: time in bench/fanout.py, the WAL pragma run on every open included.
+    _db["CONN_MAX_AGE"] = env.int("SQLITE_CONN_MAX_AGE", default=600)
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     #: Under ASGI persistent connections ran PostgreSQL out of connections at 16 concurrent
     #: requests; psycopg's pool with CONN_MAX_AGE=0 keeps a bounded set per process.
@@ -146,7 +150,14 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            #: Channels' in-memory layer minus its per-message scans of every channel (O(M²)
+            #: for a group of M sockets); same capacity per socket as the Redis layer.
+            "BACKEND": "project.realtime.layers.EmbeddedChannelLayer",
+            "CONFIG": {"capacity": 1000},
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -269,6 +280,11 @@ SPECTACULAR_SETTINGS = {
 REALTIME_DISPATCH_INTERVAL = env.float("REALTIME_DISPATCH_INTERVAL", default=0.25)
 #: Most events replayed to a reconnecting socket; beyond it the client refetches over REST.
 REALTIME_REPLAY_LIMIT = env.int("REALTIME_REPLAY_LIMIT", default=1000)
+#: Presence frames per group and server process: at most one per this many seconds, joins and
+#: leaves in between folded into the next one (a crowd joining costs O(M) frames, not O(M²)).
+REALTIME_PRESENCE_INTERVAL = env.float("REALTIME_PRESENCE_INTERVAL", default=0.5)
+if REALTIME_PRESENCE_INTERVAL < 0 or REALTIME_DISPATCH_INTERVAL <= 0:
+    raise ImproperlyConfigured("REALTIME_PRESENCE_INTERVAL must be >= 0 and REALTIME_DISPATCH_INTERVAL > 0.")
 
 # --- Outgoing calls (project/resilience) ----------------------------------------------------
 #: Consecutive failures of one dependency before its circuit breaker opens.

@@ -88,7 +88,8 @@ def _record(workflow: Workflow, event_type: str, actor: User, event: str, data: 
 def _notify(workflow: Workflow, actor: User, kind: str, title: str, body: str = "", recipients=None, **payload):
     """Notify the workflow's participants (or `recipients`) of `actor`'s change; never the actor."""
     if recipients is None:
-        recipients = User.objects.filter(participations__workflow=workflow)
+        # notify() needs ids only: a workflow may have a thousand participants.
+        recipients = User.objects.filter(participations__workflow=workflow).only("id", "is_active")
     gone = kind == Kind.WORKFLOW_DELETED
     notify(
         recipients,

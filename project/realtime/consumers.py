@@ -18,7 +18,7 @@ Close codes: 4401 not authenticated (or logged out / token revoked), 4403 not al
 
 import json
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -88,7 +88,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "ready", "data": {"groups": groups, "cursor": cursor}})
         if self.presence_group:
             await presence.join(self.presence_group, self.channel_name, self.user)
-            await self.broadcast_presence()
+            await presence.announce(self.presence_group, self.channel_layer)
 
     async def disconnect(self, code):
         auth_group = self.scope.get("auth_group")
@@ -99,23 +99,19 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             self._holds_dispatcher = False
         if self.presence_group and self.subscribed:
             await presence.leave(self.channel_name)
-            await self.broadcast_presence()
-
-    async def broadcast_presence(self):
-        users = await presence.users_in(self.presence_group)
-        await self.send_transient(self.presence_group, "presence", {"users": users})
+            await presence.announce(self.presence_group, self.channel_layer)
 
     async def send_transient(self, group: str, event_type: str, data: dict, include_self: bool = True):
         """Send a frame that is neither stored nor replayed (typing, presence) to a group."""
         frame = {"type": event_type, "group": group, "data": data}
-        message = {"type": "realtime.transient", "event": frame}
-        if not include_self:
-            message["exclude"] = self.channel_name
-        await self.channel_layer.group_send(group, message)
+        await self.channel_layer.group_send(group, presence.transient_message(frame, None if include_self else self.channel_name))
 
     async def realtime_transient(self, message):
         if message.get("exclude") != self.channel_name:
-            await self.send_json(message["event"])
+            if "text" in message:
+                await self.send(text_data=message["text"])
+            else:  # sent by a process running the previous release
+                await self.send_json(message["event"])
 
     async def replay(self, after: int) -> int:
         limit = settings.REALTIME_REPLAY_LIMIT
@@ -144,7 +140,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.handle_event(frame)
 
     async def handle_event(self, frame: dict) -> None:
-        await self.send_json(frame)
+        await self.send(text_data=encoded_frame(frame))
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         # An exception in a handler would close the socket: answer with an error frame instead.
@@ -174,6 +170,23 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_error(self, code: str, message: str) -> None:
         await self.send_json({"type": "error", "data": {"code": code, "message": message}})
+
+
+_encoded: "OrderedDict[int, tuple[dict, str]]" = OrderedDict()
+
+
+def encoded_frame(frame: dict) -> str:
+    """The JSON text of an event frame, encoded once per process rather than once per socket.
+    A group's members receive the very same message object (one copy per process in both
+    layers), so the cache is keyed by the frame's identity and holds the frame to keep it so."""
+    cached = _encoded.get(id(frame))
+    if cached is not None and cached[0] is frame:
+        return cached[1]
+    text = json.dumps(frame)
+    _encoded[id(frame)] = (frame, text)
+    if len(_encoded) > 256:
+        _encoded.popitem(last=False)
+    return text
 
 
 @database_sync_to_async

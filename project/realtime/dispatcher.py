@@ -68,16 +68,17 @@ class Dispatcher:
             await asyncio.sleep(settings.REALTIME_DISPATCH_INTERVAL)
 
     async def poll(self):
-        frames = await database_sync_to_async(_events_after)(self.floor)
-        for frame in frames:
-            cursor = frame["cursor"]
+        ids, frames = await database_sync_to_async(_events_after)(self.floor, set(self.sent_locally))
+        for cursor in ids:
             if cursor in self.seen:
                 continue
             self.seen.add(cursor)
             if cursor in self.sent_locally:
                 self.sent_locally.discard(cursor)
                 continue
-            await self.layer.group_send(frame["group"], layer_message(frame))
+            frame = frames.get(cursor)
+            if frame is not None:
+                await self.layer.group_send(frame["group"], layer_message(frame))
         self._advance_floor()
 
     def _advance_floor(self):
@@ -111,9 +112,14 @@ def _latest_event_id() -> int:
     return Event.objects.aggregate(latest=Max("id"))["latest"] or 0
 
 
-def _events_after(cursor: int) -> list[dict]:
-    events = Event.objects.filter(id__gt=cursor).order_by("id")[:BATCH_SIZE]
-    return [event.as_frame() for event in events]
+def _events_after(cursor: int, sent_locally: set[int]) -> tuple[list[int], dict[int, dict]]:
+    """The ids after `cursor`, and the frames of those this process did not send itself. Ids
+    first: one message to a workflow of 1,000 participants writes 1,000 events (its own and the
+    notifications), all sent already, and loading them back was a sixth of the server's time."""
+    ids = list(Event.objects.filter(id__gt=cursor).order_by("id").values_list("id", flat=True)[:BATCH_SIZE])
+    wanted = [event_id for event_id in ids if event_id not in sent_locally]
+    events = Event.objects.filter(id__in=wanted) if wanted else []
+    return ids, {event.pk: event.as_frame() for event in events}
 
 
 def running_dispatcher() -> Dispatcher | None:

@@ -1,12 +1,24 @@
 """Presence rows: one per open socket that tracks presence. A row whose socket died without
-closing (a killed process) stops counting once its last ping is older than PRESENCE_TTL."""
+closing (a killed process) stops counting once its last ping is older than PRESENCE_TTL.
 
+Joins and leaves are announced to the group through `announce()`, which coalesces them: a
+thousand sockets joining one workflow must not cost a thousand presence frames to each of them
+(half a million frames and as many presence queries, measured in bench/fanout.py)."""
+
+import asyncio
+import json
+import logging
+import time
+import weakref
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.utils import timezone
 
 from .models import Presence
+
+logger = logging.getLogger(__name__)
 
 #: Sockets ping every 25 s; two missed pings and the user is gone.
 PRESENCE_TTL = timedelta(seconds=60)
@@ -33,3 +45,75 @@ def users_in(group: str) -> list[str]:
     Presence.objects.filter(group=group, last_seen__lt=cutoff).delete()
     emails = Presence.objects.filter(group=group).values_list("user__email", flat=True).distinct()
     return sorted(emails)
+
+
+#: A presence frame lists everyone, so its size grows with the group: past this many users the
+#: interval grows in proportion, keeping the bytes per second a crowd costs bounded.
+PRESENCE_USERS_PER_INTERVAL = 100
+
+
+class _Announcer:
+    """Per event loop (one per server process): at most one presence frame per group per
+    interval (REALTIME_PRESENCE_INTERVAL, longer for groups of more than
+    PRESENCE_USERS_PER_INTERVAL users). The first change after a quiet interval is sent at once;
+    changes within the interval are folded into one frame sent when it ends, which reads the
+    state of that moment. A frame may therefore skip intermediate states, never the latest one."""
+
+    def __init__(self):
+        self.pending: dict[str, asyncio.Task] = {}
+        self.next_at: dict[str, float] = {}
+
+    def changed(self, group: str, layer) -> tuple[asyncio.Task | None, bool]:
+        """Schedule a frame unless one is pending; returns (its task, whether it goes now)."""
+        if group in self.pending:
+            return None, False  # the scheduled frame will read the new state
+        delay = max(self.next_at.get(group, float("-inf")) - time.monotonic(), 0.0)
+        task = asyncio.get_running_loop().create_task(self._send(group, layer, delay))
+        self.pending[group] = task
+        return task, delay == 0.0
+
+    async def _send(self, group: str, layer, delay: float) -> None:
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+        finally:
+            # Before reading: a change during the read schedules the next frame.
+            self.pending.pop(group, None)
+        interval = settings.REALTIME_PRESENCE_INTERVAL
+        self.next_at[group] = time.monotonic() + interval
+        if len(self.next_at) > 10_000:  # forget quiet groups
+            now = time.monotonic()
+            self.next_at = {g: t for g, t in self.next_at.items() if t > now}
+        try:
+            users = await users_in(group)
+            self.next_at[group] += interval * (max(len(users), PRESENCE_USERS_PER_INTERVAL) / PRESENCE_USERS_PER_INTERVAL - 1)
+            frame = {"type": "presence", "group": group, "data": {"users": users}}
+            await layer.group_send(group, transient_message(frame))
+        except Exception:
+            # Nobody awaits a coalesced frame; presence is a hint, the next change resends it.
+            logger.exception("presence broadcast failed", extra={"group": group})
+
+
+_announcers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Announcer]" = weakref.WeakKeyDictionary()
+
+
+async def announce(group: str, layer) -> None:
+    """Tell `group` who is connected now, coalesced with other joins and leaves (see _Announcer).
+    Returns at once unless this change is the first after a quiet interval."""
+    loop = asyncio.get_running_loop()
+    announcer = _announcers.get(loop)
+    if announcer is None:
+        announcer = _announcers[loop] = _Announcer()
+    task, now = announcer.changed(group, layer)
+    if now:
+        # A lone join's frame goes out before connect() returns, as it always has.
+        await task
+
+
+def transient_message(frame: dict, exclude: str | None = None) -> dict:
+    """The channel-layer message of a frame that is neither stored nor replayed (typing,
+    presence). The JSON is encoded once here rather than once per receiving socket."""
+    message = {"type": "realtime.transient", "text": json.dumps(frame)}
+    if exclude:
+        message["exclude"] = exclude
+    return message

@@ -32,10 +32,11 @@ def show_settings(**env):
 
 def test_embedded_mode_uses_sqlite_memory_layer_and_local_cache(tmp_path):
     shown = show_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", REDIS_URL="")
-    assert shown["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert shown["layer"] == "project.realtime.layers.EmbeddedChannelLayer"  # an InMemoryChannelLayer
     assert shown["cache"] == "django.core.cache.backends.locmem.LocMemCache"
     assert shown["db_options"]["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in shown["db_options"]["init_command"]
+    assert shown["conn_max_age"] == 600  # a SQLite connection is a file handle: kept
 
 
 def test_scale_out_mode_uses_redis_and_a_pooled_postgres():

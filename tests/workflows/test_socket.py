@@ -1,7 +1,9 @@
 import json
+import time
 
 import pytest
 from channels.db import database_sync_to_async
+from django.test import Client
 
 from workflows import services
 from workflows.access import get_workflow_access
@@ -97,7 +99,11 @@ async def test_typing_reaches_the_others_not_the_typist_and_is_rate_limited(clie
         await bobs.send_json_to({"type": "typing"})
     received = [await next_frame(alices) for _ in range(2)]
     assert received == [{"type": "typing", "group": f"workflow.{workflow.pk}", "data": {"user": "bob@example.com"}}] * 2
-    assert await alices.receive_nothing(timeout=0.5) or (await next_frame(alices, timeout=0.5))["type"] != "typing"
+    # Presence frames are coalesced and may come later: only a third `typing` would be wrong.
+    later = []
+    while not await alices.receive_nothing(timeout=0.7):
+        later.append(json.loads(await alices.receive_from()))
+    assert all(f["type"] != "typing" for f in later)
     frames = []
     while not await bobs.receive_nothing(timeout=0.3):
         frames.append(json.loads(await bobs.receive_from()))
@@ -124,3 +130,29 @@ async def test_a_viewer_may_listen_but_typing_is_checked_against_current_members
     frame = await next_frame(communicator)
     assert frame["type"] == "workflow.deleted"
     await expect_close(communicator, 4403)
+
+
+async def test_a_crowd_joining_and_leaving_gets_coalesced_presence_frames(client, settings, workflow, alice, bob):
+    """One presence frame per join would be O(M²) frames for M sockets (bench/fanout.py): the
+    first change goes out at once, later ones at most once per REALTIME_PRESENCE_INTERVAL."""
+    settings.REALTIME_PRESENCE_INTERVAL = 1.0
+    path = f"/ws/workflow/{workflow.pk}/"
+    alices_browser, bobs_browser = await browser(client, alice), await browser(Client(), bob)
+    started = time.monotonic()
+    first = await open_ready_socket(path, alices_browser)
+    crowd = [await open_ready_socket(path, bobs_browser if i % 2 else alices_browser) for i in range(15)]
+    elapsed = time.monotonic() - started
+    frames = []
+    while not await first.receive_nothing(timeout=1.5):
+        frames.append(json.loads(await first.receive_from()))
+    presence = [frame["data"]["users"] for frame in frames if frame["type"] == "presence"]
+    assert len(presence) <= 2 + elapsed / settings.REALTIME_PRESENCE_INTERVAL, (len(presence), elapsed)
+    assert presence[0] == ["alice@example.com"]
+    assert presence[-1] == ["alice@example.com", "bob@example.com"]
+
+    for socket in crowd:
+        await socket.disconnect()
+    last = None
+    while last != ["alice@example.com"]:
+        last = (await next_frame(first, skip=()))["data"]["users"]
+    await first.disconnect()

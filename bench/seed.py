@@ -1,0 +1,77 @@
+"""Seed a benchmark database through Harbor's services (never raw rows), in its own process.
+
+    python -m bench.seed <scenario> < parameters.json   → one JSON line on stdout
+
+Runs with the environment `bench/harness.py` prepares (DATABASE_URL of the benchmark database).
+Users get no password (an unusable one): sockets authenticate with tickets and HTTP with API
+tokens, and hashing a thousand passwords would take minutes.
+"""
+
+import json
+import os
+import sys
+
+SCENARIOS = {}
+
+
+def scenario(fn):
+    SCENARIOS[fn.__name__] = fn
+    return fn
+
+
+@scenario
+def fanout(sockets: int, users: int) -> dict:
+    """One workflow with `users` participants (the poster among them) and one socket ticket per
+    socket, tickets shared round-robin among the users."""
+    from django.db import transaction
+
+    from project.accounts import services as accounts
+    from project.accounts.models import Membership
+    from workflows import services as workflows
+
+    with transaction.atomic():
+        poster = accounts.register_user("poster@bench.example", None, display_name="Poster")
+        tenant = accounts.create_tenant(poster, "Bench")
+        owner = Membership.objects.get(user=poster, tenant=tenant)
+        people = [poster]
+        for index in range(1, users):
+            user = accounts.register_user(f"user{index}@bench.example", None, display_name=f"User {index}")
+            accounts.add_member(tenant, owner, user.email)
+            people.append(user)
+        workflow = workflows.create_workflow(tenant, poster, "Fan-out", [(user.email, "editor") for user in people[1:]])
+        _, token = accounts.issue_api_token(poster, "bench")
+        tickets = [accounts.issue_ws_ticket(people[index % len(people)])[1] for index in range(sockets)]
+    return {"workflow_id": workflow.pk, "token": token, "tickets": tickets}
+
+
+@scenario
+def messages(count: int) -> dict:
+    """One workflow with `count` messages and a token of its initiator."""
+    from project.accounts import services as accounts
+    from workflows import services as workflows
+    from workflows.access import get_workflow_access
+
+    reader = accounts.register_user("reader@bench.example", None, display_name="Reader")
+    tenant = accounts.create_tenant(reader, "Reads")
+    workflow = workflows.create_workflow(tenant, reader, "Reads")
+    access = get_workflow_access(reader, workflow.pk)
+    for index in range(count):
+        workflows.post_message(access, f"Message {index}: " + "lorem ipsum dolor sit amet " * 4)
+    _, token = accounts.issue_api_token(reader, "bench")
+    return {"workflow_id": workflow.pk, "token": token}
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    import django
+
+    django.setup()
+    name = sys.argv[1]
+    if name not in SCENARIOS:
+        sys.exit(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
+    parameters = json.loads(sys.stdin.read() or "{}")
+    print(json.dumps(SCENARIOS[name](**parameters)))
+
+
+if __name__ == "__main__":
+    main()
