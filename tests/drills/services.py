@@ -1,13 +1,15 @@
 """Private Redis and PostgreSQL servers that a drill may stop and start without disturbing
 anything else on the machine (other test runs share the usual ones)."""
 
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.conftest import BASE_DIR, free_port
 
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None) if Path("/usr/lib/postgresql").exists() else None
 
@@ -18,6 +20,19 @@ def wait_for(check, what: str, timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not come up")
         time.sleep(0.05)
+
+
+def manage(database_url, *args) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return result.stdout
 
 
 class PrivateRedis:

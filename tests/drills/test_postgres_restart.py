@@ -4,16 +4,12 @@ their own, and nothing written before the restart is lost.
 
 The drill runs its own PostgreSQL cluster, so that restarting it disturbs nothing else."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 from django.db import connection
 
-from tests.conftest import BASE_DIR, DaphneProcess, http_json
+from tests.conftest import DaphneProcess, http_json
 
-from .services import PrivatePostgres, wait_for
+from .services import PrivatePostgres, manage, wait_for
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="scale-out drill: runs on the PostgreSQL + Redis leg"),
@@ -25,27 +21,6 @@ from project.accounts import services
 alice = services.register_user("alice@example.com", "correct horse battery staple")
 print(services.issue_api_token(alice, "drill")[1])
 """
-
-
-def manage(database_url, *args) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return result.stdout
-
-
-@pytest.fixture
-def postgres():
-    server = PrivatePostgres()
-    manage(server.url, "migrate", "--noinput", "-v0")
-    yield server
-    server.remove()
 
 
 @pytest.fixture

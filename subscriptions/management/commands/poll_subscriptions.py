@@ -1,13 +1,16 @@
+import logging
 import signal
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from project.accounts.models import User
 from project.workers.services import Heartbeat
 from subscriptions.poller import Poller
+
+logger = logging.getLogger(__name__)
 
 #: Sleeps are cut in slices this long, so SIGTERM stops a --loop within about a second.
 SLEEP_SLICE_SECONDS = 0.5
@@ -53,9 +56,16 @@ class Command(BaseCommand):
             poller.on_progress = heartbeat.beat
             while not self.stopping:
                 close_old_connections()
-                summary = poller.run_once()
-                if summary.users_polled:
-                    self.stdout.write(summary.line())
+                try:
+                    summary = poller.run_once()
+                except DatabaseError:
+                    # The database is down or restarting: leases and schedules live there, so
+                    # nothing can be claimed or lost meanwhile. Wait a pass and try again.
+                    logger.exception("poll_subscriptions: the database is unavailable; retrying")
+                    close_old_connections()
+                else:
+                    if summary.users_polled:
+                        self.stdout.write(summary.line())
                 heartbeat.beat("idle")
                 self._sleep(settings.SUBSCRIPTIONS_LOOP_SLEEP_SECONDS, heartbeat)
         self.stdout.write("Stopped.")
