@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from project.accounts.models import normalize_email
+from project.api import validated
 
 from . import services
 from .models import Notification
@@ -21,12 +22,6 @@ from .serializers import (
     PreferencesSerializer,
     ReadResultSerializer,
 )
-
-
-def validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def require_own_email(request, email: str) -> None:

@@ -33,6 +33,13 @@ def _flatten(detail):
     return str(detail)
 
 
+def validated(serializer_class, data, **context) -> dict:
+    """`data` checked by `serializer_class`; a ValidationError becomes the 400 naming the fields."""
+    serializer = serializer_class(data=data, context=context)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
@@ -123,3 +130,20 @@ def reject_nul_characters(get_response):
         return get_response(request)
 
     return middleware
+
+
+#: What `project.ids.new_public_id` makes: the ids of tenants, workflows, accounts, subscriptions.
+PUBLIC_ID_PATTERN = "^[A-Za-z0-9]{12}$"
+
+
+def document_public_ids(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every `<name>_id` path parameter that is a string
+    is a public id, so say so. Clients (and the fuzzer) then know that `accounts` in
+    `/api/subscriptions/accounts` is a route of its own, not a subscription id."""
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "path" and parameter["name"].endswith("_id") and schema.get("type") == "string":
+                    schema["pattern"] = PUBLIC_ID_PATTERN
+    return result

@@ -265,6 +265,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     #: Choice sets that share a field name ("role", "status") need names of their own.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "project.api.document_public_ids",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "project.accounts.models.Membership.Role",
         "ParticipantRoleEnum": "workflows.models.Participant.Role",

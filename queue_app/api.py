@@ -11,6 +11,8 @@ from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from project.api import validated
+
 from . import services
 from .serializers import (
     ClaimedMessageSerializer,
@@ -29,12 +31,6 @@ from .serializers import (
     QueueMessageSerializer,
     RetrySerializer,
 )
-
-
-def validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _entities(data) -> list[str] | None:

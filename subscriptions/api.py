@@ -6,6 +6,8 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from project.api import validated
+
 from . import services
 from .access import accounts_for, feed_for, get_account, get_subscription, subscriptions_for
 from .serializers import (
@@ -17,12 +19,6 @@ from .serializers import (
     SubscriptionSerializer,
     SubscriptionUpdateSerializer,
 )
-
-
-def validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class SubscriptionListView(generics.ListAPIView):

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from project.accounts.access import get_membership
+from project.api import validated
 
 from . import services
 from .access import get_workflow_access, workflows_for
@@ -34,12 +35,6 @@ from .serializers import (
     WorkflowSerializer,
     WorkflowUpdateSerializer,
 )
-
-
-def validated(serializer_class, data, **context) -> dict:
-    serializer = serializer_class(data=data, context=context)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def workflow_detail(request, access, status_code=status.HTTP_200_OK) -> Response:

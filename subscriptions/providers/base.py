@@ -30,6 +30,12 @@ class Item:
     published_at: datetime | None = None
     raw: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        # The feed page links to it: only http(s), never a javascript: or data: URL a
+        # provider's data might carry.
+        if not self.url.lower().startswith(("https://", "http://")):
+            self.url = ""
+
 
 @dataclass
 class FetchResult:
