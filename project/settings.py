@@ -418,6 +418,8 @@ QUEUE_DEFAULT_PERSONA = env.str(
     "QUEUE_DEFAULT_PERSONA", default="You answer messages in a public chat stream briefly and kindly."
 )
 #: Seconds the echo provider waits before answering (tests and demos of slow providers).
+#: The name a bot reply shows when neither the bot nor the message's entity names it.
+QUEUE_BOT_NAME = env.str("QUEUE_BOT_NAME", default="Harbor bot")
 QUEUE_ECHO_DELAY_SECONDS = env.float("QUEUE_ECHO_DELAY_SECONDS", default=0.0)
 #: Language-model providers for the bot; keys stay empty unless that provider is used.
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com")

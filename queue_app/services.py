@@ -345,7 +345,7 @@ def complete(
             answer = QueueMessage.objects.create(
                 tenant_id=message.tenant_id,
                 text=reply,
-                username=(username or message.entity or worker_id)[:100],
+                username=(username or message.entity or settings.QUEUE_BOT_NAME)[:100],
                 color=color,
                 message_type=Type.AI,
                 reply_to=message,

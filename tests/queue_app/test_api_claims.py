@@ -35,6 +35,14 @@ def test_the_whole_lifecycle(alice_api, robot_api):
     assert "claimToken" not in stream[0]
 
 
+def test_a_reply_without_a_name_or_entity_shows_the_bot_name_not_the_worker_id(alice_api, robot_api, alice):
+    post(alice_api, "Anyone?")
+    claimed = claim_next(robot_api, "vm:10645:0").json()
+    reply = complete(robot_api, claimed, worker="vm:10645:0", reply="Yes").json()["reply"]
+    assert reply["username"] == "Harbor bot"
+    assert alice.notifications.get().title == "Harbor bot replied to your message"
+
+
 def test_claim_next_takes_priority_then_age_and_answers_204_when_empty(alice_api, robot_api):
     low = post(alice_api, "low")
     high = post(alice_api, "high", priority=9)
