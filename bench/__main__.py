@@ -23,7 +23,10 @@ def main(argv=None) -> int:
     parser.add_argument("--sockets", type=int, help="fanout: WebSocket clients (default 1000, --quick 100)")
     parser.add_argument("--users", type=int, help="fanout: distinct participants the sockets belong to (default: one per socket)")
     parser.add_argument("--rounds", type=int, help="fanout: messages posted, one at a time")
-    parser.add_argument("--duration", type=float, help="http_reads: seconds of load per leg (default 10, --quick 3)")
+    parser.add_argument("--duration", type=float, help="http_reads, queue: seconds of load per leg (default 10, --quick 3)")
+    parser.add_argument("--server", choices=["daphne", "gunicorn"],
+                        help="queue, http_reads: only this HTTP tier (daphne processes or gunicorn sync workers; default: compare)")
+    parser.add_argument("--bots", type=int, help="queue: bot connections claiming and completing (default 16)")
     parser.add_argument("--profile", action="store_true", help="record a py-spy profile of (the first) Harbor daphne process")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/<name>.json")
     args = parser.parse_args(argv)
@@ -34,7 +37,7 @@ def main(argv=None) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    options = {key: getattr(args, key) for key in ("sockets", "users", "rounds", "duration", "profile")}
+    options = {key: getattr(args, key) for key in ("sockets", "users", "rounds", "duration", "bots", "server", "profile")}
     failed = False
     for name in args.names or list(BENCHMARKS):
         for db in dbs:

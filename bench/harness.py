@@ -6,6 +6,7 @@ configured only through the environment, exactly as in production.
 """
 
 import asyncio
+import base64
 import collections
 import datetime
 import json
@@ -219,6 +220,7 @@ def harbor_env(database: Database, **extra) -> dict:
         DATABASE_URL=database.url,
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
+        FIELD_ENCRYPTION_KEYS=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),  # a Fernet key
         ALLOWED_HOSTS="127.0.0.1",
         THROTTLE_USER="10000000/min",
         THROTTLE_ANON="10000000/min",
@@ -277,14 +279,16 @@ def free_port() -> int:
 class Server:
     """A server subprocess on 127.0.0.1 (daphne serving Harbor, or a baseline)."""
 
-    def __init__(self, argv: list[str], env: dict, port: int, log: Path, ready_path: str = "/health"):
+    def __init__(self, argv: list[str], env: dict, port: int, log: Path, ready_path: str = "/health", pass_fds=()):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
         self.ready_path = ready_path
         self.log = log
         self._log_file = open(log, "wb")
-        self.process = subprocess.Popen(argv, cwd=BASE_DIR, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            argv, cwd=BASE_DIR, env=env, stdout=self._log_file, stderr=subprocess.STDOUT, pass_fds=pass_fds
+        )
 
     @property
     def pid(self) -> int:
@@ -315,13 +319,29 @@ class Server:
         self._log_file.close()
 
 
-def start_daphne(env: dict, count: int, workdir: Path, application="project.asgi:application", ready_path="/health"):
-    """`count` daphne processes on free ports, each ready before this returns."""
+def start_daphne(env: dict, count: int, workdir: Path, application="project.asgi:application", ready_path="/health",
+                 shared=False):
+    """`count` daphne processes, each ready before this returns: on free ports of their own, or
+    with `shared`, all accepting on one listening socket (the kernel spreads the connections, as
+    with daphne processes sharing a systemd socket behind nginx), so one URL load-balances."""
     servers = []
-    for index in range(count):
-        port = free_port()
-        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), application]
-        servers.append(Server(argv, env, port, workdir / f"daphne-{index}-{port}.log", ready_path))
+    listener = None
+    if shared:
+        listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
+        listener.set_inheritable(True)
+    try:
+        for index in range(count):
+            if listener:
+                port = listener.getsockname()[1]
+                where, pass_fds = ["--fd", str(listener.fileno())], (listener.fileno(),)
+            else:
+                port = free_port()
+                where, pass_fds = ["-b", "127.0.0.1", "-p", str(port)], ()
+            argv = [sys.executable, "-m", "daphne", *where, application]
+            servers.append(Server(argv, env, port, workdir / f"daphne-{index}-{port}.log", ready_path, pass_fds))
+    finally:
+        if listener:
+            listener.close()  # the children hold it
     try:
         for server in servers:
             server.wait_until_ready()
@@ -330,6 +350,16 @@ def start_daphne(env: dict, count: int, workdir: Path, application="project.asgi
             server.stop()
         raise
     return servers
+
+
+def start_gunicorn(env: dict, workers: int, workdir: Path, ready_path="/health") -> Server:
+    """gunicorn with `workers` sync workers serving project.wsgi (the scale-out HTTP tier)."""
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--backlog", "4096",
+            "--log-level", "warning", "project.wsgi:application"]
+    server = Server(argv, env, port, workdir / f"gunicorn-{port}.log", ready_path)
+    server.wait_until_ready()
+    return server
 
 
 def http_request(method: str, url: str, body=None, token=None, timeout=10.0) -> tuple[int, bytes]:
@@ -455,6 +485,9 @@ class Run:
 
     def daphne(self, env: dict, count: int, **kwargs) -> list[Server]:
         return start_daphne(env, count, self.workdir, **kwargs)
+
+    def gunicorn(self, env: dict, workers: int) -> Server:
+        return start_gunicorn(env, workers, self.workdir)
 
 
 def scratch_dir() -> Path:

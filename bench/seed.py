@@ -61,6 +61,47 @@ def messages(count: int) -> dict:
     return {"workflow_id": workflow.pk, "token": token}
 
 
+@scenario
+def queue(pending: int, authors: int = 200) -> dict:
+    """A queue stream with `pending` human messages from `authors` people (priorities 0-10 mixed),
+    a bot with an API token and a producer with one. The first message of each author goes through
+    `post_message`; the rest are copies of it made in bulk (the same row `post_message` writes, minus
+    the event nobody is connected to receive), since the raw-SQL baseline drains tens of thousands."""
+    from django.utils import timezone
+
+    from project.accounts import services as accounts
+    from project.accounts.models import User
+    from queue_app import services as queue
+    from queue_app.models import QueueMessage, now_ms
+
+    people = [User(email=f"author{index}@bench.example", display_name=f"Author {index}") for index in range(authors)]
+    for person in people:
+        person.set_unusable_password()
+    people = User.objects.bulk_create(people)
+    templates = [queue.post_message(person, f"Question from {person.display_name}") for person in people]
+    timestamp, now = now_ms(), timezone.now()
+    QueueMessage.objects.bulk_create(
+        [
+            QueueMessage(
+                text=f"Question {index}: how do I get from here to there?",
+                username=templates[index % authors].username,
+                author=people[index % authors],
+                priority=index % 11,
+                timestamp=timestamp + index // 100,
+                available_at=now,
+            )
+            for index in range(max(0, pending - authors))
+        ],
+        batch_size=5000,
+    )
+    bot = queue.make_bot(accounts.register_user("bot@bench.example", None, display_name="Bot"))
+    producer = accounts.register_user("producer@bench.example", None, display_name="Producer")
+    return {
+        "bot_token": accounts.issue_api_token(bot, "bench")[1],
+        "producer_token": accounts.issue_api_token(producer, "bench")[1],
+    }
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     import django

@@ -15,7 +15,7 @@ the bot engine and the admin share them, and async views can call them via sync_
 import logging
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -27,9 +27,11 @@ from notifications.models import Kind
 from notifications.services import notify
 from project.accounts.models import Membership, Tenant, User
 from project.accounts.services import Conflict
-from project.realtime.services import publish
+from project.realtime.services import publish, publish_many
 
 from .models import QueueMessage, now_ms, stream_group
+
+TABLE = QueueMessage._meta.db_table
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +120,12 @@ def message_data(message: QueueMessage, *, with_token: bool = False) -> dict:
     return data
 
 
+def _event(message: QueueMessage, event_type: str, **extra) -> tuple[str, str, dict]:
+    return message.group, event_type, {"message": message_data(message), **extra}
+
+
 def _publish(message: QueueMessage, event_type: str, **extra) -> None:
-    publish(message.group, event_type, {"message": message_data(message), **extra})
+    publish(*_event(message, event_type, **extra))
 
 
 # --- Validation -----------------------------------------------------------------------------
@@ -229,18 +235,21 @@ def pending(limit: int = 10, entities=None) -> list[QueueMessage]:
 
 # --- Claims ---------------------------------------------------------------------------------
 
-def _take(message: QueueMessage, worker_id: str, lease: timedelta, now) -> bool:
-    """The claim itself: wins only if the row is still pending. Updates `message` on success."""
-    token = secrets.token_urlsafe(16)
-    expires = now + lease
-    won = QueueMessage.objects.filter(pk=message.pk, status=Status.PENDING).update(
-        status=Status.PROCESSING, claimed_by=worker_id, claim_token=token, claimed_at=now, lease_expires_at=expires
-    )
-    if won:
-        message.status, message.claimed_by, message.claim_token = Status.PROCESSING, worker_id, token
-        message.claimed_at, message.lease_expires_at = now, expires
-        _publish(message, "queue.message.updated")
-    return bool(won)
+def _update_returning(assignments: dict, where: str, params: list) -> QueueMessage | None:
+    """`UPDATE queue SET … WHERE … RETURNING *` (PostgreSQL, SQLite ≥ 3.35): the conditional
+    update decides and hands back the row it changed, in one round trip. None if it changed
+    nothing."""
+    ops = connection.ops
+    values = [ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v for v in assignments.values()]
+    setters = ", ".join(f"{connection.ops.quote_name(column)} = %s" for column in assignments)
+    sql = f"UPDATE {TABLE} SET {setters} WHERE {where} RETURNING *"
+    rows = list(QueueMessage.objects.raw(sql, [*values, *params]))
+    return rows[0] if rows else None
+
+
+def _claim_assignments(worker_id: str, lease: timedelta, now) -> dict:
+    return {"status": Status.PROCESSING, "claimed_by": worker_id, "claim_token": secrets.token_urlsafe(16),
+            "claimed_at": now, "lease_expires_at": now + lease}
 
 
 def claim(message_id: str, worker_id: str, lease_seconds: float | None = None) -> QueueMessage:
@@ -255,8 +264,11 @@ def claim(message_id: str, worker_id: str, lease_seconds: float | None = None) -
             raise Conflict("Only human messages are claimed.")
         if message.available_at > now and message.status == Status.PENDING:
             raise Conflict("This message waits for its retry backoff.")
-        if not _take(message, worker_id, lease, now):
+        message = _update_returning(_claim_assignments(worker_id, lease, now), "id = %s AND status = %s",
+                                    [message_id, Status.PENDING])
+        if message is None:
             raise Conflict(f"This message is not pending (it is {_status_of(message_id)}).")
+        _publish(message, "queue.message.updated")
     return message
 
 
@@ -265,28 +277,28 @@ def _status_of(message_id: str) -> str:
 
 
 def claim_next(worker_id: str, entities=None, lease_seconds: float | None = None) -> QueueMessage | None:
-    """Claim the best claimable message, or None when there is none. Two queries when it wins."""
+    """Claim the best claimable message, or None when there is none. Two queries when it wins:
+    the claim and its event."""
     worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
     with transaction.atomic():
-        return _claim_next(worker_id, entities, lease)
+        message = _claim_next(worker_id, entities, lease)
+        if message:
+            _publish(message, "queue.message.updated")
+    return message
 
 
 def _claim_next(worker_id: str, entities, lease: timedelta) -> QueueMessage | None:
+    """The claim as one statement: `UPDATE … WHERE id = (the best candidate) AND status =
+    'pending' RETURNING *`. On PostgreSQL the candidate is picked `FOR UPDATE SKIP LOCKED`, so
+    concurrent workers take different rows instead of queueing on one; on SQLite the IMMEDIATE
+    transaction holds the write lock. Either way the status check in the WHERE decides."""
     now = timezone.now()
     candidates = _claimable(entities, now)
     if connection.features.has_select_for_update_skip_locked:
-        # Rows other workers are claiming right now are skipped, not waited for; `of=("self",)`
-        # keeps the lock to this table.
         candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-    # On SQLite the IMMEDIATE transaction already holds the write lock, so the first candidate
-    # cannot be taken under our feet; the loop is for databases where it can.
-    for _ in range(5):
-        message = candidates.first()
-        if message is None:
-            return None
-        if _take(message, worker_id, lease, now):
-            return message
-    return None
+    candidate_sql, candidate_params = candidates.values("pk")[:1].query.sql_with_params()
+    return _update_returning(_claim_assignments(worker_id, lease, now), f"id = ({candidate_sql}) AND status = %s",
+                             [*candidate_params, Status.PENDING])
 
 
 def thread_of(message: QueueMessage, depth: int | None = None) -> list[dict]:
@@ -329,17 +341,20 @@ def complete(
         raise ValidationError({"color": "A color is #rrggbb."})
     now = timezone.now()
     with transaction.atomic():
-        done = QueueMessage.objects.filter(
-            pk=message_id, status=Status.PROCESSING, claimed_by=worker_id, claim_token=claim_token
-        ).update(status=Status.COMPLETE, completed_at=now, lease_expires_at=None, last_error="")
-        message = QueueMessage.objects.select_related("author", "tenant").filter(pk=message_id).first()
+        message = _update_returning(
+            {"status": Status.COMPLETE, "completed_at": now, "lease_expires_at": None, "last_error": ""},
+            "id = %s AND status = %s AND claimed_by = %s AND claim_token = %s",
+            [message_id, Status.PROCESSING, worker_id, claim_token],
+        )
         if message is None:
-            raise NotFound("No such message.")
-        if not done:
+            message = QueueMessage.objects.filter(pk=message_id).first()
+            if message is None:
+                raise NotFound("No such message.")
             if message.status == Status.COMPLETE and claim_token and message.claim_token == claim_token:
                 answer = message.replies.filter(claim_token=claim_token, message_type=Type.AI).first()
                 return message, answer, None
             raise Conflict("This message is not processing under this claim (its lease may have expired).")
+        events = []
         answer = None
         if reply is not None:
             answer = QueueMessage.objects.create(
@@ -356,27 +371,30 @@ def complete(
                 completed_at=now,
                 available_at=now,
             )
-            _publish(message, "queue.message.answered", reply=message_data(answer))
+            events.append(_event(message, "queue.message.answered", reply=message_data(answer)))
             _notify_author(message, answer)
         else:
-            _publish(message, "queue.message.updated")
+            events.append(_event(message, "queue.message.updated"))
         following = _claim_next(worker_id, next_entities, lease) if claim_next_message else None
+        if following:
+            events.append(_event(following, "queue.message.updated"))
+        publish_many(events)
     return message, answer, following
 
 
 def _notify_author(message: QueueMessage, answer: QueueMessage) -> None:
     """A `queue.reply` notification to the human who wrote the message (in the completion's
-    transaction: a rolled-back completion notifies nobody). Needs `message.author` loaded."""
-    if message.author is None:
+    transaction: a rolled-back completion notifies nobody)."""
+    if message.author_id is None:
         return
     notify(
-        [message.author],
+        User.objects.filter(pk=message.author_id),
         Kind.QUEUE_REPLY,
         title=f"{answer.username} replied to your message",
         body=answer.text,
         link=f"/queue/{'?tenant=' + message.tenant_id if message.tenant_id else ''}#m-{message.id}",
         payload={"messageId": message.id, "replyId": answer.id},
-        tenant=message.tenant,
+        tenant_id=message.tenant_id,
     )
 
 

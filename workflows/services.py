@@ -98,7 +98,7 @@ def _notify(workflow: Workflow, actor: User, kind: str, title: str, body: str = 
         body=body,
         link=reverse("workflow_list" if gone else "workflow_detail", args=() if gone else (workflow.pk,)),
         payload={"workflow_id": workflow.pk, "by": actor.email, **payload},
-        tenant=workflow.tenant,
+        tenant_id=workflow.tenant_id,
         actor=actor,
     )
 

@@ -23,6 +23,28 @@ def test_it_stores_one_row_and_pushes_one_event_per_recipient(alice, bob, carol,
         assert event.data["notification"]["id"] == Notification.objects.get(recipient=user).pk
 
 
+def test_the_pushed_unread_count_includes_earlier_unread_notifications_only(bob, carol):
+    services.notify([bob, carol], Kind.QUEUE_REPLY, title="first")
+    services.notify([bob], Kind.QUEUE_REPLY, title="second")
+    services.mark_read(carol)
+    services.notify([bob, carol], Kind.QUEUE_REPLY, title="third")
+    latest = {
+        event.group: event.data["unread"]
+        for event in Event.objects.filter(type="notification.created").order_by("id")
+    }
+    assert latest == {f"user.{bob.pk}": 3, f"user.{carol.pk}": 1}
+    assert services.unread_count(bob) == 3
+
+
+def test_inactive_users_and_a_queryset_of_recipients(bob, carol, alice):
+    from project.accounts.models import User
+
+    carol.is_active = False
+    carol.save()
+    rows = services.notify(User.objects.filter(pk__in=[alice.pk, bob.pk, carol.pk]), Kind.QUEUE_REPLY, title="x", actor=alice)
+    assert [row.recipient_id for row in rows] == [bob.pk]
+
+
 def test_the_actor_is_never_notified_of_their_own_action(alice, bob):
     services.notify([alice, bob], Kind.QUEUE_REPLY, title="x", actor=alice)
     assert kinds_for(alice) == []
@@ -71,6 +93,6 @@ def test_long_titles_and_bodies_are_cut_to_fit(bob):
 
 
 def test_notifying_many_users_costs_a_fixed_number_of_queries(django_assert_num_queries, bob, carol, alice):
-    # preferences, insert notifications, unread counts, insert events (+ savepoint pair)
-    with django_assert_num_queries(6):
+    # recipients (active, not muted, unread so far), insert notifications, insert events
+    with django_assert_num_queries(3):
         services.notify([alice, bob, carol], Kind.QUEUE_REPLY, title="x")

@@ -1,4 +1,5 @@
 import re
+import time
 
 import pytest
 
@@ -16,9 +17,9 @@ def browser(client, bob):
 
 def test_the_stream_page_threads_replies_under_their_message(browser, alice):
     question = services.post_message(alice, "Question?", entity="duke")
+    time.sleep(0.002)  # timestamps are milliseconds: the page orders by them
     services.post_message(alice, "Unrelated")
-    claimed = services.claim_next("w1")
-    assert claimed.pk == question.pk
+    claimed = services.claim(question.pk, "w1")
     _, answer, _ = services.complete(question.pk, "w1", claimed.claim_token, "Answer.")
     page = browser.get("/queue/").content.decode()
     ids = re.findall(r'data-id="(\w+)" data-depth="(\d)"', page)

@@ -15,8 +15,8 @@ def warm_robot_api(robot_api):
 
 def test_claim_next_costs_a_fixed_number_of_queries(alice_api, warm_robot_api, django_assert_num_queries):
     post(alice_api)
-    # token + bot permission + SAVEPOINT + candidate (FOR UPDATE) + conditional UPDATE + event + RELEASE
-    with django_assert_num_queries(7):
+    # token + bot permission + SAVEPOINT + the claim (one UPDATE … RETURNING) + event + RELEASE
+    with django_assert_num_queries(6):
         assert claim_next(warm_robot_api).status_code == 200
     with django_assert_num_queries(5):  # nothing to claim
         assert claim_next(warm_robot_api).status_code == 204
@@ -27,9 +27,9 @@ def test_complete_with_next_costs_a_fixed_number_of_queries(alice_api, warm_robo
     post(alice_api)
     claimed = claim_next(warm_robot_api).json()
     body = {"messageId": claimed["id"], "workerId": "w1", "claimToken": claimed["claimToken"], "reply": "r", "next": True}
-    # token + permission + SAVEPOINT + UPDATE + SELECT + reply INSERT + event
-    # + the author's notification (SAVEPOINT, preferences, INSERT, unread count, event, RELEASE)
-    # + next candidate + UPDATE + event + RELEASE
-    with django_assert_num_queries(17):
+    # token + permission + SAVEPOINT + the completion (UPDATE … RETURNING) + reply INSERT
+    # + the author's notification (recipient with unread count, INSERT, its event)
+    # + the next claim (UPDATE … RETURNING) + both queue events in one INSERT + RELEASE
+    with django_assert_num_queries(11):
         response = warm_robot_api.post("/api/queue/complete", body, format="json")
     assert response.status_code == 200 and response.json()["next"]
