@@ -6,7 +6,7 @@ from notifications.services import set_preferences
 from project.realtime.models import Event
 from workflows import services
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # notifications follow the commit
 
 
 def received(user, kind):
@@ -70,3 +70,13 @@ def test_a_shared_file_notifies_like_a_message(workflow, alice, bob, access):
     services.share_file(access(bob, workflow.pk), upload)
     [notification] = received(alice, Kind.WORKFLOW_MESSAGE)
     assert notification.body == "Shared a file: notes.txt"
+
+
+def test_a_rolled_back_message_notifies_nobody(workflow, alice, bob, access):
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.post_message(access(bob, workflow.pk), "Never sent")
+        raise RuntimeError("the request failed after posting")
+    assert received(alice, Kind.WORKFLOW_MESSAGE) == []
+
