@@ -4,8 +4,9 @@
   gets a `ready` frame on connect; `GET /post?content=…` broadcasts a `message.created` frame
   shaped like Harbor's to every socket and answers 201. What is left is the transport: HTTP in,
   one frame out per socket.
-- `daphne bench.baselines:hello`: a minimal ASGI app under the same daphne, answering every
-  request with the bytes of the file named by BENCH_HELLO_BODY (a real Harbor response).
+- `daphne bench.baselines:hello` (and `gunicorn bench.baselines:hello_wsgi`): a minimal app
+  under the same server, answering every request with the bytes of the file named by
+  BENCH_HELLO_BODY (a real Harbor response).
 """
 
 import asyncio
@@ -79,6 +80,16 @@ async def hello(scope, receive, send):
         }
     )
     await send({"type": "http.response.body", "body": _hello_body})
+
+
+def hello_wsgi(environ, start_response):
+    """The same minimal application for a WSGI server (gunicorn)."""
+    global _hello_body
+    if _hello_body is None:
+        path = os.environ.get("BENCH_HELLO_BODY")
+        _hello_body = open(path, "rb").read() if path else b'{"hello": "world"}'
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(_hello_body)))])
+    return [_hello_body]
 
 
 if __name__ == "__main__":

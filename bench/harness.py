@@ -352,11 +352,11 @@ def start_daphne(env: dict, count: int, workdir: Path, application="project.asgi
     return servers
 
 
-def start_gunicorn(env: dict, workers: int, workdir: Path, ready_path="/health") -> Server:
+def start_gunicorn(env: dict, workers: int, workdir: Path, application=None, ready_path="/health") -> Server:
     """gunicorn with `workers` sync workers serving project.wsgi (the scale-out HTTP tier)."""
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--backlog", "4096",
-            "--log-level", "warning", "project.wsgi:application"]
+            "--log-level", "warning", application or "project.wsgi:application"]
     server = Server(argv, env, port, workdir / f"gunicorn-{port}.log", ready_path)
     server.wait_until_ready()
     return server
@@ -486,8 +486,8 @@ class Run:
     def daphne(self, env: dict, count: int, **kwargs) -> list[Server]:
         return start_daphne(env, count, self.workdir, **kwargs)
 
-    def gunicorn(self, env: dict, workers: int) -> Server:
-        return start_gunicorn(env, workers, self.workdir)
+    def gunicorn(self, env: dict, workers: int, application=None) -> Server:
+        return start_gunicorn(env, workers, self.workdir, application)
 
 
 def scratch_dir() -> Path:
