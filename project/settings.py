@@ -64,6 +64,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+#: Behind a reverse proxy that is the only way in (docs/deploy.md): the client's address from
+#: X-Forwarded-For instead of the proxy's. Never without such a proxy: clients could pick theirs.
+if env.bool("TRUST_X_FORWARDED_FOR", default=False):
+    MIDDLEWARE.insert(0, "project.proxy.forwarded_for")
+
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"
 
@@ -250,6 +255,9 @@ REST_FRAMEWORK = {
         "poll_now": env.str("THROTTLE_POLL_NOW", default="6/hour"),
     },
     "EXCEPTION_HANDLER": "project.api.exception_handler",
+    #: Throttles count per REMOTE_ADDR (the server or project.proxy sets it from the proxy's
+    #: header); DRF's default would key anonymous clients by an X-Forwarded-For they can forge.
+    "NUM_PROXIES": 0,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

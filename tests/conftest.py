@@ -165,10 +165,13 @@ class DaphneProcess:
         self.log = tempfile.TemporaryFile()
         self.start()
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "project.asgi:application"]
+
     def start(self):
         """(Re)start on the same port."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "project.asgi:application"],
+            self.command(),
             cwd=BASE_DIR,
             env=self.env,
             stdout=self.log,
@@ -189,7 +192,7 @@ class DaphneProcess:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"daphne did not start: {self.log_tail()}")
+                raise RuntimeError(f"{self.command()[2]} did not start: {self.log_tail()}")
             time.sleep(0.1)
 
     def stop(self):
@@ -199,6 +202,21 @@ class DaphneProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class GunicornProcess(DaphneProcess):
+    """gunicorn's sync workers serving Harbor's HTTP (project.wsgi), the scale-out HTTP tier."""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{self.port}", "project.wsgi:application"]
+
+
+@pytest.fixture
+def gunicorn_process(transactional_db):
+    server = GunicornProcess()
+    server.wait_until_healthy()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

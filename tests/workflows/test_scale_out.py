@@ -56,6 +56,26 @@ async def test_a_message_posted_to_one_process_reaches_a_socket_on_another(daphn
         assert frame["data"]["message"]["content"] == "from A"
 
 
+async def test_a_message_posted_through_gunicorn_reaches_a_socket_on_daphne(
+    daphne_processes, gunicorn_process, workflow, alice, bob
+):
+    """The scale-out HTTP tier (docs/deploy.md): gunicorn's workers write, daphne's sockets hear
+    it, through Redis or, embedded, through the event log daphne's dispatcher reads."""
+    (daphne,) = await asyncio.to_thread(daphne_processes, 1)
+    url, _ = await socket_url(daphne, alice, workflow)
+    _, bobs_token = await database_sync_to_async(accounts.issue_api_token)(bob, "poster")
+    async with websockets.connect(url) as alices_socket:
+        await frame_of_type(alices_socket, "ready")
+        status, body = await asyncio.to_thread(
+            http_json, "POST", f"{gunicorn_process.url}/api/workflow/{workflow.pk}/messages", {"content": "via WSGI"},
+            bobs_token,
+        )
+        assert status == 201, body
+        frame = await frame_of_type(alices_socket, "message.created")
+        assert frame["data"]["message"]["content"] == "via WSGI"
+        assert frame["data"]["message"]["id"] == body["id"]
+
+
 @redis_only
 async def test_typing_and_presence_cross_processes(daphne_processes, workflow, alice, bob):
     server_a, server_b = await asyncio.to_thread(daphne_processes, 2)
