@@ -10,6 +10,7 @@ from rest_framework import serializers
 from project.accounts.access import tenants_for
 
 from .models import HistoryEvent, Message, Participant, Workflow
+from .services import message_data
 
 #: Message ids are 64-bit; a larger cursor is a client bug, not "nothing yet".
 MAX_CURSOR = 2**63 - 1
@@ -155,6 +156,15 @@ class MessageSerializer(serializers.ModelSerializer):
         if not message.share_token:
             return None
         return self.context["request"].build_absolute_uri(reverse("share", args=[message.share_token]))
+
+    def to_representation(self, message):
+        """The socket's `message_data` plus the two REST-only fields, built directly: field by
+        field, a page of 50 messages cost a third of `GET /api/workflow/messages` (bench/http_reads)."""
+        data = message_data(message)
+        data["sender_name"] = message.sender.get_full_name() if message.sender else None
+        data["share_url"] = self.get_share_url(message)
+        data["created_at"] = self.fields["created_at"].to_representation(message.created_at)
+        return data
 
 
 class MessagePageSerializer(serializers.Serializer):
