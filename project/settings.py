@@ -6,6 +6,7 @@ Scale-out mode: DATABASE_URL=postgres://... and REDIS_URL=redis://... ; nothing 
 
 import os
 import sqlite3
+import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -92,6 +93,17 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 _db = DATABASES["default"]
+
+
+def _process_name() -> str:
+    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    if program == "manage.py" and len(sys.argv) > 1:
+        program = sys.argv[1]
+    elif program == "__main__.py":  # python -m daphne / gunicorn / pytest
+        program = Path(sys.argv[0]).parent.name
+    return f"harbor {program}"[:63]
+
+
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     if sqlite3.sqlite_version_info < (3, 35):
         # Bulk inserts must return ids (RETURNING): every published event needs its cursor.
@@ -119,6 +131,8 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DATABASE_POOL_MAX", default=10),
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
     }
+    #: Which process holds a connection, in pg_stat_activity: "harbor run_bot", "harbor daphne"…
+    _db["OPTIONS"].setdefault("application_name", env.str("DATABASE_APPLICATION_NAME", default=_process_name()))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.db import connection
 
 from ..conftest import run_manage
 
@@ -76,3 +77,13 @@ def test_logs_are_json_lines_on_stderr_apart_from_a_commands_output():
     assert line["message"] == "hello"
     assert line["workflow"] == "abc"
     assert line["level"] == "WARNING"
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="application_name is PostgreSQL's")
+def test_each_process_names_itself_to_postgresql():
+    """pg_stat_activity tells an operator which process holds a connection."""
+    sql = "from django.db import connection; c = connection.cursor(); c.execute('SHOW application_name'); print(c.fetchone()[0])"
+    assert run_manage("shell", "-c", sql).stdout.strip().splitlines()[-1] == "harbor shell"
+    named = run_manage("shell", "-c", sql, DATABASE_APPLICATION_NAME="harbor bot-7")
+    assert named.stdout.strip().splitlines()[-1] == "harbor bot-7"
