@@ -9,7 +9,8 @@ const NOT_ALLOWED = new Set([4401, 4403]);
 
 export class LiveSocket {
   // onFrame(frame) gets every frame; onState(state) gets "live", "reconnecting", "offline" or
-  // "stopped". With resume, reconnects ask for what was missed since the last cursor.
+  // "stopped". With resume, reconnects ask for what was missed since the last cursor; a null
+  // cursor starts from now (the page was rendered without one).
   constructor(path, { onFrame, onState = () => {}, cursor = 0, resume = true }) {
     this.path = path;
     this.onFrame = onFrame;
@@ -35,7 +36,8 @@ export class LiveSocket {
   connect() {
     clearTimeout(this.retryTimer);
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const query = this.resume ? `?after=${this.cursor}` : "";
+    const resuming = this.resume && this.cursor !== null;
+    const query = resuming ? `${this.path.includes("?") ? "&" : "?"}after=${this.cursor}` : "";
     this.socket = new WebSocket(`${scheme}//${location.host}${this.path}${query}`);
     this.socket.addEventListener("message", (event) => this.handle(JSON.parse(event.data)));
     this.socket.addEventListener("close", (event) => this.closed(event));
@@ -54,7 +56,7 @@ export class LiveSocket {
 
   handle(frame) {
     // Cursors only grow; keeping the largest means a resume never asks for one twice.
-    if (frame.cursor) this.cursor = Math.max(this.cursor, frame.cursor);
+    if (frame.cursor) this.cursor = Math.max(this.cursor ?? 0, frame.cursor);
     if (frame.type === "ready") {
       this.cursor = frame.data?.cursor ?? this.cursor;
       this.live = true;

@@ -1,15 +1,19 @@
 // Live updates for the queue stream page (docs/queue.md). The page works without this module;
 // it adds the socket, a polling fallback while the socket is down, replies in place and posting
 // without a reload.
+import { LiveSocket } from "./live-socket.js";
 
-const BACKOFF_BASE_MS = 500;
-const BACKOFF_CAP_MS = 30_000;
-const PING_EVERY_MS = 25_000;
 // While the socket is down, poll `since` every 5 s, backing off to 30 s (the original frontend).
 const POLL_FIRST_MS = 5_000;
 const POLL_CAP_MS = 30_000;
-const NOT_ALLOWED = new Set([4401, 4403]);
 const MAX_DEPTH = 4;
+const STATES = {
+  connecting: ["connecting…", "offline"],
+  live: ["live", "live"],
+  reconnecting: ["polling (reconnecting…)", "reconnecting"],
+  offline: ["polling (offline)", "offline"],
+  stopped: ["disconnected (not allowed)", "stopped"],
+};
 
 const root = document.getElementById("queue");
 const indicator = document.getElementById("connection");
@@ -22,60 +26,31 @@ const replying = document.getElementById("replying");
 const tenant = root.dataset.tenant;
 
 let since = Number(root.dataset.since) || 0;
-let cursor = 0;
-let socket = null;
 let live = false;
-let stopped = false;
-let attempt = 0;
-let retryTimer = null;
-let pingTimer = null;
 let pollTimer = null;
 let pollDelay = POLL_FIRST_MS;
 
-function setIndicator(text, state) {
+function setIndicator(state) {
+  const [text, name] = STATES[state];
   indicator.hidden = false;
   indicator.textContent = text;
-  indicator.dataset.state = state;
+  indicator.dataset.state = name;
 }
 
-function connect() {
-  clearTimeout(retryTimer);
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const path = root.dataset.wsPath;
-  const after = cursor ? `${path.includes("?") ? "&" : "?"}after=${cursor}` : "";
-  socket = new WebSocket(`${scheme}//${location.host}${path}${after}`);
-  socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
-  socket.addEventListener("close", onClose);
-}
-
-function onClose(event) {
-  live = false;
-  clearInterval(pingTimer);
-  schedulePoll(); // the stream keeps moving while we are away
-  if (NOT_ALLOWED.has(event.code)) {
-    stopped = true;
-    setIndicator("disconnected (not allowed)", "stopped");
-    return;
+function onState(state) {
+  live = state === "live";
+  if (live) {
+    stopPolling();
+    poll(); // anything posted while we connected
+  } else {
+    schedulePoll(); // the stream keeps moving while we are away
   }
-  setIndicator("polling (reconnecting…)", "reconnecting");
-  const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
-  attempt += 1;
-  retryTimer = setTimeout(connect, delay);
+  setIndicator(state);
 }
 
 function handle(frame) {
-  if (frame.cursor) cursor = Math.max(cursor, frame.cursor);
   const data = frame.data ?? {};
-  if (frame.type === "ready") {
-    cursor = data.cursor ?? cursor;
-    live = true;
-    attempt = 0;
-    stopPolling();
-    poll(); // anything posted while we connected
-    setIndicator("live", "live");
-    clearInterval(pingTimer);
-    pingTimer = setInterval(() => socket?.readyState === WebSocket.OPEN && socket.send('{"type":"ping"}'), PING_EVERY_MS);
-  } else if (frame.type === "queue.message.created" || frame.type === "queue.message.updated") {
+  if (frame.type === "queue.message.created" || frame.type === "queue.message.updated") {
     upsert(data.message);
   } else if (frame.type === "queue.message.answered") {
     upsert(data.message);
@@ -227,13 +202,7 @@ async function postOverApi(event) {
 }
 
 composer?.addEventListener("submit", postOverApi);
-addEventListener("online", () => {
-  if (!stopped && socket?.readyState !== WebSocket.OPEN && socket?.readyState !== WebSocket.CONNECTING) {
-    attempt = 0;
-    connect();
-  }
-});
 
 stream.scrollTop = stream.scrollHeight;
-setIndicator("offline", "offline");
-connect();
+setIndicator("connecting");
+new LiveSocket(root.dataset.wsPath, { cursor: null, onFrame: handle, onState }).connect();
