@@ -72,7 +72,8 @@ def targets(index: int) -> list[tuple[str, str]]:
     """(kind, external id) of the user's 3 subscriptions: nobody shares a target, so each
     subscription's items are its own and can be counted exactly."""
     if provider_of(index) == "spotify":
-        return [("spotify_show", f"show{index}"), ("spotify_artist", f"artist{index}"), ("spotify_playlist", f"pl{index}")]
+        return [("spotify_show", f"show{index}"), ("spotify_artist", f"artist{index}"),
+                ("spotify_playlist", f"pl{index}")]
     return [("youtube_channel", f"UCbench{index}"), ("youtube_playlist", f"PLbench{index}a"),
             ("youtube_playlist", f"PLbench{index}b")]
 
@@ -105,7 +106,8 @@ def fake_main(provider: str, users: int, items: int) -> None:
         fake.access[access_token(index)] = account_id(index)
         for kind, target in targets(index):
             for n in range(items):
-                date = f"2026-11-{n + 1:02d}" if kind in ("spotify_show", "spotify_artist") else f"2026-11-{n + 1:02d}T10:00:00Z"
+                day = f"2026-11-{n + 1:02d}"  # Spotify's release dates are days, the rest timestamps
+                date = day if kind in ("spotify_show", "spotify_artist") else f"{day}T10:00:00Z"
                 fake.add_item(kind, target, f"{target}-item{n}", date, f"Item {n} of {target}")
     fake.start()
     print(json.dumps({"url": fake.url, "env": fake.env_for(provider)}), flush=True)
@@ -333,7 +335,7 @@ def problems(harbor: dict, users: int, items: int) -> list[str]:
     return [message for passed, message in checks if not passed]
 
 
-@benchmark("poller", "N users × 3 subscriptions polled by manage.py poll_subscriptions, vs a plain client, same fake provider")
+@benchmark("poller", "N users × 3 subscriptions polled by poll_subscriptions, vs a plain client on the same fake provider")
 def poller(run) -> Result:
     users = run.options.get("users") or (500 if run.quick else 10_000)
     items = ITEMS
