@@ -335,7 +335,7 @@ def problems(harbor: dict, users: int, items: int) -> list[str]:
     return [message for passed, message in checks if not passed]
 
 
-@benchmark("poller", "N users × 3 subscriptions polled by poll_subscriptions, vs a plain client on the same fake provider")
+@benchmark("poller", "N users × 3 subscriptions polled by poll_subscriptions, vs a plain client, same fake provider")
 def poller(run) -> Result:
     users = run.options.get("users") or (500 if run.quick else 10_000)
     items = ITEMS
