@@ -134,8 +134,10 @@ class Fakes:
         self.processes = {}
         self.stats = {}
         self.env = {}
+        self.logs = []
         for provider in KINDS:
             log = open(run.workdir / f"fake-{provider}-{label}.log", "wb")
+            self.logs.append(log)
             process = subprocess.Popen(
                 [sys.executable, "-m", "bench.poller", "fake", provider, str(users), str(items)],
                 cwd=BASE_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
@@ -166,6 +168,8 @@ class Fakes:
                 except (subprocess.TimeoutExpired, ValueError, IndexError):
                     process.kill()
                     process.wait()
+        for log in self.logs:
+            log.close()
         total = {"calls": 0, "refused": 0, "token_requests": 0, "accounts": 0, "cpu_s": 0.0,
                  "calls_per_account": Counter()}
         for stats in self.stats.values():
