@@ -21,7 +21,7 @@ def main(argv=None) -> int:
                         help="sqlite runs Harbor embedded, postgres in scale-out mode with Redis (default: both)")
     parser.add_argument("--processes", type=int, help="daphne processes (default: per benchmark)")
     parser.add_argument("--sockets", type=int, help="fanout: WebSocket clients (default 1000, --quick 100)")
-    parser.add_argument("--users", type=int, help="fanout: distinct participants the sockets belong to (default: one per socket)")
+    parser.add_argument("--users", type=int, help="fanout: distinct participants the sockets belong to (default: one per socket); poller: users polled (default 10,000, --quick 500)")
     parser.add_argument("--rounds", type=int, help="fanout: messages posted, one at a time")
     parser.add_argument("--duration", type=float, help="http_reads, queue: seconds of load per leg (default 10, --quick 3)")
     parser.add_argument("--server", choices=["daphne", "gunicorn"],

@@ -1,4 +1,5 @@
-"""Seed a benchmark database through Harbor's services (never raw rows), in its own process.
+"""Seed a benchmark database through Harbor's services (never raw rows), in its own process,
+and read back what a benchmark did (`poller_outcome`).
 
     python -m bench.seed <scenario> < parameters.json   → one JSON line on stdout
 
@@ -99,6 +100,82 @@ def queue(pending: int, authors: int = 200) -> dict:
     return {
         "bot_token": accounts.issue_api_token(bot, "bench")[1],
         "producer_token": accounts.issue_api_token(producer, "bench")[1],
+    }
+
+
+@scenario
+def poller(users: int, items: int) -> dict:
+    """`users` users (bench/poller.py's plan: even ones Spotify, odd ones YouTube), each with one
+    connected account and 3 subscriptions, all due now. The accounts are what
+    `services.complete_connect` stores after an OAuth dance (tokens encrypted by the model's own
+    `set_tokens`, valid for a day), built in bulk: the dance is HTTP per user and would make
+    seeding the run. Subscriptions and schedules go through `services.add_subscription`.
+    `items` is the fake provider's business; it is only echoed."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from bench.poller import access_token, account_id, provider_of, targets
+    from project.accounts import services as accounts
+    from subscriptions import services as subscriptions
+    from subscriptions.models import ProviderAccount
+
+    now = timezone.now()
+    with transaction.atomic():
+        people = [accounts.register_user(f"listener{index}@bench.example", None, display_name=f"Listener {index}")
+                  for index in range(users)]
+        rows = []
+        for index, user in enumerate(people):
+            provider = provider_of(index)
+            account = ProviderAccount(
+                user=user, provider=provider, external_id=account_id(index), display_name=f"Listener {index}",
+                scopes="read", status=ProviderAccount.Status.ACTIVE, last_refresh_at=now, updated_at=now,
+            )
+            account.set_tokens(access_token(index), f"rt-bench-{index}", now + timedelta(days=1))
+            rows.append(account)
+        ProviderAccount.objects.bulk_create(rows, batch_size=1000)
+        for index, account in enumerate(rows):
+            for kind, target in targets(index):
+                subscriptions.add_subscription(account, kind, target, title=f"{kind} {target}")
+    return {"users": users, "subscriptions": 3 * users, "items_per_subscription": items}
+
+
+@scenario
+def poller_outcome(items: int) -> dict:
+    """What `poll_subscriptions` left in the database (read only), for bench/poller.py's checks."""
+    from collections import Counter
+
+    from django.db.models import Count, F, Sum
+
+    from notifications.models import Notification
+    from subscriptions.models import FeedItem, PollRun, PollSchedule, Subscription
+
+    # An item counts for its subscription only if it is that subscription's own (the fake's ids
+    # start with the target's id) and in the feed of that subscription's user.
+    own = (
+        FeedItem.objects.filter(user_id=F("subscription__account__user_id"),
+                                external_id__startswith=F("subscription__external_id"))
+        .values("subscription_id").annotate(n=Count("id")).values_list("n", flat=True)
+    )
+    per_subscription = Counter(own)
+    notifications = Counter(
+        Notification.objects.filter(kind="subscriptions.new_items").values_list("recipient_id", flat=True)
+    )
+    return {
+        "users_polled": PollSchedule.objects.filter(
+            last_finished_at__isnull=False, consecutive_failures=0, last_error="", last_items_found=3 * items
+        ).count(),
+        "polled_once": PollRun.objects.aggregate(users=Sum("users_polled"))["users"] or 0,
+        "poll_runs": PollRun.objects.count(),
+        "subscriptions_polled": Subscription.objects.filter(last_polled_at__isnull=False, last_error="",
+                                                            enabled=True).count(),
+        "items": FeedItem.objects.count(),
+        "own_items_per_subscription": {str(n): count for n, count in sorted(per_subscription.items())},
+        "subscriptions_with_exactly_their_items": per_subscription[items],
+        "notified": sum(1 for count in notifications.values() if count == 1),
+        "notifications": sum(notifications.values()),
+        "leased": PollSchedule.objects.filter(locked_until__isnull=False).count(),
     }
 
 

@@ -1,13 +1,16 @@
 """The poller engine, driven in-process against the fake provider."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.backends.signals import connection_created
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from notifications.models import Notification
+from project.accounts import services as accounts
 from project.resilience import breaker
 from subscriptions import services
 from subscriptions.models import FeedItem, PollRun, PollSchedule, ProviderAccount, Subscription
@@ -165,10 +168,11 @@ def test_accounts_that_need_reauth_are_skipped(alice, alice_spotify, fake):
     assert account.status == "needs_reauth"
 
 
-def test_poll_queries_do_not_grow_with_subscriptions(alice, bob, fake):
-    """Per user: a constant number of queries, plus the breaker's two per provider call.
-    Claim (select, update, read back), subscriptions, existing items, one insert, one
-    cursor update, the release, the run row: 9; notify() about 6; savepoints inside the test."""
+def test_poll_queries_grow_only_by_three_per_subscription(alice, bob, fake):
+    """Per user: a constant number of queries, plus per subscription the breaker's two around
+    its provider call and the UPDATE of its cursor. Claim (select, update, read back),
+    subscriptions, existing items, one insert, the release, the run row: 8; notify() about 6;
+    savepoints inside the test."""
     counts = {}
     for user, shows in ((alice, 3), (bob, 6)):
         account = connect(user, fake)
@@ -181,8 +185,33 @@ def test_poll_queries_do_not_grow_with_subscriptions(alice, bob, fake):
             summary = Poller(user_ids=[user.pk]).run_once()
         assert summary.items_found == shows
         counts[shows] = len(queries)
-    assert counts[6] - counts[3] == 3 * 2  # only the breaker's bookkeeping grows
-    assert counts[3] <= 19 + 3 * 2
+    assert counts[6] - counts[3] == 3 * 3  # the breaker's bookkeeping and the cursor's UPDATE
+    assert counts[3] <= 18 + 3 * 3
+
+
+@pytest.mark.django_db(transaction=True)  # the pool's threads use their own connections
+def test_worker_threads_keep_their_sqlite_connection_between_users_and_close_it_at_the_end(fake):
+    for n in range(6):
+        account = connect(accounts.register_user(f"listener{n}@example.com", None), fake)
+        fake.add_item("spotify_show", f"show{n}", f"ep{n}", "2026-11-01")
+        services.add_subscription(account, "spotify_show", f"show{n}")
+    opened = []
+
+    def on_created(sender, connection, **kwargs):
+        if threading.current_thread().name.startswith("poll"):
+            opened.append(connection)
+
+    connection_created.connect(on_created)
+    try:
+        summary = Poller(concurrency=2).run_once()
+    finally:
+        connection_created.disconnect(on_created)
+    assert (summary.users_polled, summary.items_found, summary.failures) == (6, 6, 0)
+    assert opened and all(wrapper.connection is None for wrapper in opened)  # nothing left open
+    if connection.vendor == "sqlite":
+        assert len(opened) <= 2  # one per thread, not one per user
+    else:
+        assert len(opened) == 6  # PostgreSQL (CONN_MAX_AGE=0): back to the pool after each user
 
 
 def test_one_provider_down_opens_its_breaker_and_the_others_are_still_polled(alice, bob, mallory, settings):
