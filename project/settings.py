@@ -317,6 +317,9 @@ if REALTIME_PRESENCE_INTERVAL < 0 or REALTIME_DISPATCH_INTERVAL <= 0:
 BREAKER_FAILURE_THRESHOLD = env.int("BREAKER_FAILURE_THRESHOLD", default=5)
 #: Seconds an open breaker rejects calls before letting one trial call through.
 BREAKER_OPEN_SECONDS = env.float("BREAKER_OPEN_SECONDS", default=60.0)
+#: How long a process trusts a healthy breaker it read and buffers its success counts (0: read
+#: and write the shared row on every call). See project/resilience/breaker.py.
+BREAKER_CACHE_SECONDS = env.float("BREAKER_CACHE_SECONDS", default=1.0)
 #: (connect, read) timeouts for every outgoing HTTP call; connect slightly above 3 s, a TCP
 #: retransmission window.
 HTTP_TIMEOUT_SECONDS = (

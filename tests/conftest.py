@@ -61,6 +61,14 @@ def empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def fresh_breaker_memory():
+    """What a process remembers of healthy breakers does not outlive the test's database rows."""
+    from project.resilience import breaker
+
+    breaker._local = breaker._HealthyInThisProcess()
+
+
 @pytest.fixture
 def alice(db):
     return services.register_user("alice@example.com", PASSWORD, display_name="Alice")

@@ -7,9 +7,18 @@ half_open --(trial succeeds)--> closed;  --(trial fails)--> open again
 Every transition is a conditional UPDATE whose row count says who won (never check-then-act),
 and no transaction or row lock is held across the outgoing call: `before_call` reads and
 maybe claims, the call runs in autocommit, `record_success`/`record_failure` write one row.
+
+A healthy dependency costs no query per call: a process that read the breaker closed with no
+failures trusts that for BREAKER_CACHE_SECONDS and adds up its successes in memory, writing
+them in one UPDATE per period. Without it every call read and updated the same row, which all
+processes' calls queued on (the poller ran at half speed, bench/poller.py). So a breaker opened
+by another process is seen here within that period, and a process that dies loses at most that
+period's success counts; failures are always written at once.
 """
 
 import logging
+import threading
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -53,13 +62,60 @@ def _log_transition(name, old, new, **fields):
     )
 
 
+class _HealthyInThisProcess:
+    """Dependencies this process last read closed and failure-free, and their unwritten successes."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.seen: dict[str, float] = {}  # name → when read healthy (monotonic)
+        self.successes: dict[str, list[float | None]] = {}  # name → response times not yet written
+        self.since: dict[str, float] = {}  # name → when the first unwritten success came
+
+    def trusted(self, name: str) -> bool:
+        seen = self.seen.get(name)
+        return seen is not None and time.monotonic() - seen < settings.BREAKER_CACHE_SECONDS
+
+    def saw_healthy(self, name: str) -> None:
+        if settings.BREAKER_CACHE_SECONDS > 0:
+            with self.lock:
+                self.seen[name] = time.monotonic()
+
+    def add_success(self, name: str, elapsed_ms: float | None) -> list[float | None] | None:
+        """Buffer a success; returns the buffered ones when they are due to be written."""
+        with self.lock:
+            buffered = self.successes.setdefault(name, [])
+            buffered.append(elapsed_ms)
+            first = self.since.setdefault(name, time.monotonic())
+            if time.monotonic() - first < settings.BREAKER_CACHE_SECONDS:
+                return None
+            return self.take(name)
+
+    def take(self, name: str) -> list[float | None]:
+        """The unwritten successes (caller holds the lock or accepts a race on counts only)."""
+        self.since.pop(name, None)
+        return self.successes.pop(name, [])
+
+    def forget(self, name: str) -> list[float | None]:
+        with self.lock:
+            self.seen.pop(name, None)
+            return self.take(name)
+
+
+_local = _HealthyInThisProcess()
+
+
 def before_call(name: str) -> bool:
     """Decide whether a call to `name` may go out now. Returns True when this caller won the
     half-open trial (pass it on to `record_*`), False for a normal call; raises CircuitOpen
-    otherwise. One SELECT, plus one conditional UPDATE only when an open period has ended.
-    Call it before every attempt: it creates the row that `record_*` update."""
+    otherwise. One SELECT (none while this process trusts a healthy read), plus one conditional
+    UPDATE only when an open period has ended. Call it before every attempt: it creates the row
+    that `record_*` update."""
+    if _local.trusted(name):
+        return False
     row, _ = DependencyState.objects.get_or_create(name=name)
     if row.state == State.CLOSED:
+        if row.consecutive_failures == 0:
+            _local.saw_healthy(name)
         return False
     now = timezone.now()
     # A half-open trial holds its claim for one open period: if its process died mid-call,
@@ -79,8 +135,8 @@ def before_call(name: str) -> bool:
     return True
 
 
-def _counters(now, elapsed_ms: float | None, **changes) -> dict:
-    values = {"calls": F("calls") + 1, "updated_at": now, **changes}
+def _counters(now, elapsed_ms: float | None, calls: int = 1, **changes) -> dict:
+    values = {"calls": F("calls") + calls, "updated_at": now, **changes}
     if elapsed_ms is not None:
         values["avg_response_ms"] = Coalesce(F("avg_response_ms"), Value(float(elapsed_ms))) * (
             1 - EMA_ALPHA
@@ -91,8 +147,16 @@ def _counters(now, elapsed_ms: float | None, **changes) -> dict:
 def record_success(name: str, elapsed_ms: float | None, *, trial: bool = False) -> None:
     """The dependency answered (2xx/3xx, or a 4xx other than 429: it is up, the request was
     wrong). A successful trial closes the breaker."""
+    if not trial and _local.trusted(name):
+        buffered = _local.add_success(name, elapsed_ms)
+        if buffered is None:
+            return
+        times = [ms for ms in buffered if ms is not None]
+        elapsed_ms, calls = (sum(times) / len(times) if times else None), len(buffered)
+    else:
+        calls = 1 + len(_local.forget(name))
     now = timezone.now()
-    values = _counters(now, elapsed_ms, consecutive_failures=0, last_success_at=now)
+    values = _counters(now, elapsed_ms, calls, consecutive_failures=0, last_success_at=now)
     if trial and DependencyState.objects.filter(name=name, state=State.HALF_OPEN).update(
         state=State.CLOSED, opened_at=None, **values
     ):
@@ -109,6 +173,7 @@ def record_failure(name: str, error: str, elapsed_ms: float | None = None, *, tr
     values = _counters(
         now,
         elapsed_ms,
+        1 + len(_local.forget(name)),  # and the successes this process had not written yet
         failures=F("failures") + 1,
         consecutive_failures=F("consecutive_failures") + 1,
         last_error=error[:LAST_ERROR_MAX],
