@@ -190,12 +190,7 @@ async def measure(urls: list[str], post, rounds: int) -> dict:
 def harbor_leg(run, sockets: int, users: int, rounds: int, processes: int) -> dict:
     database = run.database()
     try:
-        env = run.harbor_env(database)
-        if database.scale_out:
-            from .harness import flush_redis
-
-            flush_redis()
-        run.migrate(env)
+        env = run.prepare(database)
         seeded = run.seed(env, "fanout", sockets=sockets, users=users)
         servers = run.daphne(env, processes)
         try:

@@ -477,6 +477,14 @@ class Run:
     def harbor_env(self, database: Database, **extra) -> dict:
         return harbor_env(database, **extra)
 
+    def prepare(self, database: Database, **extra) -> dict:
+        """Harbor's environment for `database`, with Redis emptied (scale-out) and migrations run."""
+        env = harbor_env(database, **extra)
+        if database.scale_out:
+            flush_redis()
+        self.migrate(env)
+        return env
+
     def migrate(self, env: dict) -> None:
         manage(env, "migrate", "--noinput")
 

@@ -77,12 +77,7 @@ def http_reads(run) -> Result:
     database = run.database()
     rows, data, notes, ok = [], {"path": None, "legs": []}, [], True
     try:
-        env = run.harbor_env(database)
-        if database.scale_out:
-            from .harness import flush_redis
-
-            flush_redis()
-        run.migrate(env)
+        env = run.prepare(database)
         seeded = run.seed(env, "messages", count=200)
         path = f"/api/workflow/messages?workflowId={seeded['workflow_id']}&limit=50"
         data["path"] = path

@@ -258,12 +258,7 @@ def harbor_leg(run, users: int, items: int, concurrency: int) -> dict:
         # Production refuses to start without its own keys (DEBUG is off): a fresh Fernet key
         # (urlsafe base64 of 32 random bytes) per leg.
         key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-        env = run.harbor_env(database, FIELD_ENCRYPTION_KEYS=key, **fakes.provider_env())
-        if database.scale_out:
-            from .harness import flush_redis
-
-            flush_redis()
-        run.migrate(env)
+        env = run.prepare(database, FIELD_ENCRYPTION_KEYS=key, **fakes.provider_env())
         started = time.monotonic()
         seeded = run.seed(env, "poller", users=users, items=items)
         seeded["seconds"] = round(time.monotonic() - started, 1)

@@ -31,7 +31,6 @@ from .harness import (
     Profiler,
     Result,
     benchmark,
-    flush_redis,
     http_request,
     print_profile,
     ratio,
@@ -152,8 +151,9 @@ def audit(database, workers: str) -> dict:
 def topologies(run) -> list[tuple[str, int]]:
     """The HTTP tiers to compare: embedded is one daphne process; scale-out compares daphne
     processes (sync views run on one thread per process) with gunicorn's sync workers."""
-    if run.options.get("server"):
-        return [(run.options["server"], run.processes or (4 if run.options["server"] == "gunicorn" else 2))]
+    server = run.options.get("server")
+    if server:
+        return [(server, run.processes or (4 if server == "gunicorn" else 1 if run.db == "sqlite" else 2))]
     if run.db == "sqlite":
         return [("daphne", run.processes or 1)]
     return [("daphne", run.processes or 2), ("gunicorn", 4)]
@@ -207,10 +207,7 @@ def queue(run) -> Result:
                   "load": f"wrk -t2 -c{bots} (Lua bots) + wrk -t1 -c{PRODUCERS} (producers), keep-alive"}
     database = run.database()
     try:
-        env = run.harbor_env(database)
-        if database.scale_out:
-            flush_redis()
-        run.migrate(env)
+        env = run.prepare(database)
         seeded = run.seed(env, "queue", pending=pending)
         if postgres:
             baseline = raw_sql_postgres(bots, baseline_pairs, run.workdir)
