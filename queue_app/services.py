@@ -261,7 +261,7 @@ def _update_returning(assignments: dict, where: str, params: list) -> QueueMessa
     nothing."""
     ops = connection.ops
     values = [ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v for v in assignments.values()]
-    setters = ", ".join(f"{connection.ops.quote_name(column)} = %s" for column in assignments)
+    setters = ", ".join(f"{ops.quote_name(column)} = %s" for column in assignments)
     sql = f"UPDATE {TABLE} SET {setters} WHERE {where} RETURNING *"
     rows = list(QueueMessage.objects.raw(sql, [*values, *params]))
     return rows[0] if rows else None
