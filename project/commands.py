@@ -1,9 +1,11 @@
+from abc import ABCMeta, abstractmethod
+
 from django.core.management.base import BaseCommand, CommandError
 
 from project.durations import parse_duration
 
 
-class PruneCommand(BaseCommand):
+class PruneCommand(BaseCommand, metaclass=ABCMeta):
     """A command that deletes rows older than `--older-than`, or counts them with `--dry-run`.
     Subclasses set `default_age` and implement `prune(age, dry_run)`, returning the line to print."""
 
@@ -22,5 +24,6 @@ class PruneCommand(BaseCommand):
             raise CommandError(f"--older-than: {exc}") from None
         self.stdout.write(self.prune(age, dry_run, label=older_than))
 
+    @abstractmethod
     def prune(self, age, dry_run: bool, label: str) -> str:
-        raise NotImplementedError
+        """Delete (or with `dry_run` count) what is older than `age`; return the summary line."""

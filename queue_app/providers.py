@@ -13,6 +13,7 @@ thread.
 """
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -68,7 +69,7 @@ def get_provider(name: str, **options) -> "Provider":
         raise ValueError(f"Unknown provider {name!r}; choose one of {', '.join(sorted(PROVIDERS))}.") from None
 
 
-class Provider:
+class Provider(ABC):
     """Subclasses set `name` and implement `reply(prompt) -> str`; raise ProviderError or let
     HttpError / CircuitOpen through (the bot marks the message failed with the error)."""
 
@@ -77,8 +78,9 @@ class Provider:
     def __init__(self, *, sleep=time.sleep):
         self.sleep = sleep
 
+    @abstractmethod
     def reply(self, prompt: Prompt) -> str:
-        raise NotImplementedError
+        """The bot's answer to `prompt`."""
 
     def close(self) -> None:
         pass

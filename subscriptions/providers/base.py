@@ -4,6 +4,7 @@ A provider turns one subscription into a page of `Item`s through our HttpClient 
 breaker, timeouts), with its base URL from settings so tests point it at a local server.
 Errors are HttpError / CircuitOpen from the client, or ProviderError; all carry `permanent`."""
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -45,7 +46,7 @@ class FetchResult:
     not_modified: bool = False
 
 
-class Provider:
+class Provider(ABC):
     #: Registry key, stored in ProviderAccount.provider and the breaker's dependency name.
     name = ""
     label = ""
@@ -83,13 +84,13 @@ class Provider:
         except ValueError:
             raise ProviderError(f"{self.name}: the answer is not JSON", permanent=False) from None
 
+    @abstractmethod
     def fetch_profile(self, client: HttpClient, access_token: str) -> tuple[str, str]:
         """(external account id, display name) of the token's owner."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fetch(self, client: HttpClient, subscription, access_token: str) -> FetchResult:
         """The newest items of one subscription since its cursor/etag."""
-        raise NotImplementedError
 
 
 def parse_date(value: str | None) -> datetime | None:
