@@ -99,15 +99,21 @@ function element(tag, className, text) {
   return node;
 }
 
+// The CSP refuses style attributes in HTML, so a name's colour travels as data-color and is set
+// here through the DOM (which the policy allows), for server-rendered and live messages alike.
+function paint(name) {
+  if (/^#[0-9a-fA-F]{6}$/.test(name.dataset.color ?? "")) name.style.color = name.dataset.color;
+}
+
 function render(message, depth) {
   const item = element("li", `queue-message queue-message-${message.messageType}`);
   item.id = `m-${message.id}`;
   item.dataset.id = message.id;
-  item.dataset.depth = String(depth);
-  item.style.setProperty("--depth", String(depth));
+  item.dataset.depth = String(depth); // harbor.css indents by it
   const meta = element("p", "chat-meta");
   const name = element("strong", "", message.username);
-  if (/^#[0-9a-fA-F]{6}$/.test(message.color)) name.style.color = message.color;
+  if (message.color) name.dataset.color = message.color;
+  paint(name);
   meta.append(name, " ");
   if (message.entity) meta.append(element("span", "queue-entity", `→ ${message.entity}`), " ");
   const badge = element("span", `status queue-status-${message.status}`, message.status);
@@ -203,6 +209,7 @@ async function postOverApi(event) {
 
 composer?.addEventListener("submit", postOverApi);
 
+stream.querySelectorAll("[data-color]").forEach(paint);
 stream.scrollTop = stream.scrollHeight;
 setIndicator("connecting");
 new LiveSocket(root.dataset.wsPath, { cursor: null, onFrame: handle, onState }).connect();

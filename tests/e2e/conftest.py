@@ -2,7 +2,8 @@
 processes (production settings, collected static files, a file database).
 
 The test process does not share the server's channel layer, so every change goes through the
-UI or the server's API. Screenshots land in test-artifacts/e2e/."""
+UI or the server's API. Screenshots land in test-artifacts/e2e/. Pages run under Harbor's
+Content-Security-Policy, and any violation fails the test that caused it."""
 
 import os
 import subprocess
@@ -18,6 +19,16 @@ AXE = BASE_DIR / ".e2e" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = BASE_DIR / "test-artifacts" / "e2e"
 #: How long a live update may take to show up.
 LIVE_MS = 2000
+#: Added to every document before its own scripts. Playwright injects it over CDP, which the
+#: page's Content-Security-Policy does not govern; it reports each violation to the test.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.harborCspViolation(
+    `${event.effectiveDirective} refused ${event.blockedURI || "?"} in ${event.documentURI}`
+    + ` (${event.sourceFile || "?"}:${event.lineNumber}) ${event.sample}`.trimEnd()
+  );
+});
+"""
 
 
 @pytest.fixture(scope="package")
@@ -61,25 +72,46 @@ def server(daphne_processes, server_env):
     return daphne_processes(1, env=server_env)[0]
 
 
-@pytest.fixture
-def open_browser(browser, request):
-    """`open_browser()` → a page in a fresh context (a separate user's browser). Each page is
-    screenshotted at the end of the test, into test-artifacts/e2e/."""
-    contexts = []
+class Browsers:
+    """`open_browser()` → a page in a fresh context (a separate user's browser).
+    `csp_violations` collects what the Content-Security-Policy refused on any of them: the DOM's
+    securitypolicyviolation events, with the directive and source line, and Chromium's console
+    errors, which also report violations that fire no event in the page (a refused frame)."""
 
-    def open_page():
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
+    def __init__(self, browser):
+        self.browser = browser
+        self.contexts = []
+        self.csp_violations: list[str] = []
+
+    def __call__(self):
+        context = self.browser.new_context(viewport={"width": 1200, "height": 900})
         context.set_default_timeout(10_000)
-        contexts.append(context)
+        context.expose_binding("harborCspViolation", lambda _source, text: self.csp_violations.append(f"event: {text}"))
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        context.on("console", self._console)
+        self.contexts.append(context)
         return context.new_page()
 
-    yield open_page
+    def _console(self, message):
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.csp_violations.append(f"console: {message.text} {message.location.get('url') or ''}".rstrip())
+
+
+@pytest.fixture
+def open_browser(browser, request):
+    """A `Browsers`. Each page is screenshotted at the end of the test, into
+    test-artifacts/e2e/; a CSP violation on any of them fails the test."""
+    browsers = Browsers(browser)
+    yield browsers
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for n, context in enumerate(contexts):
+    for n, context in enumerate(browsers.contexts):
         for m, page in enumerate(context.pages):
             if not page.is_closed():
+                # Also a round trip that delivers the events still on their way.
                 page.screenshot(path=ARTIFACTS / f"{request.node.name}-{n}-{m}.png", full_page=True)
         context.close()
+    if browsers.csp_violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(browsers.csp_violations), pytrace=False)
 
 
 def register(page, base_url: str, email: str, name: str):
