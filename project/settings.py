@@ -182,6 +182,9 @@ else:
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+#: Django's model backend behind the failed-login lockout (LOGIN_FAILURE_*): every password
+#: check — login page, admin login, token endpoint — counts and refuses in one place.
+AUTHENTICATION_BACKENDS = ["project.accounts.backends.LockoutModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -192,7 +195,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-#: Failed logins (browser or token endpoint) per email and client address before 429.
+#: Failed password logins (any page, the admin, the token endpoint) per email and client address before 429.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
 #: Seconds a single-use WebSocket ticket stays valid.

@@ -1,9 +1,34 @@
+from functools import wraps
+from http import HTTPStatus
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from . import services
+from .forms import AdminLoginForm
 from .models import ApiToken, Membership, Tenant, User
+
+
+def _locked_out_is_429(login_view):
+    """The admin's login view answering 429 to a locked-out pair, as /accounts/login/ does.
+    Wrapping the one view: replacing the default site would take an AdminConfig in
+    INSTALLED_APPS for a status code."""
+
+    @wraps(login_view)
+    def view(request, extra_context=None):
+        response = login_view(request, extra_context)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        if getattr(form, "is_locked_out", False):
+            response.status_code = HTTPStatus.TOO_MANY_REQUESTS
+        return response
+
+    return view
+
+
+admin.site.login_form = AdminLoginForm
+# Before the admin's URLs are built (they take `admin.site.login` when first resolved).
+admin.site.login = _locked_out_is_429(admin.site.login)
 
 
 class MembershipInline(admin.TabularInline):

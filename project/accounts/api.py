@@ -35,14 +35,12 @@ class TokenObtainView(APIView):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         email, password = serializer.validated_data["email"], serializer.validated_data["password"]
-        client = lockout.client_address(request)
-        if lockout.is_locked_out(email, client):
-            raise exceptions.Throttled(detail="Too many failed attempts; try again later.")
+        # The backend enforces the lockout and counts failures; checking first says why.
+        if lockout.is_locked_out(email, lockout.client_address(request)):
+            raise exceptions.Throttled(detail=lockout.LOCKED_OUT)
         user = authenticate(request, email=email, password=password)
         if user is None:
-            lockout.record_failure(email, client)
             raise exceptions.AuthenticationFailed("Invalid email or password.")
-        lockout.clear_failures(email, client)
         days = serializer.validated_data.get("expires_in_days")
         token, raw = services.issue_api_token(
             user, serializer.validated_data["name"], timedelta(days=days) if days else None

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, SetPasswordMixin, UsernameField
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
@@ -36,36 +37,32 @@ class RegisterForm(SetPasswordMixin, forms.Form):
         return self.cleaned_data
 
 
-class LoginForm(AuthenticationForm):
-    """Django's login form with the email as username, refusing to even try a password once
-    an (email, client address) pair has failed LOGIN_FAILURE_LIMIT times."""
-
-    username = UsernameField(
-        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
-    )
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "locked_out": "Too many failed attempts; try again later.",
-    }
+class LockoutFormMixin:
+    """For an AuthenticationForm: a locked-out (email, client address) pair is told so instead
+    of "wrong password". The authentication backend refuses such a pair and counts failures
+    whichever form asks; this only checks first, to say why."""
 
     def clean(self):
         email = self.cleaned_data.get("username")
-        client = lockout.client_address(self.request)
-        if email and lockout.is_locked_out(email, client):
-            raise ValidationError(self.error_messages["locked_out"], code="locked_out")
-        try:
-            cleaned_data = super().clean()
-        except ValidationError as error:
-            if error.code == "invalid_login":
-                lockout.record_failure(email, client)
-            raise
-        if email:
-            lockout.clear_failures(email, client)
-        return cleaned_data
+        if email and lockout.is_locked_out(email, lockout.client_address(self.request)):
+            raise ValidationError(lockout.LOCKED_OUT, code="locked_out")
+        return super().clean()
 
     @property
     def is_locked_out(self) -> bool:
         return self.has_error(NON_FIELD_ERRORS, "locked_out")
+
+
+class LoginForm(LockoutFormMixin, AuthenticationForm):
+    """Django's login form with the email as username."""
+
+    username = UsernameField(
+        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+
+
+class AdminLoginForm(LockoutFormMixin, AdminAuthenticationForm):
+    """The admin's login form (staff only), under the same lockout."""
 
 
 class ApiTokenForm(forms.Form):

@@ -1,4 +1,5 @@
-"""Failed-login limiting shared by the login page and the token endpoint.
+"""Failed-login limiting shared by every way in with a password: counted and enforced by
+project.accounts.backends.LockoutModelBackend.
 
 Counts failures per (email, client address) in the cache, which is Redis in scale-out mode so
 every process sees the same count. After LOGIN_FAILURE_LIMIT failures the pair is refused until
@@ -9,6 +10,8 @@ import hashlib
 from django.conf import settings
 from django.core.cache import cache
 
+LOCKED_OUT = "Too many failed attempts; try again later."
+
 
 def _key(email: str, client: str) -> str:
     digest = hashlib.sha256(f"{email.strip().lower()}|{client}".encode()).hexdigest()
@@ -16,7 +19,8 @@ def _key(email: str, client: str) -> str:
 
 
 def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+    # authenticate() may be called without a request (the test client's login(), a shell).
+    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
 
 
 def is_locked_out(email: str, client: str) -> bool:

@@ -38,7 +38,7 @@ def register(request):
         except IntegrityError:  # another sign-up took the address after the form checked it
             form.add_error("email", DUPLICATE_EMAIL)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="project.accounts.backends.LockoutModelBackend")
             return redirect("home")
     return render(request, "accounts/register.html", {"form": form})
 
