@@ -148,10 +148,10 @@ class CompleteView(WorkerView):
 
 
 class FailView(WorkerView):
-    @extend_schema(request=FailSerializer, responses={200: QueueMessageSerializer, 409: OpenApiResponse(description="Not processing under this worker.")})
+    @extend_schema(request=FailSerializer, responses={200: QueueMessageSerializer, 409: OpenApiResponse(description="Not processing under this claim.")})
     def post(self, request):
         data = validated(FailSerializer, request.data)
-        message = services.fail(data["messageId"], data["workerId"], data["error"], data.get("claimToken"))
+        message = services.fail(data["messageId"], data["workerId"], data["error"], data["claimToken"])
         return Response(services.message_data(message))
 
 

@@ -70,11 +70,8 @@ class CompleteSerializer(HeldClaimSerializer):
     leaseSeconds = serializers.FloatField(required=False, allow_null=True, default=None)
 
 
-class FailSerializer(serializers.Serializer):
-    messageId = serializers.CharField(max_length=10)
-    workerId = serializers.CharField(max_length=100)
+class FailSerializer(HeldClaimSerializer):
     error = serializers.CharField(max_length=10_000)
-    claimToken = serializers.CharField(max_length=32, required=False, help_text="Recommended: fences off a stale worker.")
 
 
 class HeartbeatSerializer(HeldClaimSerializer):

@@ -423,23 +423,28 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(settings.QUEUE_RETRY_CAP_SECONDS, seconds))
 
 
-def fail(message_id: str, worker_id: str, error: str, claim_token: str | None = None) -> QueueMessage:
+def fail(message_id: str, worker_id: str, error: str, claim_token: str) -> QueueMessage:
     """Give a claim back after a failure: pending again after a backoff, or `failed` (a dead
-    letter) once it used QUEUE_MAX_ATTEMPTS attempts."""
+    letter) once it used QUEUE_MAX_ATTEMPTS attempts.
+
+    Conflict unless the message is processing under this worker's claim token: worker ids are
+    public (`claimedBy` in the stream), so without the token any bot could fail another's claim."""
     worker_id = _clean_worker(worker_id)
+    if not isinstance(claim_token, str) or not claim_token:
+        raise ValidationError({"claimToken": "The claim's token, from claim or claim-next, is required."})
     error = (error or "").strip()[:ERROR_MAX]
     if not error:
         raise ValidationError({"error": "Say what went wrong."})
     now = timezone.now()
     with transaction.atomic():
-        held = QueueMessage.objects.filter(pk=message_id, status=Status.PROCESSING, claimed_by=worker_id)
-        if claim_token:
-            held = held.filter(claim_token=claim_token)
+        held = QueueMessage.objects.filter(
+            pk=message_id, status=Status.PROCESSING, claimed_by=worker_id, claim_token=claim_token
+        )
         message = held.select_for_update().first()
         if message is None:
             if not QueueMessage.objects.filter(pk=message_id).exists():
                 raise NotFound("No such message.")
-            raise Conflict("This message is not processing under this worker's claim.")
+            raise Conflict("This message is not processing under this claim.")
         attempts = message.attempts + 1
         dead = attempts >= settings.QUEUE_MAX_ATTEMPTS
         changes = {
@@ -449,8 +454,10 @@ def fail(message_id: str, worker_id: str, error: str, claim_token: str | None = 
             "lease_expires_at": None,
             "available_at": now if dead else now + _backoff(attempts),
         }
-        if not QueueMessage.objects.filter(pk=message.pk, claim_token=message.claim_token, status=Status.PROCESSING).update(**changes):
-            raise Conflict("This message is not processing under this worker's claim.")
+        # The update decides (SQLite ignores FOR UPDATE): the claim may have expired and been
+        # taken again since the read.
+        if not held.update(**changes):
+            raise Conflict("This message is not processing under this claim.")
         for name, value in changes.items():
             setattr(message, name, value)
         _publish(message, "queue.message.updated")

@@ -3,11 +3,13 @@
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from queue_app import services
 from queue_app.models import QueueMessage
 
+from ..conftest import bearer_client
 from .conftest import claim_next, post
 
 pytestmark = pytest.mark.django_db
@@ -152,12 +154,56 @@ def test_fail_backs_off_then_becomes_a_dead_letter(alice_api, robot_api, staff_a
 
 def test_failing_a_message_one_does_not_hold_is_a_conflict(alice_api, robot_api):
     asked = post(alice_api)
-    body = {"messageId": asked["id"], "workerId": "w1", "error": "x"}
+    body = {"messageId": asked["id"], "workerId": "w1", "error": "x", "claimToken": "forged"}
     assert robot_api.post("/api/queue/fail", body, format="json").status_code == 409
     claimed = claim_next(robot_api, "w1").json()
+    body["claimToken"] = claimed["claimToken"]
     assert robot_api.post("/api/queue/fail", {**body, "workerId": "w2"}, format="json").status_code == 409
     assert robot_api.post("/api/queue/fail", {**body, "claimToken": "forged"}, format="json").status_code == 409
-    assert robot_api.post("/api/queue/fail", {**body, "claimToken": claimed["claimToken"]}, format="json").status_code == 200
+    assert robot_api.post("/api/queue/fail", body, format="json").status_code == 200
+
+
+def test_another_bot_cannot_fail_a_claim_without_its_token(alice_api, robot_api, rival):
+    """Worker ids are public (claimedBy in the stream): only the claim token proves the claim."""
+    post(alice_api)
+    claimed = claim_next(robot_api, "bot1").json()
+    assert alice_api.get("/api/comments").json()["results"][0]["claimedBy"] == "bot1"
+
+    body = {"messageId": claimed["id"], "workerId": "bot1", "error": "sabotage"}
+    response = bearer_client(rival).post("/api/queue/fail", body, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["claimToken"]
+    message = QueueMessage.objects.get(pk=claimed["id"])
+    assert (message.status, message.claimed_by, message.attempts, message.last_error) == ("processing", "bot1", 0, "")
+    assert complete(robot_api, claimed, worker="bot1", reply="mine").status_code == 200
+
+
+def test_failing_with_the_token_of_an_expired_claim_is_a_conflict_as_completing_is(alice_api, robot_api):
+    post(alice_api)
+    old = claim_next(robot_api, "w1").json()
+    QueueMessage.objects.filter(pk=old["id"]).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.requeue_expired() == 1
+    new = claim_next(robot_api, "w1").json()
+    body = {"messageId": old["id"], "workerId": "w1", "error": "late", "claimToken": old["claimToken"]}
+
+    assert robot_api.post("/api/queue/fail", body, format="json").status_code == 409
+    assert complete(robot_api, old, reply="late").status_code == 409
+    message = QueueMessage.objects.get(pk=old["id"])
+    assert (message.status, message.claim_token, message.attempts) == ("processing", new["claimToken"], 1)
+
+
+def test_the_service_refuses_a_failure_without_the_token(alice_api, robot_api):
+    post(alice_api)
+    claimed = claim_next(robot_api, "w1").json()
+
+    with pytest.raises(TypeError):
+        services.fail(claimed["id"], "w1", "no token")
+    for missing in (None, ""):
+        with pytest.raises(ValidationError) as refused:
+            services.fail(claimed["id"], "w1", "no token", missing)
+        assert list(refused.value.message_dict) == ["claimToken"]
+    assert QueueMessage.objects.get(pk=claimed["id"]).status == "processing"
 
 
 def test_heartbeat_extends_the_lease_of_the_holder_only(alice_api, robot_api):
@@ -189,7 +235,8 @@ def test_release_hands_a_claim_back_without_counting_an_attempt(alice_api, robot
         ("/api/queue/claim-next", {"workerId": "w1", "leaseSeconds": 0}, "leaseSeconds"),
         ("/api/queue/claim-next", {"workerId": "w1", "leaseSeconds": 100000}, "leaseSeconds"),
         ("/api/queue/complete", {"messageId": "x", "workerId": "w1"}, "claimToken"),
-        ("/api/queue/fail", {"messageId": "x", "workerId": "w1"}, "error"),
+        ("/api/queue/fail", {"messageId": "x", "workerId": "w1", "claimToken": "t"}, "error"),
+        ("/api/queue/fail", {"messageId": "x", "workerId": "w1", "error": "e"}, "claimToken"),
         ("/api/queue/heartbeat", {"messageId": "x", "workerId": "w1", "claimToken": "t", "leaseSeconds": -1}, "leaseSeconds"),
     ],
 )

@@ -85,7 +85,7 @@ MATRIX = [
     ("api-queue-claim", "post", "/api/queue/claim", {"messageId": "nosuchmsg0", "workerId": "w1"}, QUEUE_WORKER_404),
     ("api-queue-claim-next", "post", "/api/queue/claim-next", {"workerId": "w1"}, expect(401, 403, 403, 403, 403, 403, 204)),
     ("api-queue-complete", "post", "/api/queue/complete", {"messageId": "nosuchmsg0", "workerId": "w1", "claimToken": "t"}, QUEUE_WORKER_404),
-    ("api-queue-fail", "post", "/api/queue/fail", {"messageId": "nosuchmsg0", "workerId": "w1", "error": "x"}, QUEUE_WORKER_404),
+    ("api-queue-fail", "post", "/api/queue/fail", {"messageId": "nosuchmsg0", "workerId": "w1", "claimToken": "t", "error": "x"}, QUEUE_WORKER_404),
     ("api-queue-release", "post", "/api/queue/release", {"messageId": "nosuchmsg0", "workerId": "w1", "claimToken": "t"}, QUEUE_WORKER_404),
     ("api-queue-heartbeat", "post", "/api/queue/heartbeat", {"messageId": "nosuchmsg0", "workerId": "w1", "claimToken": "t"}, QUEUE_WORKER_404),
     ("api-queue-retry", "post", "/api/queue/retry", {"messageId": "nosuchmsg0"}, QUEUE_WORKER_404),
