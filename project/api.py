@@ -9,13 +9,16 @@ from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, UnreadablePostError
+from django.shortcuts import render
 from django.views import defaults
 from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from project.accounts.services import Conflict
+from project.parsers import unstorable
 
 logger = logging.getLogger(__name__)
 
@@ -120,16 +123,55 @@ json_404 = _api_or_page("not_found", "Not found.", 404, defaults.page_not_found)
 json_500 = _api_or_page("server_error", "Internal server error.", 500, defaults.server_error)
 
 
-def reject_nul_characters(get_response):
-    """Middleware: a NUL character is never part of a valid Harbor URL, and PostgreSQL refuses
-    it in any string it is given, so a lookup by such an id would fail with a 500."""
+FORM_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
-    def middleware(request):
+
+class RejectUnstorableInput:
+    """Middleware: a 400 for what PostgreSQL would refuse with a 500 (a DataError) wherever a
+    view put it. A NUL character is never part of a valid Harbor URL or form field, and a lone
+    surrogate cannot be stored either.
+
+    The path and query string are checked first. A posted HTML form's fields (names and values,
+    never file contents) are checked in process_view: after authentication, so the 400 page that
+    names the field has the usual layout, and before the CSRF check, which reads the form
+    anyway (so a view that sets its own `request.upload_handlers` would have to be skipped too).
+    DRF views are skipped: project.parsers checks their bodies and answers in the API's error
+    shape."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
         if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
             return json_400(request)
-        return get_response(request)
+        return self.get_response(request)
 
-    return middleware
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.method != "POST" or request.content_type not in FORM_CONTENT_TYPES:
+            return None
+        view_class = getattr(view_func, "cls", None)
+        if view_class is not None and issubclass(view_class, APIView):
+            return None
+        try:
+            fields = list(request.POST.lists())
+        except UnreadablePostError:  # the client went away; the CSRF check answers it
+            return None
+        for name, values in fields:
+            if problem := unstorable(name):
+                return _unstorable_field(request, None, problem)
+            for value in values:
+                if problem := unstorable(value):
+                    return _unstorable_field(request, name, problem)
+        return None
+
+
+#: The name settings.MIDDLEWARE gives it.
+reject_nul_characters = RejectUnstorableInput
+
+
+def _unstorable_field(request, field: str | None, problem: str):
+    """The 400 page saying which field to fix (every /api/ route is a DRF view, skipped above)."""
+    return render(request, "400.html", {"field": field, "problem": problem}, status=400)
 
 
 #: What `project.ids.new_public_id` makes: the ids of tenants, workflows, accounts, subscriptions.

@@ -5,7 +5,10 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 
+from project.realtime.models import Event
+from queue_app.models import QueueMessage
 from workflows import services as workflows
 from workflows.models import MediaFile, Message
 
@@ -79,6 +82,84 @@ def test_nul_characters_in_text_are_a_400_naming_the_field(alice_api, workflow):
     response = alice_api.post(messages_url(workflow), {"content": "a\x00b"}, format="json")
     assert response.status_code == 400
     assert "content" in error_of(response)["fields"]
+
+
+# PostgreSQL refuses NUL in text and jsonb, and a lone surrogate anywhere (a DataError, a 500);
+# SQLite stores both, so these assert the 400 naming the field, which both databases must give.
+# Written as JSON escapes: a JSON string may not hold a raw control character.
+NUL, LONE_SURROGATE = r"\u0000", r"\ud800"
+
+
+def notification_url(workflow):
+    return f"/workflow/{workflow.pk}/notification"
+
+
+@pytest.mark.parametrize("bad", [NUL, LONE_SURROGATE], ids=["nul", "lone-surrogate"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{{"note": "a{bad}b"}}',
+        '{{"a{bad}b": "note"}}',
+        '{{"deep": [1, {{"deeper": ["ok", "a{bad}b"]}}]}}',
+        '{{"deep": [{{"a{bad}b": null}}]}}',
+    ],
+    ids=["value", "key", "nested-value", "nested-key"],
+)
+def test_unstorable_text_in_a_json_body_is_a_400_naming_the_top_level_field(alice_api, workflow, bad, data):
+    before = Event.objects.count()
+    body = '{"type": "ping", "data": ' + data.format(bad=bad) + "}"
+    response = alice_api.post(notification_url(workflow), body, content_type="application/json")
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "invalid" and list(error["fields"]) == ["data"]
+    assert Event.objects.count() == before
+
+
+def test_the_json_check_names_every_field_and_a_bad_top_level_key(alice_api, workflow):
+    body = '{"content": "a\\u0000", "x\\ud800": 1, "data": {"k": "\\udfff"}}'
+    response = alice_api.post(notification_url(workflow), body, content_type="application/json")
+    assert response.status_code == 400
+    assert set(error_of(response)["fields"]) == {"content", "data", "non_field_errors"}
+
+
+def test_paired_surrogates_are_fine(alice_api, workflow):
+    body = '{"type": "ping", "data": {"\\ud83d\\ude00": "\\ud83d\\ude00"}}'
+    assert alice_api.post(notification_url(workflow), body, content_type="application/json").status_code == 202
+
+
+@pytest.mark.parametrize(
+    "route, data, field",
+    [
+        ("tenant_switch", {"tenant_id": "a\x00b"}, "tenant_id"),
+        ("tenant_member_remove", {"email": "x\x00@y.z"}, "email"),
+        ("queue_stream", {"text": "hi\x00"}, "text"),
+    ],
+)
+def test_nul_characters_in_a_form_are_a_400_page_naming_the_field(client, alice, acme, route, data, field):
+    client.force_login(alice)
+    url = reverse(route, kwargs={"tenant_id": acme.pk} if route == "tenant_member_remove" else None)
+    response = client.post(url, data)
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert f"The field “{field}” contains a null character" in response.text
+    assert "Signed in as <strong>alice@example.com</strong>" in response.text  # the usual layout
+    assert not QueueMessage.objects.exists()
+
+
+def test_a_nul_character_in_a_form_field_name_is_a_400(client, alice):
+    client.force_login(alice)
+    response = client.post(reverse("tenant_switch"), {"tenant\x00id": "x"})
+    assert response.status_code == 400
+    assert "A field name in the form contains a null character" in response.text
+
+
+def test_a_nul_character_beside_an_upload_is_a_400_and_stores_no_file(client, alice, workflow):
+    client.force_login(alice)
+    upload = SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain")
+    response = client.post(reverse("workflow_upload", args=[workflow.pk]), {"file": upload, "note": "a\x00"})
+    assert response.status_code == 400
+    assert "The field “note” contains a null character" in response.text
+    assert not MediaFile.objects.exists()
 
 
 def test_hostile_text_is_stored_verbatim_and_rendered_escaped(alice_api, client, alice, workflow):
