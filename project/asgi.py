@@ -14,13 +14,13 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from project.realtime.middleware import TicketAuthMiddleware, allowed_hosts_origin_validator  # noqa: E402
+from project.realtime.middleware import SiteOriginValidator, TicketAuthMiddleware  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": allowed_hosts_origin_validator(
+        "websocket": SiteOriginValidator(
             AuthMiddlewareStack(TicketAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }

@@ -152,7 +152,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                #: redis-py 8 reads with a 5 s socket timeout by default, no longer than the
+                #: layer's blocking BZPOPMIN (5 s): idle sockets died with TimeoutError and
+                #: closed 1011 (channels_redis#422). Longer than the pop, still finite.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=30.0)}],
                 "prefix": env.str("CHANNELS_PREFIX", default="harbor"),
                 "capacity": 1000,
                 #: Never shorter than daphne's websocket timeout (24 h), or idle sockets
@@ -330,8 +333,13 @@ REALTIME_REPLAY_LIMIT = env.int("REALTIME_REPLAY_LIMIT", default=1000)
 #: Presence frames per group and server process: at most one per this many seconds, joins and
 #: leaves in between folded into the next one (a crowd joining costs O(M) frames, not O(M²)).
 REALTIME_PRESENCE_INTERVAL = env.float("REALTIME_PRESENCE_INTERVAL", default=0.5)
-if REALTIME_PRESENCE_INTERVAL < 0 or REALTIME_DISPATCH_INTERVAL <= 0:
-    raise ImproperlyConfigured("REALTIME_PRESENCE_INTERVAL must be >= 0 and REALTIME_DISPATCH_INTERVAL > 0.")
+#: Each socket checks its credential and rights again this often, besides at once when one of
+#: them ends: the safety net for a dropped channel-layer message and for expiring tokens and sessions.
+REALTIME_ACCESS_RECHECK_SECONDS = env.float("REALTIME_ACCESS_RECHECK_SECONDS", default=60.0)
+if REALTIME_PRESENCE_INTERVAL < 0 or REALTIME_DISPATCH_INTERVAL <= 0 or REALTIME_ACCESS_RECHECK_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "REALTIME_PRESENCE_INTERVAL must be >= 0, REALTIME_DISPATCH_INTERVAL and REALTIME_ACCESS_RECHECK_SECONDS > 0."
+    )
 
 # --- Outgoing calls (project/resilience) ----------------------------------------------------
 #: Consecutive failures of one dependency before its circuit breaker opens.

@@ -69,6 +69,17 @@ def fresh_breaker_memory():
     breaker._local = breaker._HealthyInThisProcess()
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test runs its sockets on an event loop of its own, and channels-redis keeps asyncio
+    locks that belong to the loop that last used them: a backup cleaner still holding one when
+    a test's loop ended failed the next test with "bound to a different event loop". A new layer
+    per test starts with none."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def alice(db):
     return services.register_user("alice@example.com", PASSWORD, display_name="Alice")

@@ -1,9 +1,9 @@
-from django.urls import path, re_path
+from django.urls import re_path
 
 from . import consumers
 
 websocket_urlpatterns = [
-    path("ws/workflow/<str:workflow_id>/", consumers.WorkflowConsumer.as_asgi()),
+    re_path(r"^ws/workflow/(?P<workflow_id>[A-Za-z0-9]+)/$", consumers.WorkflowConsumer.as_asgi()),
     # The original route.
     re_path(r"^workflow/(?P<workflow_id>[A-Za-z0-9]+)/websocket/?$", consumers.WorkflowConsumer.as_asgi()),
 ]

@@ -12,8 +12,8 @@ from django.utils import timezone
 from notifications.models import Kind
 from notifications.services import notify
 from project.accounts.models import Membership, Tenant, User, normalize_email
-from project.accounts.services import Conflict
-from project.realtime.services import publish
+from project.accounts.services import Conflict, end_user_access
+from project.realtime.services import ACCESS_CHANGED, publish
 
 from .models import HistoryEvent, MediaFile, Message, Participant, Workflow, new_share_token
 
@@ -182,6 +182,7 @@ def delete_workflow(access: WorkflowAccess) -> None:
         workflow.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
         _record(workflow, HistoryEvent.Type.DELETED, access.user, "workflow.deleted")
         _notify(workflow, access.user, Kind.WORKFLOW_DELETED, f"{access.user.get_full_name()} deleted “{workflow.title}”")
+        publish(workflow.group, ACCESS_CHANGED, {"reason": "workflow_deleted"})
 
 
 def add_participant(access: WorkflowAccess, email: str, role: str = Role.EDITOR) -> Participant:
@@ -220,6 +221,7 @@ def remove_participant(access: WorkflowAccess, email: str) -> None:
         participant.delete()
         data = {"participant": {"email": participant.user.email, "role": participant.role, "user_id": participant.user_id}}
         _record(workflow, HistoryEvent.Type.PARTICIPANT_REMOVED, access.user, "participant.removed", data, email=participant.user.email)
+        end_user_access(participant.user_id, "participation_ended")
 
 
 def post_message(access: WorkflowAccess, content: str) -> Message:

@@ -51,11 +51,24 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
 
+def _memberships_changed(user_ids) -> None:
+    """Admins edit memberships directly: a removed, moved or demoted member's sockets check
+    their rights again, as after `services.remove_member`."""
+    for user_id in {user_id for user_id in user_ids if user_id is not None}:
+        services.end_user_access(user_id, "membership_changed")
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
     list_display = ["name", "id", "created_at"]
     search_fields = ["name", "id", "memberships__user__email"]
     inlines = [MembershipInline]
+
+    def save_formset(self, request, form, formset, change):
+        touched = [f for f in formset.initial_forms if f.has_changed() or f in formset.deleted_forms]
+        super().save_formset(request, form, formset, change)
+        if formset.model is Membership:
+            _memberships_changed([f.initial.get("user") for f in touched])
 
 
 @admin.register(Membership)
@@ -64,6 +77,20 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     search_fields = ["user__email", "tenant__name"]
     autocomplete_fields = ["user", "tenant"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.has_changed():
+            _memberships_changed([form.initial.get("user"), obj.user_id])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        _memberships_changed([obj.user_id])
+
+    def delete_queryset(self, request, queryset):
+        user_ids = list(queryset.values_list("user_id", flat=True))
+        super().delete_queryset(request, queryset)
+        _memberships_changed(user_ids)
 
 
 @admin.register(ApiToken)

@@ -80,7 +80,9 @@ class WsTicketView(APIView):
     @extend_schema(request=None, responses={201: WsTicketSerializer})
     def post(self, request):
         token = request.auth if isinstance(request.auth, ApiToken) else None
-        ticket, raw = services.issue_ws_ticket(request.user, token)
+        # A ticket asked for by a browser session lives only as long as that session.
+        session_key = "" if token else request.session.session_key or ""
+        ticket, raw = services.issue_ws_ticket(request.user, token, session_key)
         return Response({"ticket": raw, "expires_at": ticket.expires_at}, status=status.HTTP_201_CREATED)
 
 

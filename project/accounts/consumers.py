@@ -1,6 +1,6 @@
 from channels.db import database_sync_to_async
 
-from project.realtime.consumers import CLOSE_FORBIDDEN, RealtimeConsumer
+from project.realtime.consumers import RealtimeConsumer
 
 from .access import get_membership
 
@@ -19,8 +19,3 @@ class TenantEventsConsumer(RealtimeConsumer):
         self.tenant_id = self.scope["url_route"]["kwargs"]["tenant_id"]
         membership = await database_sync_to_async(get_membership)(user, self.tenant_id)
         return [membership.tenant.group]
-
-    async def handle_event(self, frame):
-        await super().handle_event(frame)
-        if frame["type"] == "tenant.member_removed" and frame["data"].get("user_id") == self.user.pk:
-            await self.close(code=CLOSE_FORBIDDEN)

@@ -19,6 +19,18 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def access_group(user_id: int) -> str:
+    """The group that tells every socket of one user to check its rights again: a membership,
+    a participation, the password or `is_active` ended (project.realtime.consumers)."""
+    return f"access.{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    """The group a browser session's sockets join, so that logging out closes them.
+    Hashed: the event log must never hold a usable session key."""
+    return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
 def hash_secret(raw: str) -> str:
     """Tokens and tickets carry 256 random bits, so a fast hash is enough; only hashes are stored."""
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -72,6 +84,26 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self):
         super().clean()
         self.email = normalize_email(self.email)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        user._active_in_db = user.__dict__.get("is_active")
+        return user
+
+    def save(self, *args, **kwargs):
+        """Saving a new password or deactivating the user ends the rights its sockets hold.
+        Here rather than in a service: Django's own password forms, the admin and
+        `manage.py changepassword` save users directly, and none of them may leave a socket open."""
+        ended = not self._state.adding and (
+            self._password is not None or (getattr(self, "_active_in_db", None) and not self.is_active)
+        )
+        super().save(*args, **kwargs)
+        self._active_in_db = self.is_active
+        if ended:
+            from .services import end_user_access
+
+            end_user_access(self.pk, "credentials_changed")
 
     def get_full_name(self):
         return self.display_name or self.email
@@ -163,6 +195,10 @@ class WsTicket(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    #: The browser session the ticket was issued to, if any: it must still be logged in when
+    #: the ticket is redeemed, and its logout closes the socket. Lives for WS_TICKET_TTL at
+    #: most, next to the session table that holds the same key.
+    session_key = models.CharField(max_length=40, blank=True)
     expires_at = models.DateTimeField()
 
     def __str__(self):

@@ -1,16 +1,31 @@
 """Every write to users, tenants, memberships, tokens and tickets goes through here."""
 
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
+from importlib import import_module
 
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
-from project.realtime.services import AUTH_REVOKED, publish
+from project.realtime.services import ACCESS_CHANGED, publish
 
-from .models import ApiToken, Membership, Tenant, User, WsTicket, hash_secret, normalize_email, user_group
+from .models import (
+    ApiToken,
+    Membership,
+    Tenant,
+    User,
+    WsTicket,
+    access_group,
+    hash_secret,
+    normalize_email,
+    session_group,
+    user_group,
+)
 
 Role = Membership.Role
 TOKEN_PREFIX = "hbr_"
@@ -74,6 +89,7 @@ def remove_member(tenant: Tenant, actor: Membership, email: str) -> None:
                 raise Conflict("A tenant must keep at least one owner.")
         membership.delete()
         _publish_membership(tenant, "tenant.member_removed", membership, actor.user)
+        end_user_access(membership.user_id, "membership_ended")
 
 
 def _require_manager(actor: Membership) -> None:
@@ -122,16 +138,73 @@ def revoke_api_token(token: ApiToken) -> None:
     """Revoke the token and close the sockets opened with its tickets."""
     with transaction.atomic():
         if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
-            publish(token.group, AUTH_REVOKED, {"reason": "token_revoked"})
+            publish(token.group, ACCESS_CHANGED, {"reason": "token_revoked"})
     token.refresh_from_db(fields=["revoked_at"])
 
 
-def end_session_sockets(session_group: str) -> None:
-    """Close the sockets of a browser session that is logging out."""
-    publish(session_group, AUTH_REVOKED, {"reason": "logout"})
+def end_session_sockets(session_key: str) -> None:
+    """Close the sockets of a browser session that has logged out (call after the session
+    is gone: each socket checks its session again when told)."""
+    publish(session_group(session_key), ACCESS_CHANGED, {"reason": "logout"})
 
 
-def issue_ws_ticket(user: User, token: ApiToken | None = None) -> tuple[WsTicket, str]:
+def end_user_access(user_id: int, reason: str) -> None:
+    """Tell every socket of the user, in every process, to check its rights again now: one of
+    them ended (a membership, a participation, the password, `is_active`). Each socket closes
+    when its own check fails and stays open otherwise (project.realtime.consumers)."""
+    publish(access_group(user_id), ACCESS_CHANGED, {"reason": reason})
+
+
+@dataclass(frozen=True)
+class SocketCredential:
+    """What authenticated a socket, kept so that the socket can be checked again while it is
+    open: the user, and the browser session or API token it came through (a ticket carries
+    the one it was issued under)."""
+
+    user_id: int
+    session_key: str = ""
+    token_id: int | None = None
+
+    @property
+    def groups(self) -> list[str]:
+        """The groups whose `access.changed` events make the socket check itself again."""
+        groups = [access_group(self.user_id)]
+        if self.session_key:
+            groups.append(session_group(self.session_key))
+        if self.token_id is not None:
+            groups.append(ApiToken(pk=self.token_id).group)
+        return groups
+
+
+def authenticated_user(credential: SocketCredential) -> User | None:
+    """The user `credential` still authenticates, or None: the user is gone or inactive, the
+    token revoked or expired, the session logged out, expired or from before a password change."""
+    user = User.objects.filter(pk=credential.user_id, is_active=True).first()
+    if user is None:
+        return None
+    if credential.token_id is not None:
+        token = ApiToken.objects.filter(pk=credential.token_id, user=user).first()
+        if token is None or not token.is_usable():
+            return None
+    if credential.session_key and not session_authenticates(credential.session_key, user):
+        return None
+    return user
+
+
+def session_authenticates(session_key: str, user: User) -> bool:
+    """Django's own session check (`django.contrib.auth.get_user`) without its side effect:
+    it flushes a session whose password hash is stale, which is the HTTP side's business."""
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    if session.get(SESSION_KEY) != str(user.pk):  # also empty when logged out or expired
+        return False
+    stored = session.get(HASH_SESSION_KEY) or ""
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    return any(constant_time_compare(stored, valid) for valid in hashes)
+
+
+def issue_ws_ticket(user: User, token: ApiToken | None = None, session_key: str = "") -> tuple[WsTicket, str]:
+    """A ticket for one socket, issued under an API token or a browser session (the socket
+    then lives only as long as they do)."""
     raw = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
@@ -140,21 +213,18 @@ def issue_ws_ticket(user: User, token: ApiToken | None = None) -> tuple[WsTicket
             key_hash=hash_secret(raw),
             user=user,
             token=token,
+            session_key=session_key or "",
             expires_at=now + timedelta(seconds=settings.WS_TICKET_TTL),
         )
     return ticket, raw
 
 
-def redeem_ws_ticket(raw: str) -> tuple[User | None, ApiToken | None]:
-    """Single use: the delete's row count decides, so two sockets racing for one ticket
-    cannot both win."""
-    ticket = (
-        WsTicket.objects.select_related("user", "token")
-        .filter(key_hash=hash_secret(raw), expires_at__gt=timezone.now())
-        .first()
-    )
+def redeem_ws_ticket(raw: str) -> tuple[User, SocketCredential] | None:
+    """The user and credential of a valid ticket, or None. Single use: the delete's row count
+    decides, so two sockets racing for one ticket cannot both win."""
+    ticket = WsTicket.objects.filter(key_hash=hash_secret(raw), expires_at__gt=timezone.now()).first()
     if ticket is None or WsTicket.objects.filter(pk=ticket.pk).delete()[0] != 1:
-        return None, None
-    if not ticket.user.is_active or (ticket.token and not ticket.token.is_usable()):
-        return None, None
-    return ticket.user, ticket.token
+        return None
+    credential = SocketCredential(ticket.user_id, ticket.session_key, ticket.token_id)
+    user = authenticated_user(credential)
+    return (user, credential) if user is not None else None

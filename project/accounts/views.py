@@ -11,8 +11,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from project.realtime.middleware import session_group
-
 from . import services
 from .access import get_membership
 from .context_processors import CURRENT_TENANT_SESSION_KEY
@@ -57,10 +55,13 @@ class HarborLoginView(LoginView):
 
 class HarborLogoutView(LogoutView):
     def post(self, request, *args, **kwargs):
-        # Read the key before logging out: logout() flushes the session and forgets it.
-        if request.session.session_key:
-            services.end_session_sockets(session_group(request.session.session_key))
-        return super().post(request, *args, **kwargs)
+        # Read the key before logging out, which forgets it; tell the sockets after, so that
+        # the session they check again is already gone.
+        session_key = request.session.session_key
+        response = super().post(request, *args, **kwargs)
+        if session_key:
+            services.end_session_sockets(session_key)
+        return response
 
 
 class HarborPasswordChangeView(PasswordChangeView):

@@ -12,14 +12,24 @@ Protocol (server → client), one JSON object per frame:
 - transient frames without a cursor, never stored nor replayed: ``{"type": "typing", "group",
   "data": {"user"}}`` and ``{"type": "presence", "group", "data": {"users": [...]}}``.
 
-Close codes: 4401 not authenticated (or logged out / token revoked), 4403 not allowed,
-4400 bad connection parameters. Clients should not reconnect after 4401 or 4403.
+Close codes: 4401 not authenticated, or no longer (logged out, password changed, token revoked,
+user deactivated); 4403 not allowed, or no longer (removed from the tenant or the workflow);
+4400 bad connection parameters; 4404 no such socket route. Clients should not reconnect after
+4401, 4403 or 4404.
+
+Rights end while a socket is open: every socket joins the groups of its credential (its user's
+`access.<id>`, its session's or its token's) and checks its credential and its right to its
+groups again whenever an `access.changed` event reaches one of them, and every
+REALTIME_ACCESS_RECHECK_SECONDS besides (a channel layer may drop a message; a token or a
+session may simply expire). Services publish `access.changed` whenever a right ends.
 """
 
+import asyncio
 import json
 import logging
+import random
 from collections import OrderedDict, deque
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -29,13 +39,14 @@ from django.http import Http404
 
 from . import dispatcher, presence
 from .models import Event
-from .services import AUTH_REVOKED, layer_is_cross_process, validate_group
+from .services import ACCESS_CHANGED, layer_is_cross_process, validate_group
 
 logger = logging.getLogger(__name__)
 
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
 _REMEMBERED_CURSORS = 4096
 
 
@@ -54,31 +65,45 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     presence_group: str | None = None
 
     async def get_groups(self, user) -> list[str]:
+        """The groups `user` may follow on this route. Called at connect and again whenever the
+        socket re-checks its rights, so it must not do more than decide and remember."""
         raise PermissionDenied  # deny unless a subclass says otherwise
 
     async def connect(self):
         self.user = self.scope.get("user")
+        self.credential = self.scope.get("credential")
         self.subscribed: list[str] = []
+        self.control_groups: list[str] = []
         self._recent: deque[int] = deque(maxlen=_REMEMBERED_CURSORS)
         self._recent_set: set[int] = set()
         self._holds_dispatcher = False
+        self._recheck_task: asyncio.Task | None = None
         # Accept first: a close code before the handshake reaches the client as a bare failure.
         await self.accept()
-        if self.user is None or not self.user.is_authenticated:
+        if self.user is None or not self.user.is_authenticated or self.credential is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        if "\x00" in unquote(self.scope.get("query_string", b"").decode("latin1")):
+            # PostgreSQL refuses NUL in any string: such an id would fail a query, not match.
+            await self.send_error("invalid_query", "The query string must not contain NUL characters.")
+            await self.close(code=CLOSE_BAD_REQUEST)
+            return
         after = query_param(self.scope, "after")
-        if after is not None and not (after.isdigit() and int(after) < 2**63):
+        # isdecimal() alone admits "²" and other digits int() refuses.
+        if after is not None and not (after.isascii() and after.isdecimal() and int(after) < 2**63):
             await self.send_error("invalid_cursor", "`after` must be a non-negative integer cursor.")
             await self.close(code=CLOSE_BAD_REQUEST)
             return
+        # Joined before the rights are checked: a right that ends from now on reaches this socket.
+        self.control_groups = self.credential.groups
+        for group in self.control_groups:
+            await self.channel_layer.group_add(group, self.channel_name)
         try:
             groups = [validate_group(group) for group in await self.get_groups(self.user)]
         except (PermissionDenied, Http404):
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        auth_group = self.scope.get("auth_group")
-        for group in [*groups, *([auth_group] if auth_group else [])]:
+        for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.subscribed = groups
         if not layer_is_cross_process(self.channel_layer):
@@ -86,13 +111,15 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             self._holds_dispatcher = True
         cursor = await self.replay(int(after)) if after is not None else await _latest_cursor()
         await self.send_json({"type": "ready", "data": {"groups": groups, "cursor": cursor}})
+        self._recheck_task = asyncio.get_running_loop().create_task(self._recheck_periodically())
         if self.presence_group:
             await presence.join(self.presence_group, self.channel_name, self.user)
             await presence.announce(self.presence_group, self.channel_layer)
 
     async def disconnect(self, code):
-        auth_group = self.scope.get("auth_group")
-        for group in [*getattr(self, "subscribed", []), *([auth_group] if auth_group else [])]:
+        if getattr(self, "_recheck_task", None) is not None:
+            self._recheck_task.cancel()
+        for group in [*getattr(self, "subscribed", []), *getattr(self, "control_groups", [])]:
             await self.channel_layer.group_discard(group, self.channel_name)
         if getattr(self, "_holds_dispatcher", False):
             dispatcher.release()
@@ -100,6 +127,32 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if self.presence_group and self.subscribed:
             await presence.leave(self.channel_name)
             await presence.announce(self.presence_group, self.channel_layer)
+
+    async def check_access(self) -> bool:
+        """Check the credential (4401) and the right to this socket's groups (4403) again, as
+        they are now in the database; close and return False if either ended."""
+        user = await _authenticated_user(self.credential)
+        if user is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return False
+        try:
+            await self.get_groups(user)
+        except (PermissionDenied, Http404):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return False
+        self.user = user
+        return True
+
+    async def _recheck_periodically(self):
+        interval = settings.REALTIME_ACCESS_RECHECK_SECONDS
+        while True:
+            # Jittered, so that sockets opened together do not check together.
+            await asyncio.sleep(interval * random.uniform(0.75, 1.25))
+            try:
+                if not await self.check_access():
+                    return
+            except Exception:  # the database may be restarting: the next period tries again
+                logger.warning("socket access re-check failed", exc_info=True)
 
     async def send_transient(self, group: str, event_type: str, data: dict, include_self: bool = True):
         """Send a frame that is neither stored nor replayed (typing, presence) to a group."""
@@ -134,8 +187,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             self._recent_set.discard(self._recent[0])
         self._recent.append(cursor)
         self._recent_set.add(cursor)
-        if frame["type"] == AUTH_REVOKED:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        if frame["type"] == ACCESS_CHANGED:
+            await self.check_access()
             return
         await self.handle_event(frame)
 
@@ -146,7 +199,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         # An exception in a handler would close the socket: answer with an error frame instead.
         try:
             content = json.loads(text_data) if text_data is not None else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested 100,000 deep
             await self.send_error("invalid_json", "Frames must be JSON objects.")
             return
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
@@ -198,3 +251,20 @@ def _events_for(groups: list[str], after: int, limit: int) -> list[dict]:
 @database_sync_to_async
 def _latest_cursor() -> int:
     return dispatcher._latest_event_id()
+
+
+@database_sync_to_async
+def _authenticated_user(credential):
+    from project.accounts.services import authenticated_user
+
+    return authenticated_user(credential)
+
+
+class NotFoundConsumer(AsyncJsonWebsocketConsumer):
+    """Every path no route matches: a 4404 close and a warning, rather than a handshake that
+    fails with an error in the server log."""
+
+    async def connect(self):
+        logger.warning("websocket route not found: %r", self.scope.get("path"))
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND)

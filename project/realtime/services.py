@@ -29,8 +29,9 @@ logger = logging.getLogger(__name__)
 GROUP_NAME = re.compile(r"^[A-Za-z0-9._-]{1,99}$")
 #: The `type` of the channel-layer message; consumers handle it in `realtime_event`.
 LAYER_MESSAGE_TYPE = "realtime.event"
-#: An event that closes the group's sockets instead of reaching them (logout, token revoked).
-AUTH_REVOKED = "auth.revoked"
+#: An event that never reaches a client: each socket of the group checks its credential and
+#: its right to its groups again, and closes if either ended (project.realtime.consumers).
+ACCESS_CHANGED = "access.changed"
 
 
 def validate_group(group: str) -> str:

@@ -1,11 +1,11 @@
 // A socket to one of Harbor's real-time routes (docs/realtime.md): reconnects with full-jitter
-// backoff, resumes from the last cursor, pings to stay fresh, and stops for good on 4401/4403.
+// backoff, resumes from the last cursor, pings to stay fresh, and stops for good on 4401/4403/4404.
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
 const PING_EVERY_MS = 25_000;
-// The server refused us (logged out, removed): reconnecting cannot help.
-const NOT_ALLOWED = new Set([4401, 4403]);
+// The server refused us (logged out, removed, no such route): reconnecting cannot help.
+const NOT_ALLOWED = new Set([4401, 4403, 4404]);
 
 export class LiveSocket {
   // onFrame(frame) gets every frame; onState(state) gets "live", "reconnecting", "offline" or

@@ -11,10 +11,9 @@ from django.urls import reverse
 
 from project.accounts import services
 from project.accounts.context_processors import tenants
-from project.accounts.models import ApiToken, Membership, Tenant, User
-from project.realtime.consumers import AUTH_REVOKED
-from project.realtime.middleware import session_group
+from project.accounts.models import ApiToken, Membership, Tenant, User, session_group
 from project.realtime.models import Event
+from project.realtime.services import ACCESS_CHANGED
 
 from ..conftest import PASSWORD
 
@@ -158,7 +157,7 @@ def test_it_logs_out_on_post_and_closes_the_sessions_sockets(client, alice):
     assert response.status_code == 302
     assert response["Location"] == reverse("login")
     assert client.get(reverse("home")).status_code == 302
-    assert Event.objects.filter(group=group, type=AUTH_REVOKED).count() == 1
+    assert Event.objects.filter(group=group, type=ACCESS_CHANGED).count() == 1
 
 
 def test_it_changes_the_password(client, alice):

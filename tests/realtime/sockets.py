@@ -7,6 +7,9 @@ from channels.testing import WebsocketCommunicator
 from project.asgi import application
 
 ORIGIN = (b"origin", b"http://testserver")
+#: Servers always pass the Host header on; the test communicator does not add one. The origin
+#: check compares the Origin with it.
+HOST = (b"host", b"testserver")
 
 
 def session_headers(client) -> list[tuple[bytes, bytes]]:
@@ -14,13 +17,22 @@ def session_headers(client) -> list[tuple[bytes, bytes]]:
     return [ORIGIN, (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
 
 
+async def connect(path: str, headers=(ORIGIN,)) -> WebsocketCommunicator:
+    """A connected communicator with nothing read yet (replayed frames come before `ready`)."""
+    headers = list(headers)
+    if not any(name == b"host" for name, _ in headers):
+        headers.append(HOST)
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    return communicator
+
+
 async def open_socket(path: str, headers=(ORIGIN,)):
     """Connect and return (communicator, first frame or close message). A socket closed at
     once is also disconnected: a communicator left open holds a database connection past
     the test."""
-    communicator = WebsocketCommunicator(application, path, headers=list(headers))
-    connected, _ = await communicator.connect(timeout=5)
-    assert connected
+    communicator = await connect(path, headers)
     first = await communicator.receive_output(timeout=5)
     if first["type"] == "websocket.close":
         await communicator.disconnect()

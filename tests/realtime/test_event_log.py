@@ -8,7 +8,7 @@ from project.realtime.models import Event
 from project.realtime.services import publish
 
 from ..conftest import run_manage
-from .sockets import open_ready_socket, session_headers
+from .sockets import connect, open_ready_socket, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,14 +63,7 @@ async def test_reconnecting_after_a_cursor_replays_exactly_the_missed_events(cli
 
 async def open_ready_socket_after(path, headers):
     """Like open_ready_socket, but the replayed frames come before `ready`: keep them queued."""
-    from channels.testing import WebsocketCommunicator
-
-    from project.asgi import application
-
-    communicator = WebsocketCommunicator(application, path, headers=headers)
-    connected, _ = await communicator.connect(timeout=5)
-    assert connected
-    return communicator
+    return await connect(path, headers)
 
 
 async def test_a_rolled_back_transaction_publishes_nothing(client, alice):

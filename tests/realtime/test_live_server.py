@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from websockets.exceptions import InvalidStatus
 
 from project.accounts import services
+from project.accounts.models import Membership
 
 from ..conftest import PASSWORD, http_json, run_manage
 
@@ -59,3 +60,26 @@ async def test_the_live_server_refuses_a_foreign_origin(live_daphne):
         async with websockets.connect(url, origin="https://evil.example"):
             pass
     assert refused.value.response.status_code == 403
+
+
+async def test_a_right_ended_in_another_process_closes_the_socket_without_a_frame_from_it(live_daphne):
+    """dave's socket lives in the daphne process; the owner removes him from a command in a
+    third process. The socket closes with 4403 though dave never sends a frame."""
+    alice = await database_sync_to_async(services.register_user)("alice@example.com", PASSWORD)
+    dave = await database_sync_to_async(services.register_user)("dave@example.com", PASSWORD)
+    acme = await database_sync_to_async(services.create_tenant)(alice, "Acme")
+    owner = await database_sync_to_async(Membership.objects.get)(user=alice, tenant=acme)
+    await database_sync_to_async(services.add_member)(acme, owner, dave.email)
+    async with websockets.connect(await ticket_url(live_daphne, dave, "/ws/queue/", tenant=acme.pk)) as socket:
+        assert (await recv_json(socket))["type"] == "ready"
+        code = (
+            "from project.accounts.access import get_membership; from project.accounts.services import remove_member; "
+            f"owner = get_membership(get_user_model().objects.get(email='alice@example.com'), '{acme.pk}'); "
+            "remove_member(owner.tenant, owner, 'dave@example.com')"
+        )
+        result = await asyncio.to_thread(run_manage, "shell", "-c", "from django.contrib.auth import get_user_model; " + code)
+        assert result.returncode == 0, result.stderr
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await recv_json(socket)
+    assert closed.value.rcvd.code == 4403

@@ -3,6 +3,7 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 
 from project.accounts import services
 from project.asgi import application
@@ -135,4 +136,71 @@ async def test_a_published_event_reaches_the_groups_sockets_once(client, alice):
     assert frame == {"type": "test.hello", "group": f"user.{alice.pk}", "cursor": event.pk, "data": {"n": 1}}
     # The dispatcher also reads the log; the socket must not get the event a second time.
     assert await communicator.receive_nothing(timeout=0.8)
+    await communicator.disconnect()
+
+
+async def test_a_right_that_ends_without_an_event_is_caught_by_the_periodic_check(alice, settings):
+    """A token that simply expires, or a row changed in bulk, sends no event: each socket
+    checks itself every REALTIME_ACCESS_RECHECK_SECONDS too."""
+    settings.REALTIME_ACCESS_RECHECK_SECONDS = 0.2
+    token, _ = await database_sync_to_async(services.issue_api_token)(alice, "bot")
+    communicator = await open_ready_socket(f"/ws/user/?ticket={await new_ticket(alice, token)}", headers=[ORIGIN])
+    assert await communicator.receive_nothing(timeout=0.5)  # still valid: it stays open
+
+    await database_sync_to_async(type(token).objects.filter(pk=token.pk).update)(expires_at=timezone.now())
+
+    await expect_close(communicator, 4401)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/ws/user/?after=%C2%B2", "/ws/workflow/%00/", "/ws/tenants/%00/", "/ws/queue/?tenant=%00", "/ws/nope/"],
+)
+async def test_hostile_paths_get_a_close_code_and_a_warning_not_an_error(client, alice, path, caplog):
+    await logged_in_client(client, alice)
+    communicator, first = await open_socket(path, session_headers(client))
+    if first["type"] == "websocket.send":  # an error frame first, then the close
+        assert json.loads(first["text"])["type"] == "error"
+        first = await communicator.receive_output(timeout=3)
+        await communicator.disconnect()
+    assert first["type"] == "websocket.close"
+    assert first["code"] in (4400, 4404)
+    assert not [record for record in caplog.records if record.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_a_frame_nested_100000_deep_is_an_error_frame(client, alice):
+    await logged_in_client(client, alice)
+    communicator = await open_ready_socket("/ws/user/", session_headers(client))
+    await communicator.send_to(text_data="[" * 100_000)
+    assert (await receive_json(communicator))["data"]["code"] == "invalid_json"
+    await communicator.send_json_to({"type": "ping"})
+    assert await receive_json(communicator) == {"type": "pong"}
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    "origin, allowed",
+    [
+        (b"http://testserver", True),
+        (b"https://testserver", False),  # another scheme
+        (b"http://testserver:9999", False),  # another port
+        (b"http://evil.example", False),
+        (b"null", False),
+    ],
+)
+async def test_the_origin_must_be_the_sites_own_scheme_host_and_port(client, alice, origin, allowed):
+    await logged_in_client(client, alice)
+    headers = [(b"origin", origin), session_headers(client)[1], (b"host", b"testserver")]
+    communicator = WebsocketCommunicator(application, "/ws/user/", headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected is allowed
+    await communicator.disconnect()
+
+
+async def test_a_trusted_origin_from_csrf_trusted_origins_is_accepted(client, alice, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.harbor.example"]
+    await logged_in_client(client, alice)
+    headers = [(b"origin", b"https://app.harbor.example"), session_headers(client)[1], (b"host", b"internal:8000")]
+    communicator = WebsocketCommunicator(application, "/ws/user/", headers=headers)
+    assert (await communicator.connect(timeout=5))[0]
     await communicator.disconnect()

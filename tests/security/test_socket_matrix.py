@@ -25,8 +25,8 @@ WORKFLOW = expect(4401, 4403, 4403, READY, READY, READY, 4403)
 # (route pattern as in project/routing.py, path, expected by persona)
 MATRIX = [
     ("ws/user/", "/ws/user/", expect(4401, READY, READY, READY, READY, READY, READY)),
-    ("ws/tenants/<str:tenant_id>/", "/ws/tenants/{tenant}/", expect(4401, 4403, READY, READY, READY, READY, 4403)),
-    ("ws/workflow/<str:workflow_id>/", "/ws/workflow/{workflow}/", WORKFLOW),
+    ("^ws/tenants/(?P<tenant_id>[A-Za-z0-9]+)/$", "/ws/tenants/{tenant}/", expect(4401, 4403, READY, READY, READY, READY, 4403)),
+    ("^ws/workflow/(?P<workflow_id>[A-Za-z0-9]+)/$", "/ws/workflow/{workflow}/", WORKFLOW),
     ("^workflow/(?P<workflow_id>[A-Za-z0-9]+)/websocket/?$", "/workflow/{workflow}/websocket", WORKFLOW),
     ("ws/notifications/", "/ws/notifications/", expect(4401, READY, READY, READY, READY, READY, READY)),
     ("ws/queue/", "/ws/queue/", expect(4401, READY, READY, READY, READY, READY, READY)),
@@ -35,6 +35,8 @@ MATRIX = [
         "/notifications/{editor_email}/websocket",
         expect(4401, 4403, 4403, 4403, READY, 4403, 4403),
     ),
+    # Any other path.
+    ("", "/ws/nope/", expect(4404, 4404, 4404, 4404, 4404, 4404, 4404)),
 ]
 
 

@@ -8,7 +8,7 @@ from django.test import Client
 from workflows import services
 from workflows.access import get_workflow_access
 
-from ..realtime.sockets import expect_close, open_ready_socket, open_socket, session_headers
+from ..realtime.sockets import connect, expect_close, open_ready_socket, open_socket, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,12 +69,7 @@ async def test_reconnecting_with_a_cursor_replays_missed_messages(client, workfl
     await communicator.disconnect()
     for text in ["missed 1", "missed 2"]:
         await act(bob, workflow, "post_message", text)
-    from channels.testing import WebsocketCommunicator
-
-    from project.asgi import application
-
-    communicator = WebsocketCommunicator(application, f"/ws/workflow/{workflow.pk}/?after={cursor}", headers=headers)
-    assert (await communicator.connect(timeout=5))[0]
+    communicator = await connect(f"/ws/workflow/{workflow.pk}/?after={cursor}", headers)
     replayed = [await next_frame(communicator) for _ in range(3)]
     assert [f["data"]["message"]["content"] for f in replayed[:2]] == ["missed 1", "missed 2"]
     assert replayed[2]["type"] == "ready"
