@@ -4,6 +4,7 @@ Every 4xx and 5xx from the API is ``{"error": {"code", "message", "fields"}}``; 
 a request field to its messages (``{}`` when the error is not about a field)."""
 
 import logging
+from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -104,6 +105,67 @@ class ConflictError(exceptions.APIException):
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+class CursorPagination(pagination.CursorPagination):
+    """Harbor's one list envelope: ``{"results": [...], "next_cursor": str | null, "has_more"}``,
+    with ``?cursor=<next_cursor>`` and ``?limit=`` (1-200, default 50). Cursors are DRF's opaque
+    position tokens. A bad `limit` or `cursor` is a 400 naming it, not a silent default.
+    A view orders its list by setting `ordering` on a subclass (a unique field last)."""
+
+    cursor_query_param = "cursor"
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200
+    ordering = "-id"
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdecimal() and 1 <= int(raw) <= self.max_page_size):
+            raise exceptions.ValidationError({self.page_size_query_param: [f"Must be an integer from 1 to {self.max_page_size}."]})
+        return int(raw)
+
+    def decode_cursor(self, request):
+        invalid = exceptions.ValidationError({self.cursor_query_param: ["Invalid cursor: pass back a `next_cursor`."]})
+        if request.query_params.get(self.cursor_query_param) == "":
+            raise invalid
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise invalid from None
+
+    def get_paginated_response(self, data):
+        """`next_cursor` also when there is nothing more yet: on a list in ascending order it
+        fetches what is added after the last item (a client polling a stream keeps it), and a
+        page with nothing new hands back the cursor it was given."""
+        if self.has_next:
+            next_cursor = self._token(self.get_next_link())
+        elif self.page:
+            last = self._get_position_from_instance(self.page[-1], self.ordering)
+            next_cursor = self._token(self.encode_cursor(pagination.Cursor(offset=0, reverse=False, position=last)))
+        else:
+            next_cursor = self.request.query_params.get(self.cursor_query_param) or None
+        return Response({"results": data, "next_cursor": next_cursor, "has_more": self.has_next})
+
+    def _token(self, link: str) -> str:
+        return parse_qs(urlsplit(link).query)[self.cursor_query_param][0]
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results", "next_cursor", "has_more"],
+            "properties": {
+                "results": schema,
+                "next_cursor": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": "Pass as `cursor` for the next page, or later for what was added since.",
+                },
+                "has_more": {"type": "boolean"},
+            },
+        }
 
 
 def _api_or_page(code: str, message: str, status_code: int, page_view):

@@ -32,6 +32,7 @@ api_urlpatterns = [
 ]
 
 urlpatterns = [
+    path("", include("project.original.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_urlpatterns)),
     path("health", health, name="health"),

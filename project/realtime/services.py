@@ -22,6 +22,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from .events import is_registered
 from .models import Event
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ def publish(group: str, event_type: str, data: dict | None = None) -> Event:
 
 def publish_many(events: list[tuple[str, str, dict | None]]) -> list[Event]:
     """`publish()` for several (group, type, data) events in one insert, e.g. one per recipient."""
+    for _, event_type, _ in events:
+        if not is_registered(event_type):
+            raise ValueError(f"{event_type!r} is not a registered event type (project/realtime/events.py)")
     rows = [
         Event(group=validate_group(group), type=event_type, data=json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder)))
         for group, event_type, data in events

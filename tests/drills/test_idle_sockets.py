@@ -38,10 +38,10 @@ async def test_idle_sockets_stay_open_for_a_minute_then_receive_an_event(daphne_
     try:
         await asyncio.sleep(IDLE_SECONDS)
         assert [socket.close_code for socket in sockets] == [None, None, None], server.log_tail()
-        event = await database_sync_to_async(publish)(alice.group, "test.after_idle", {"n": 1})
+        event = await database_sync_to_async(publish)(alice.group, "custom.after_idle", {"n": 1})
         for socket in sockets:
             frame = json.loads(await asyncio.wait_for(socket.recv(), 5))
-            assert (frame["type"], frame["cursor"]) == ("test.after_idle", event.pk)
+            assert (frame["type"], frame["cursor"]) == ("custom.after_idle", event.pk)
     finally:
         for socket in sockets:
             await socket.close()

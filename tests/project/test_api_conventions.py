@@ -1,7 +1,12 @@
 import pytest
 from django.test import override_settings
 from django.urls import path
+from rest_framework import generics, serializers
 from rest_framework.views import APIView
+
+from project.accounts import services
+from project.accounts.models import Membership
+from project.api import CursorPagination
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +18,20 @@ class Explodes(APIView):
         raise RuntimeError("secret internals /etc/passwd")
 
 
-urlpatterns = [path("api/explodes", Explodes.as_view())]
+class MembershipNames(generics.ListAPIView):
+    """A list in ascending order under the shared envelope, as a stream's would be."""
+
+    class Pagination(CursorPagination):
+        ordering = "id"
+
+    pagination_class = Pagination
+    serializer_class = type("Serializer", (serializers.Serializer,), {"tenant": serializers.CharField(source="tenant.name")})
+
+    def get_queryset(self):
+        return Membership.objects.filter(user=self.request.user).select_related("tenant")
+
+
+urlpatterns = [path("api/explodes", Explodes.as_view()), path("api/memberships", MembershipNames.as_view())]
 
 
 def test_an_unknown_api_path_answers_in_the_json_error_shape(alice_api):
@@ -69,3 +87,32 @@ def test_health_reports_the_database(client, settings):
     assert body["checks"]["database"]["status"] == "ok"
     assert body["checks"]["database"]["latency_ms"] >= 0
     assert "version" in body and "uptime_s" in body
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_lists_page_with_an_opaque_cursor_and_hand_one_back_for_what_comes_later(alice, alice_api):
+    for n in range(4):
+        services.create_tenant(alice, f"T{n}")  # alice also has her own tenant from sign-up
+
+    first = alice_api.get("/api/memberships?limit=3").json()
+    assert [row["tenant"] for row in first["results"]] == ["Alice's team", "T0", "T1"]
+    assert first["has_more"] is True
+    second = alice_api.get(f"/api/memberships?limit=3&cursor={first['next_cursor']}").json()
+    assert ([row["tenant"] for row in second["results"]], second["has_more"]) == (["T2", "T3"], False)
+
+    # Nothing more yet: the cursor still says where the list ended...
+    empty = alice_api.get(f"/api/memberships?cursor={second['next_cursor']}").json()
+    assert empty == {"results": [], "next_cursor": second["next_cursor"], "has_more": False}
+    # ...and picks up what was added since.
+    services.create_tenant(alice, "T4")
+    later = alice_api.get(f"/api/memberships?cursor={empty['next_cursor']}").json()
+    assert [row["tenant"] for row in later["results"]] == ["T4"]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+@pytest.mark.parametrize("query, field", [("limit=", "limit"), ("limit=0", "limit"), ("limit=201", "limit"),
+                                          ("limit=²", "limit"), ("cursor=bm9wZQ", "cursor"), ("cursor=", "cursor")])
+def test_a_bad_limit_or_cursor_is_a_400_naming_it(alice, alice_api, query, field):
+    response = alice_api.get(f"/api/memberships?{query}")
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == [field]

@@ -27,13 +27,13 @@ async def test_an_event_published_by_another_process_reaches_the_socket(client, 
     """A worker or cron command in its own process publishes; the browser's socket gets it.
     Embedded mode: the server's dispatcher reads the log. Redis: the writer sends directly."""
     communicator = await open_ready_socket("/ws/user/", await login(client, alice))
-    code = f"from project.realtime.services import publish; publish('user.{alice.pk}', 'test.remote', {{'from': 'subprocess'}})"
+    code = f"from project.realtime.services import publish; publish('user.{alice.pk}', 'custom.remote', {{'from': 'subprocess'}})"
     result = await database_sync_to_async(run_manage)("shell", "--no-imports", "-c", code)
     assert result.returncode == 0, result.stderr
     [frame] = await frames(communicator, 1, timeout=5)
-    assert frame["type"] == "test.remote"
+    assert frame["type"] == "custom.remote"
     assert frame["data"] == {"from": "subprocess"}
-    assert frame["cursor"] == await database_sync_to_async(lambda: Event.objects.get(type="test.remote").pk)()
+    assert frame["cursor"] == await database_sync_to_async(lambda: Event.objects.get(type="custom.remote").pk)()
     assert await communicator.receive_nothing(timeout=0.8)
     await communicator.disconnect()
 
@@ -42,12 +42,12 @@ async def test_reconnecting_after_a_cursor_replays_exactly_the_missed_events(cli
     headers = await login(client, alice)
     communicator = await open_ready_socket("/ws/user/", headers)
     await communicator.disconnect()
-    last_seen = await database_sync_to_async(publish)(f"user.{alice.pk}", "test.seen", {})
+    last_seen = await database_sync_to_async(publish)(f"user.{alice.pk}", "custom.seen", {})
 
     @database_sync_to_async
     def publish_while_away():
-        missed = [publish(f"user.{alice.pk}", "test.missed", {"n": n}).pk for n in range(3)]
-        publish(f"user.{mallory.pk}", "test.not_yours", {})
+        missed = [publish(f"user.{alice.pk}", "custom.missed", {"n": n}).pk for n in range(3)]
+        publish(f"user.{mallory.pk}", "custom.not_yours", {})
         return missed
 
     missed = await publish_while_away()
@@ -72,19 +72,19 @@ async def test_a_rolled_back_transaction_publishes_nothing(client, alice):
     @database_sync_to_async
     def publish_then_fail():
         with pytest.raises(RuntimeError), transaction.atomic():
-            publish(f"user.{alice.pk}", "test.rolled_back", {})
+            publish(f"user.{alice.pk}", "custom.rolled_back", {})
             raise RuntimeError("the write failed")
 
     await publish_then_fail()
     assert await communicator.receive_nothing(timeout=1)
-    assert not await database_sync_to_async(Event.objects.filter(type="test.rolled_back").exists)()
+    assert not await database_sync_to_async(Event.objects.filter(type="custom.rolled_back").exists)()
     await communicator.disconnect()
 
 
 def test_it_refuses_group_names_channels_cannot_route():
     for bad in ["workflow:1", "", "x" * 100, "user 1"]:
         with pytest.raises(ValueError):
-            publish(bad, "test.bad", {})
+            publish(bad, "custom.bad", {})
     assert not Event.objects.exists()
 
 
@@ -93,9 +93,9 @@ def test_prune_events_deletes_only_old_events():
 
     from django.utils import timezone
 
-    old = publish("user.1", "test.old", {})
+    old = publish("user.1", "custom.old", {})
     Event.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
-    recent = publish("user.1", "test.recent", {})
+    recent = publish("user.1", "custom.recent", {})
     result = run_manage("prune_events", "--older-than", "7d")
     assert result.returncode == 0, result.stderr
     assert "Deleted 1 events" in result.stdout

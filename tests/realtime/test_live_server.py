@@ -33,11 +33,11 @@ async def test_an_event_from_a_command_reaches_a_client_of_the_live_server(live_
     async with websockets.connect(await ticket_url(live_daphne, alice)) as socket:
         ready = await recv_json(socket)
         assert ready["type"] == "ready"
-        code = f"from project.realtime.services import publish; publish('user.{alice.pk}', 'test.live', {{'n': 7}})"
+        code = f"from project.realtime.services import publish; publish('user.{alice.pk}', 'custom.live', {{'n': 7}})"
         result = await asyncio.to_thread(run_manage, "shell", "--no-imports", "-c", code)
         assert result.returncode == 0, result.stderr
         event = await recv_json(socket)
-        assert (event["type"], event["data"]) == ("test.live", {"n": 7})
+        assert (event["type"], event["data"]) == ("custom.live", {"n": 7})
         assert event["cursor"] > ready["data"]["cursor"]
 
 
@@ -45,7 +45,7 @@ async def test_a_reconnecting_client_catches_up_from_its_cursor(live_daphne):
     alice = await database_sync_to_async(services.register_user)("alice@example.com", PASSWORD)
     async with websockets.connect(await ticket_url(live_daphne, alice)) as socket:
         cursor = (await recv_json(socket))["data"]["cursor"]
-    code = f"from project.realtime.services import publish\nfor n in range(3): publish('user.{alice.pk}', 'test.missed', {{'n': n}})"
+    code = f"from project.realtime.services import publish\nfor n in range(3): publish('user.{alice.pk}', 'custom.missed', {{'n': n}})"
     assert (await asyncio.to_thread(run_manage, "shell", "--no-imports", "-c", code)).returncode == 0
     async with websockets.connect(await ticket_url(live_daphne, alice, after=cursor)) as socket:
         frames = [await recv_json(socket) for _ in range(4)]

@@ -131,9 +131,9 @@ async def test_it_refuses_a_malformed_cursor(client, alice, after):
 async def test_a_published_event_reaches_the_groups_sockets_once(client, alice):
     await logged_in_client(client, alice)
     communicator = await open_ready_socket("/ws/user/", session_headers(client))
-    event = await database_sync_to_async(publish)(f"user.{alice.pk}", "test.hello", {"n": 1})
+    event = await database_sync_to_async(publish)(f"user.{alice.pk}", "custom.hello", {"n": 1})
     frame = await receive_json(communicator)
-    assert frame == {"type": "test.hello", "group": f"user.{alice.pk}", "cursor": event.pk, "data": {"n": 1}}
+    assert frame == {"type": "custom.hello", "group": f"user.{alice.pk}", "cursor": event.pk, "data": {"n": 1}}
     # The dispatcher also reads the log; the socket must not get the event a second time.
     assert await communicator.receive_nothing(timeout=0.8)
     await communicator.disconnect()

@@ -1,0 +1,3 @@
+"""Every HTTP route a seed document names, one list per seed; included before Harbor's own."""
+
+urlpatterns = []

@@ -1,0 +1,42 @@
+"""Every event type Harbor publishes, in one place: `publish()` refuses any other, so a typo or
+a new event nobody documented fails the tests instead of reaching clients. Names are
+`<resource>.<past-tense verb>`; docs/realtime.md lists the same table (a test compares them).
+
+Frames that are never stored (`ready`, `pong`, `error`, `typing`, `presence`,
+`replay.truncated`) are the socket protocol's, not events, and are not here."""
+
+EVENT_TYPES: dict[str, str] = {
+    # Sent to no client: each socket of the group checks its credential and rights again.
+    "access.changed": "a right of the group's sockets ended (membership, participation, password, token, session)",
+    # accounts
+    "tenant.member_added": "someone joined a tenant (to the tenant and to them)",
+    "tenant.member_removed": "someone left or was removed from a tenant (to the tenant and to them)",
+    # workflows
+    "workflow.created": "a workflow was started",
+    "workflow.updated": "a workflow was renamed",
+    "workflow.completed": "a workflow was completed",
+    "workflow.reopened": "a completed or cancelled workflow was reopened",
+    "workflow.cancelled": "a workflow was cancelled",
+    "workflow.deleted": "a workflow was deleted",
+    "participant.added": "someone was added to a workflow",
+    "participant.removed": "someone left or was removed from a workflow",
+    "message.created": "a message or a shared file was posted to a workflow",
+    # notifications
+    "notification.created": "a notification for the user",
+    "notification.count": "the user's unread count changed (read, cleared)",
+    # queue
+    "queue.message.created": "a message was posted to a queue stream",
+    "queue.message.answered": "a bot answered a queue message (the reply and the message)",
+    "queue.message.updated": "a queue message changed state (claimed, failed, released, retried)",
+}
+
+#: Families whose suffix the caller chooses: `custom.<type>` from POST /workflow/{id}/notification.
+EVENT_TYPE_FAMILIES: dict[str, str] = {
+    "custom.": "a client's own event pushed to a workflow's sockets",
+}
+
+
+def is_registered(event_type: str) -> bool:
+    return event_type in EVENT_TYPES or any(
+        event_type.startswith(prefix) and len(event_type) > len(prefix) for prefix in EVENT_TYPE_FAMILIES
+    )
