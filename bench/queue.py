@@ -1,9 +1,9 @@
 """Queue: bots claim and complete messages through the HTTP API while producers post.
 
 Harbor leg: `--bots` keep-alive connections (default 16) driven by wrk and a Lua script
-(bench/queue_bots.lua) that works like Harbor's bot: it claims with `claim-next`, then answers
-each claim with `complete` + `next=true`, which writes the reply and claims the next message in
-the same request. Two more connections post new messages at full speed (the producers). daphne
+(bench/queue_bots.lua) that works like Harbor's bot: it claims the next message
+(`POST /api/queue/claims`), then answers each claim with `POST /api/queue/messages/{id}/complete`
++ `next=true`, which writes the reply and claims the next message in the same request. Two more connections post new messages at full speed (the producers). daphne
 runs `--processes` processes (default 2 on PostgreSQL, 1 on SQLite) accepting on one shared
 socket. Reports completed pairs per second (claim + complete), request latency p50/p99, and the
 audit of the database afterwards: double claims (two replies to one message, or a 409 on a
@@ -165,9 +165,9 @@ def drive(run, env, seeded, server: str, processes: int, duration: float, bots: 
     servers = [run.gunicorn(env, processes)] if server == "gunicorn" else run.daphne(env, processes, shared=True)
     try:
         url = servers[0].url
-        status, body = http_request("GET", url + "/api/queue/pending?limit=1", token=seeded["bot_token"])
+        status, body = http_request("GET", url + "/api/queue/messages?limit=1", token=seeded["bot_token"])
         if status != 200:
-            raise RuntimeError(f"GET /api/queue/pending answered {status}: {body[:500]!r}")
+            raise RuntimeError(f"GET /api/queue/messages answered {status}: {body[:500]!r}")
         profile_path = RESULTS_DIR / f"queue-{run.db}-{workers}-profile.txt"
         producers = {}
 
@@ -192,7 +192,7 @@ def drive(run, env, seeded, server: str, processes: int, duration: float, bots: 
     return leg
 
 
-@benchmark("queue", "bots claim-next + complete(next) over HTTP while producers post, vs raw SQL claims")
+@benchmark("queue", "bots claim + complete(next) over HTTP while producers post, vs raw SQL claims")
 def queue(run) -> Result:
     duration = run.options.get("duration") or (3 if run.quick else 10)
     bots = run.options.get("bots") or 16

@@ -1,5 +1,6 @@
 -- wrk script for bench/queue.py: each wrk thread is one bot (worker id <prefix>-<n>) whose
--- connections claim with claim-next and answer every claim with complete + next=true.
+-- connections claim the next message (POST /api/queue/claims) and answer every claim with
+-- POST /api/queue/messages/<id>/complete + next=true.
 -- Usage: wrk -s bench/queue_bots.lua <url> -- <bot API token> <worker id prefix>
 
 local threads = {}
@@ -12,7 +13,7 @@ end
 function init(args)
   worker = args[2] .. "-" .. number
   headers = { ["Authorization"] = "Bearer " .. args[1], ["Content-Type"] = "application/json" }
-  claim_body = '{"workerId":"' .. worker .. '"}'
+  claim_body = '{"worker_id":"' .. worker .. '"}'
   held = {}        -- claims this bot holds: {id, token}
   claimed, completed, empty, conflicts, failures = 0, 0, 0, 0, 0
 end
@@ -21,16 +22,15 @@ function request()
   local claim = table.remove(held)
   if claim then
     local body = string.format(
-      '{"messageId":"%s","workerId":"%s","claimToken":"%s","reply":"On it: here is the answer.","next":true}',
-      claim[1], worker, claim[2])
-    return wrk.format("POST", "/api/queue/complete", headers, body)
+      '{"worker_id":"%s","claim_token":"%s","reply":"On it: here is the answer.","next":true}', worker, claim[2])
+    return wrk.format("POST", "/api/queue/messages/" .. claim[1] .. "/complete", headers, body)
   end
-  return wrk.format("POST", "/api/queue/claim-next", headers, claim_body)
+  return wrk.format("POST", "/api/queue/claims", headers, claim_body)
 end
 
 local function hold(body, from)
   local id = string.match(body, '^"id":"([%w]+)"', from)
-  local token = string.match(body, '"claimToken":"([%w_%-]+)"', from)
+  local token = string.match(body, '"claim_token":"([%w_%-]+)"', from)
   if id and token then
     claimed = claimed + 1
     table.insert(held, { id, token })
@@ -42,7 +42,7 @@ function response(status, headers, body)
     empty = empty + 1
   elseif status == 409 then
     conflicts = conflicts + 1
-  elseif status ~= 200 then
+  elseif status ~= 200 and status ~= 201 then
     failures = failures + 1
   elseif string.sub(body, 1, 11) == '{"message":' then
     completed = completed + 1

@@ -15,7 +15,7 @@ end
 function request()
   sequence = sequence + 1
   local body = string.format('{"text":"Produced question %d: what is new?","priority":%d}', sequence, sequence % 11)
-  return wrk.format("POST", "/api/comments", headers, body)
+  return wrk.format("POST", "/api/queue/messages", headers, body)
 end
 
 function response(status, headers, body)

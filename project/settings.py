@@ -322,6 +322,7 @@ SPECTACULAR_SETTINGS = {
         "SubscriptionKindEnum": "subscriptions.models.Subscription.Kind",
         "ProviderAccountStatusEnum": "subscriptions.models.ProviderAccount.Status",
         "QueueMessageStatusEnum": "queue_app.models.QueueMessage.Status",
+        "QueueMessageTypeEnum": "queue_app.models.QueueMessage.Type",
     },
 }
 

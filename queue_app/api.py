@@ -1,47 +1,52 @@
-"""The queue REST API, on the original routes (`/api/comments`, `/api/queue/...`). Thin views:
-a serializer validates, queue_app.services does the work; its ValidationError / Conflict /
-PermissionDenied become 400 / 409 / 403 through the project's exception handler.
+"""Harbor's queue REST API (docs/api.md, "Queue"). Thin views: a serializer validates, and
+queue_app.services does the work; its ValidationError / Conflict / PermissionDenied / NotFound
+become 400 / 409 / 403 / 404 through the project's exception handler. The original clients'
+routes (`/api/comments`, `/api/queue/pending|claim|complete`) are project/original/comments.py.
 
-The worker endpoints (pending, claim, claim-next, complete, fail, release, heartbeat) need a
-bot or staff (`IsQueueWorker`); they skip the per-user throttle, as a bot's pace is set by its
-own concurrency and one bot user may run many workers."""
+The worker routes (claims, complete, fail, release, heartbeat) need a bot or staff
+(`IsQueueWorker`); they skip the per-user throttle, as a bot's pace is set by its own
+concurrency and one bot user may run many workers."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import permissions, status
+from rest_framework import generics, permissions, status
+from rest_framework.pagination import Cursor
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.api import validated
+from project.api import CursorPagination, validated
 
 from . import services
 from .serializers import (
     ClaimedMessageSerializer,
-    ClaimNextSerializer,
     ClaimSerializer,
-    CommentsPageSerializer,
-    CommentsQuerySerializer,
     CompletedSerializer,
     CompleteSerializer,
-    CreatedCommentSerializer,
     FailSerializer,
     HeartbeatSerializer,
     HeldClaimSerializer,
-    NewCommentSerializer,
-    PendingQuerySerializer,
+    NewMessageSerializer,
     QueueMessageSerializer,
-    RetrySerializer,
+    StreamQuerySerializer,
+    claimed_data,
+    completed_data,
+    message_data,
 )
 
-
-def _entities(data) -> list[str] | None:
-    entities = list(data.get("entities") or [])
-    if data.get("entity"):
-        entities.append(data["entity"])
-    return entities or None
+NOT_HELD = OpenApiResponse(description="The message is not processing under this worker and claim token.")
 
 
-def claimed(message) -> dict:
-    return {**services.message_data(message, with_token=True), "thread": services.thread_of(message)}
+class OldestFirst(CursorPagination):
+    """A stream in reading order. `next_cursor` of the last page fetches what is posted later,
+    which is how a client polls the stream."""
+
+    ordering = ("timestamp", "id")
+
+    def cursor_after(self, message) -> str:
+        """The cursor a client would hold after reading up to `message` (the stream page starts
+        its polling fallback from it)."""
+        self.base_url = ""
+        position = self._get_position_from_instance(message, self.ordering)
+        return self._token(self.encode_cursor(Cursor(offset=0, reverse=False, position=position)))
 
 
 class IsQueueWorker(permissions.BasePermission):
@@ -63,118 +68,105 @@ class WorkerView(APIView):
     throttle_classes = []
 
 
-class CommentsView(APIView):
-    """The stream: the public one, or a tenant's with `tenantId` (members only)."""
+class MessagesView(generics.ListAPIView):
+    """A stream, oldest first: the public one, or a tenant's with `tenant_id` (members only).
+    POST posts to it."""
 
-    @extend_schema(parameters=[CommentsQuerySerializer], responses=CommentsPageSerializer)
+    serializer_class = QueueMessageSerializer
+    pagination_class = OldestFirst
+
+    def get_queryset(self):
+        query = validated(StreamQuerySerializer, self.request.query_params)
+        tenant = services.stream_tenant(self.request.user, query.get("tenant_id"))
+        return services.stream(tenant, status=query.get("status"), entity=query.get("entity"))
+
+    @extend_schema(parameters=[StreamQuerySerializer])
     def get(self, request):
-        query = validated(CommentsQuerySerializer, request.query_params)
-        tenant = services.stream_tenant(request.user, query.get("tenantId"))
-        messages = services.list_messages(tenant, query.get("since"), query["limit"])
-        return Response(
-            {
-                "results": [services.message_data(m) for m in messages],
-                "cursor": messages[-1].timestamp if messages else query.get("since"),
-            }
-        )
+        return super().get(request)
 
-    @extend_schema(request=NewCommentSerializer, responses={201: CreatedCommentSerializer})
+    @extend_schema(request=NewMessageSerializer, responses={201: QueueMessageSerializer})
     def post(self, request):
-        data = validated(NewCommentSerializer, request.data)
-        message = services.post_message(
-            request.user,
-            data["text"],
-            username=data["username"],
-            color=data["color"],
-            tenant_id=data["tenantId"],
-            priority=data["priority"],
-            entity=data["entity"],
-            reply_to=data["replyTo"],
-            message_type=data["messageType"],
-        )
-        return Response(
-            {"id": message.id, "timestamp": message.timestamp, "status": message.status}, status=status.HTTP_201_CREATED
-        )
+        data = validated(NewMessageSerializer, request.data)
+        text = data.pop("text")
+        message = services.post_message(request.user, text, **data)
+        return Response(message_data(message), status=status.HTTP_201_CREATED)
 
 
-class PendingView(WorkerView):
-    @extend_schema(parameters=[PendingQuerySerializer], responses=QueueMessageSerializer(many=True))
-    def get(self, request):
-        query = validated(PendingQuerySerializer, request.query_params)
-        messages = services.pending(query["limit"], _entities(query))
-        return Response([services.message_data(m) for m in messages])
+class MessageView(APIView):
+    @extend_schema(responses=QueueMessageSerializer)
+    def get(self, request, id):
+        return Response(message_data(services.get_message(request.user, id)))
 
 
-class ClaimView(WorkerView):
-    @extend_schema(request=ClaimSerializer, responses={200: ClaimedMessageSerializer, 409: OpenApiResponse(description="Not pending.")})
+class ClaimsView(WorkerView):
+    """A claim of a named message (`message_id`), or of the best claimable one."""
+
+    @extend_schema(
+        request=ClaimSerializer,
+        responses={
+            201: ClaimedMessageSerializer,
+            204: OpenApiResponse(description="Nothing to claim (without message_id)."),
+            409: OpenApiResponse(description="The message is not pending, or waits for its retry backoff."),
+        },
+    )
     def post(self, request):
         data = validated(ClaimSerializer, request.data)
-        message = services.claim(data["messageId"], data["workerId"], data["leaseSeconds"])
-        return Response(claimed(message))
-
-
-class ClaimNextView(WorkerView):
-    @extend_schema(request=ClaimNextSerializer, responses={200: ClaimedMessageSerializer, 204: OpenApiResponse(description="Nothing to claim.")})
-    def post(self, request):
-        data = validated(ClaimNextSerializer, request.data)
-        message = services.claim_next(data["workerId"], _entities(data), data["leaseSeconds"])
-        if message is None:
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(claimed(message))
+        if data.get("message_id"):
+            message = services.claim(data["message_id"], data["worker_id"], data["lease_seconds"], claimant=request.user)
+        else:
+            message = services.claim_next(data["worker_id"], data["entities"], data["lease_seconds"], claimant=request.user)
+            if message is None:
+                return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(claimed_data(message), status=status.HTTP_201_CREATED)
 
 
 class CompleteView(WorkerView):
-    @extend_schema(request=CompleteSerializer, responses={200: CompletedSerializer, 409: OpenApiResponse(description="Not processing under this claim.")})
-    def post(self, request):
+    @extend_schema(request=CompleteSerializer, responses={200: CompletedSerializer, 409: NOT_HELD})
+    def post(self, request, id):
         data = validated(CompleteSerializer, request.data)
         message, reply, following = services.complete(
-            data["messageId"],
-            data["workerId"],
-            data["claimToken"],
+            id,
+            data["worker_id"],
+            data["claim_token"],
             data["reply"],
             username=data["username"],
             color=data["color"],
-            next_entities=_entities(data),
+            next_entities=data["entities"],
             claim_next_message=data["next"],
-            lease_seconds=data["leaseSeconds"],
+            lease_seconds=data["lease_seconds"],
+            claimant=request.user,
         )
-        return Response(
-            {
-                "message": services.message_data(message),
-                "reply": services.message_data(reply) if reply else None,
-                "next": claimed(following) if following else None,
-            }
-        )
+        return Response(completed_data(message, reply, following))
 
 
 class FailView(WorkerView):
-    @extend_schema(request=FailSerializer, responses={200: QueueMessageSerializer, 409: OpenApiResponse(description="Not processing under this claim.")})
-    def post(self, request):
+    @extend_schema(request=FailSerializer, responses={200: QueueMessageSerializer, 409: NOT_HELD})
+    def post(self, request, id):
         data = validated(FailSerializer, request.data)
-        message = services.fail(data["messageId"], data["workerId"], data["error"], data["claimToken"])
-        return Response(services.message_data(message))
+        return Response(message_data(services.fail(id, data["worker_id"], data["error"], data["claim_token"])))
 
 
 class ReleaseView(WorkerView):
-    @extend_schema(request=HeldClaimSerializer, responses={200: QueueMessageSerializer, 409: OpenApiResponse(description="Not processing under this claim.")})
-    def post(self, request):
+    @extend_schema(request=HeldClaimSerializer, responses={200: QueueMessageSerializer, 409: NOT_HELD})
+    def post(self, request, id):
         data = validated(HeldClaimSerializer, request.data)
-        message = services.release(data["messageId"], data["workerId"], data["claimToken"])
-        return Response(services.message_data(message))
+        return Response(message_data(services.release(id, data["worker_id"], data["claim_token"])))
 
 
 class HeartbeatView(WorkerView):
-    @extend_schema(request=HeartbeatSerializer, responses={200: QueueMessageSerializer, 409: OpenApiResponse(description="Not processing under this claim.")})
-    def post(self, request):
+    @extend_schema(request=HeartbeatSerializer, responses={200: QueueMessageSerializer, 409: NOT_HELD})
+    def post(self, request, id):
         data = validated(HeartbeatSerializer, request.data)
-        message = services.heartbeat(data["messageId"], data["workerId"], data["claimToken"], data["leaseSeconds"])
-        return Response(services.message_data(message))
+        message = services.heartbeat(id, data["worker_id"], data["claim_token"], data["lease_seconds"])
+        return Response(message_data(message))
 
 
 class RetryView(APIView):
+    """Staff put a dead letter back in the queue. No claim token: a failed message has no
+    holder, and staff act on it as its owners, as the admin action does."""
+
     permission_classes = [permissions.IsAuthenticated, IsStaff]
 
-    @extend_schema(request=RetrySerializer, responses={200: QueueMessageSerializer, 409: OpenApiResponse(description="Not failed.")})
-    def post(self, request):
-        data = validated(RetrySerializer, request.data)
-        return Response(services.message_data(services.retry(data["messageId"], request.user)))
+    @extend_schema(request=None, responses={200: QueueMessageSerializer, 409: OpenApiResponse(description="Not failed.")})
+    def post(self, request, id):
+        return Response(message_data(services.retry(id, request.user)))

@@ -26,6 +26,7 @@ from project.resilience.http import HttpClient, HttpError
 
 from . import services
 from .providers import Prompt, get_provider, persona_for
+from .serializers import claimed_data
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,8 @@ def default_worker_prefix() -> str:
 
 
 class LocalBackend:
-    """queue_app.services in this process. Claimed messages are the API's dicts, so both
-    backends look the same to the engine."""
+    """queue_app.services in this process. Claimed messages are the API's shape
+    (serializers.claimed_data), so both backends look the same to the engine."""
 
     remote = False
 
@@ -47,16 +48,16 @@ class LocalBackend:
 
     def complete(self, claimed, worker, reply, *, next_, entities, lease):
         _, _, following = services.complete(
-            claimed["id"], worker, claimed["claimToken"], reply,
+            claimed["id"], worker, claimed["claim_token"], reply,
             next_entities=entities, claim_next_message=next_, lease_seconds=lease,
         )
         return self._claimed(following)
 
     def fail(self, claimed, worker, error):
-        services.fail(claimed["id"], worker, error, claimed["claimToken"])
+        services.fail(claimed["id"], worker, error, claimed["claim_token"])
 
     def release(self, claimed, worker):
-        services.release(claimed["id"], worker, claimed["claimToken"])
+        services.release(claimed["id"], worker, claimed["claim_token"])
 
     def requeue_expired(self) -> int:
         return services.requeue_expired()
@@ -66,9 +67,7 @@ class LocalBackend:
 
     @staticmethod
     def _claimed(message):
-        if message is None:
-            return None
-        return {**services.message_data(message, with_token=True), "thread": services.thread_of(message)}
+        return claimed_data(message) if message is not None else None
 
 
 class HttpBackend:
@@ -96,22 +95,20 @@ class HttpBackend:
         return response.json() if response.status_code != 204 else None
 
     def claim_next(self, worker, entities, lease):
-        return self._post("/api/queue/claim-next", {"workerId": worker, "entities": entities or [], "leaseSeconds": lease})
+        return self._post("/api/queue/claims", {"worker_id": worker, "entities": entities or [], "lease_seconds": lease})
 
     def complete(self, claimed, worker, reply, *, next_, entities, lease):
-        body = {
-            "messageId": claimed["id"], "workerId": worker, "claimToken": claimed["claimToken"], "reply": reply,
-            "next": next_, "entities": entities or [], "leaseSeconds": lease,
-        }
-        return self._post("/api/queue/complete", body, idempotent=True)["next"]
+        body = {"worker_id": worker, "claim_token": claimed["claim_token"], "reply": reply, "next": next_,
+                "entities": entities or [], "lease_seconds": lease}
+        return self._post(f"/api/queue/messages/{claimed['id']}/complete", body, idempotent=True)["next"]
 
     def fail(self, claimed, worker, error):
-        self._post("/api/queue/fail", {"messageId": claimed["id"], "workerId": worker, "error": error,
-                                       "claimToken": claimed["claimToken"]})
+        self._post(f"/api/queue/messages/{claimed['id']}/fail",
+                   {"worker_id": worker, "claim_token": claimed["claim_token"], "error": error})
 
     def release(self, claimed, worker):
-        self._post("/api/queue/release", {"messageId": claimed["id"], "workerId": worker,
-                                          "claimToken": claimed["claimToken"]})
+        self._post(f"/api/queue/messages/{claimed['id']}/release",
+                   {"worker_id": worker, "claim_token": claimed["claim_token"]})
 
     def requeue_expired(self) -> int:
         return 0  # the server's job there (its own bots or `manage.py requeue_expired`)

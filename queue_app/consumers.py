@@ -9,8 +9,8 @@ from .models import stream_group
 
 class QueueConsumer(RealtimeConsumer):
     """`ws/queue/` (the public stream) or `ws/queue/?tenant=<id>` (a tenant's, members only):
-    every new message, reply and status change of the stream as `queue.message.created`,
-    `queue.message.answered` and `queue.message.updated` events."""
+    every new message, reply and status change of the stream as `queue_message.*` events
+    (project/realtime/events.py)."""
 
     async def get_groups(self, user):
         tenant_id = query_param(self.scope, "tenant") or None

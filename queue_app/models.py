@@ -1,4 +1,6 @@
+import re
 import time
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import models
@@ -9,6 +11,10 @@ from project.accounts.models import Tenant
 from project.ids import new_public_id
 
 PUBLIC_STREAM = "public"
+MAX_PRIORITY = 10
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+ENTITY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+WORKER_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")
 
 
 def new_message_id() -> str:
@@ -60,6 +66,11 @@ class QueueMessage(models.Model):
     priority = models.PositiveSmallIntegerField(default=0)
     entity = models.CharField(max_length=64, blank=True, help_text="The bot persona that should answer.")
     claimed_by = models.CharField(max_length=100, blank=True)
+    #: The user whose worker holds the claim: the original clients complete by message id alone,
+    #: so their completion is accepted from this user (project/original/comments.py).
+    claimant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     #: Issued by each claim. On a reply: the claim that wrote it (completion is idempotent on it).
     claim_token = models.CharField(max_length=32, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -91,6 +102,24 @@ class QueueMessage(models.Model):
 
     def __str__(self):
         return f"{self.id} ({self.message_type}, {self.status})"
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp / 1000, UTC)
+
+    def ancestors(self, depth: int | None = None) -> list["QueueMessage"]:
+        """The messages this one replies to, oldest first (a bot's conversation context), up to
+        `depth` (QUEUE_THREAD_DEPTH), with only what a prompt needs loaded. No query for a
+        top-level message."""
+        depth = settings.QUEUE_THREAD_DEPTH if depth is None else depth
+        chain, parent_id = [], self.reply_to_id
+        while parent_id and len(chain) < depth:
+            parent = QueueMessage.objects.filter(pk=parent_id).only("id", "text", "username", "message_type", "reply_to").first()
+            if parent is None:
+                break
+            chain.append(parent)
+            parent_id = parent.reply_to_id
+        return list(reversed(chain))
 
     @property
     def stream(self) -> str:

@@ -36,7 +36,7 @@ class ProviderError(DependencyError):
 @dataclass
 class Prompt:
     persona: str
-    #: The messages this one replies to, oldest first: {"text", "username", "messageType"}.
+    #: The messages this one replies to, oldest first: {"text", "username", "message_type"}.
     thread: list[dict] = field(default_factory=list)
     #: The message to answer: {"text", "username", "entity", ...} as the API shows it.
     message: dict = field(default_factory=dict)
@@ -46,7 +46,7 @@ class Prompt:
         Consecutive turns of one role are merged (Anthropic requires alternating roles)."""
         turns: list[dict] = []
         for item in [*self.thread, self.message]:
-            role = "assistant" if item.get("messageType") == "ai" else "user"
+            role = "assistant" if item.get("message_type") == "ai" else "user"
             content = item["text"] if role == "assistant" else f"{item.get('username') or 'someone'}: {item['text']}"
             if turns and turns[-1]["role"] == role:
                 turns[-1]["content"] += "\n\n" + content

@@ -1,134 +1,194 @@
-"""Shapes of the queue API: validation only (camelCase, as the original clients send it).
-Responses are queue_app.services.message_data(); QueueMessageSerializer documents it."""
+"""The queue's wire shapes (docs/api.md, "Queue").
 
+`QueueMessageSerializer` is the one shape of a message: `message_data()` builds it for REST
+responses, and the services publish the same dict as the `data` of socket frames and the event
+log. The input serializers validate Harbor's own routes at the edge, so a 400 names the
+request's field (`worker_id`, `lease_seconds`, `reply`, `error`) where the services, which
+know no wire format, would name the model's."""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .models import QueueMessage
-from .services import MAX_PRIORITY
-
-MAX_LIMIT = 200
-MAX_CURSOR = 2**63 - 1
+from .models import ENTITY, MAX_PRIORITY, WORKER_ID, QueueMessage
 
 
-class EntityListField(serializers.ListField):
-    child = serializers.CharField(max_length=64)
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know (a 400 naming each), instead of dropping them silently."""
 
-    def __init__(self, **kwargs):
-        super().__init__(max_length=50, **kwargs)
-
-
-class NewCommentSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=100_000, trim_whitespace=True)
-    username = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
-    color = serializers.CharField(max_length=7, required=False, default="", allow_blank=True)
-    tenantId = serializers.CharField(max_length=16, required=False, allow_null=True, default=None)
-    priority = serializers.IntegerField(min_value=0, max_value=MAX_PRIORITY, required=False, default=0)
-    entity = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
-    replyTo = serializers.CharField(max_length=10, required=False, allow_null=True, default=None)
-    messageType = serializers.ChoiceField(choices=QueueMessage.Type.choices, required=False, default="human")
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
 
 
-class CommentsQuerySerializer(serializers.Serializer):
-    since = serializers.IntegerField(min_value=0, max_value=MAX_CURSOR, required=False, help_text="Milliseconds since the epoch.")
-    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False, default=50)
-    tenantId = serializers.CharField(max_length=16, required=False, help_text="A tenant's stream instead of the public one.")
-
-
-class PendingQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False, default=10)
-    entity = serializers.CharField(max_length=64, required=False)
-
-
-class ClaimSerializer(serializers.Serializer):
-    messageId = serializers.CharField(max_length=10)
-    workerId = serializers.CharField(max_length=100)
-    leaseSeconds = serializers.FloatField(required=False, allow_null=True, default=None)
-
-
-class ClaimNextSerializer(serializers.Serializer):
-    workerId = serializers.CharField(max_length=100)
-    entity = serializers.CharField(max_length=64, required=False, allow_blank=True, help_text="Only this entity's messages.")
-    entities = EntityListField(required=False, help_text="Only these entities' messages.")
-    leaseSeconds = serializers.FloatField(required=False, allow_null=True, default=None)
-
-
-class HeldClaimSerializer(serializers.Serializer):
-    messageId = serializers.CharField(max_length=10)
-    workerId = serializers.CharField(max_length=100)
-    claimToken = serializers.CharField(max_length=32)
-
-
-class CompleteSerializer(HeldClaimSerializer):
-    reply = serializers.CharField(max_length=100_000, required=False, allow_null=True, default=None,
-                                  help_text="The bot's answer, stored as an ai message replying to this one.")
-    username = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
-                                     help_text="The reply's author name (default: the message's entity).")
-    color = serializers.CharField(max_length=7, required=False, default="", allow_blank=True)
-    next = serializers.BooleanField(required=False, default=False, help_text="Also claim this worker's next message.")
-    entity = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    entities = EntityListField(required=False)
-    leaseSeconds = serializers.FloatField(required=False, allow_null=True, default=None)
-
-
-class FailSerializer(HeldClaimSerializer):
-    error = serializers.CharField(max_length=10_000)
-
-
-class HeartbeatSerializer(HeldClaimSerializer):
-    leaseSeconds = serializers.FloatField(required=False, allow_null=True, default=None)
-
-
-class RetrySerializer(serializers.Serializer):
-    messageId = serializers.CharField(max_length=10)
-
+# --- Output -----------------------------------------------------------------------------------
 
 class QueueMessageSerializer(serializers.Serializer):
-    """Documents services.message_data()."""
+    """A message of a stream. Never carries the claim token (only the claimant gets it)."""
 
     id = serializers.CharField()
-    tenantId = serializers.CharField(allow_null=True, help_text="null: the public stream.")
-    timestamp = serializers.IntegerField(help_text="Milliseconds since the epoch.")
+    tenant_id = serializers.CharField(allow_null=True, help_text="null: the public stream.")
+    created_at = serializers.DateTimeField()
     text = serializers.CharField()
     username = serializers.CharField()
-    color = serializers.CharField()
-    messageType = serializers.ChoiceField(choices=QueueMessage.Type.choices)
-    replyTo = serializers.CharField(allow_null=True)
+    color = serializers.CharField(help_text="#rrggbb, or empty.")
+    message_type = serializers.ChoiceField(choices=QueueMessage.Type.choices)
+    reply_to = serializers.CharField(source="reply_to_id", allow_null=True, help_text="The id of the message this answers.")
     status = serializers.ChoiceField(choices=QueueMessage.Status.choices)
-    priority = serializers.IntegerField()
-    entity = serializers.CharField()
-    claimedBy = serializers.CharField()
-    claimedAt = serializers.DateTimeField(allow_null=True)
-    leaseExpiresAt = serializers.DateTimeField(allow_null=True)
-    availableAt = serializers.DateTimeField(allow_null=True)
+    priority = serializers.IntegerField(min_value=0, max_value=MAX_PRIORITY)
+    entity = serializers.CharField(help_text="The bot persona that should answer, or empty.")
+    claimed_by = serializers.CharField(help_text="The worker id of the last claim, or empty.")
+    claimed_at = serializers.DateTimeField(allow_null=True)
+    lease_expires_at = serializers.DateTimeField(allow_null=True)
+    available_at = serializers.DateTimeField(help_text="Not claimable before (retry backoff).")
     attempts = serializers.IntegerField()
-    completedAt = serializers.DateTimeField(allow_null=True)
-    lastError = serializers.CharField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()
+
+
+def message_data(message: QueueMessage) -> dict:
+    """The one JSON shape of a message: REST responses, socket frames' `data`, the event log."""
+    return dict(QueueMessageSerializer(message).data)
 
 
 class ThreadItemSerializer(serializers.Serializer):
     id = serializers.CharField()
     text = serializers.CharField()
     username = serializers.CharField()
-    messageType = serializers.CharField()
+    message_type = serializers.ChoiceField(choices=QueueMessage.Type.choices)
 
 
 class ClaimedMessageSerializer(QueueMessageSerializer):
-    claimToken = serializers.CharField(help_text="Send it back with complete, fail, heartbeat and release.")
-    thread = ThreadItemSerializer(many=True, help_text="The messages this one replies to, oldest first.")
+    """A message as its claimant gets it: with the fencing token and the thread it answers."""
+
+    claim_token = serializers.CharField(help_text="Send it back with complete, fail, release and heartbeat.")
+    thread = serializers.SerializerMethodField(help_text="The messages this one replies to, oldest first.")
+
+    @extend_schema_field(ThreadItemSerializer(many=True))
+    def get_thread(self, message) -> list[dict]:
+        return ThreadItemSerializer(message.ancestors(), many=True).data
 
 
-class CreatedCommentSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    timestamp = serializers.IntegerField()
-    status = serializers.CharField()
-
-
-class CommentsPageSerializer(serializers.Serializer):
-    results = QueueMessageSerializer(many=True)
-    cursor = serializers.IntegerField(allow_null=True, help_text="Pass as `since` to get what comes next.")
+def claimed_data(message: QueueMessage) -> dict:
+    return dict(ClaimedMessageSerializer(message).data)
 
 
 class CompletedSerializer(serializers.Serializer):
     message = QueueMessageSerializer()
-    reply = QueueMessageSerializer(allow_null=True)
+    reply = QueueMessageSerializer(allow_null=True, help_text="The reply written with the completion, or null.")
     next = ClaimedMessageSerializer(allow_null=True, help_text="With next=true: the next claimed message, or null.")
+
+
+def completed_data(message, reply, following) -> dict:
+    return {
+        "message": message_data(message),
+        "reply": message_data(reply) if reply else None,
+        "next": claimed_data(following) if following else None,
+    }
+
+
+# --- Input --------------------------------------------------------------------------------------
+
+def _worker_id_field():
+    return serializers.CharField(
+        max_length=100, validators=[RegexValidator(WORKER_ID, "1-100 characters of letters, digits and . _ : @ -")],
+        help_text="Your worker's id (public: it shows as claimed_by).",
+    )
+
+
+def _lease_field():
+    return serializers.FloatField(
+        required=False, allow_null=True, default=None,
+        help_text="Seconds (default QUEUE_LEASE_SECONDS, at most QUEUE_MAX_LEASE_SECONDS).",
+    )
+
+
+def _entities_field():
+    return serializers.ListField(child=serializers.RegexField(ENTITY.pattern, max_length=64), max_length=50,
+                                 required=False, help_text="Only these entities' messages.")
+
+
+class LeaseMixin:
+    def validate_lease_seconds(self, value):
+        if value is not None and not 0 < value <= settings.QUEUE_MAX_LEASE_SECONDS:
+            raise serializers.ValidationError(
+                f"More than 0 and at most {settings.QUEUE_MAX_LEASE_SECONDS:g} seconds."
+            )
+        return value
+
+
+class EntitiesMixin:
+    def validate(self, data):
+        entities = list(data.pop("entities", None) or [])
+        if entity := data.pop("entity", ""):
+            entities.append(entity)
+        data["entities"] = entities or None
+        return data
+
+
+class StreamQuerySerializer(serializers.Serializer):
+    tenant_id = serializers.CharField(max_length=16, required=False, help_text="A tenant's stream instead of the public one.")
+    status = serializers.ChoiceField(choices=QueueMessage.Status.choices, required=False)
+    entity = serializers.CharField(max_length=64, required=False)
+
+
+class NewMessageSerializer(StrictSerializer):
+    text = serializers.CharField(max_length=100_000)
+    username = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
+                                     help_text="Shown with the message; default: your display name.")
+    color = serializers.CharField(max_length=7, required=False, default="", allow_blank=True, help_text="#rrggbb")
+    tenant_id = serializers.CharField(max_length=16, required=False, allow_null=True, default=None)
+    priority = serializers.IntegerField(min_value=0, max_value=MAX_PRIORITY, required=False, default=0)
+    entity = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+    reply_to = serializers.CharField(max_length=10, required=False, allow_null=True, default=None)
+    message_type = serializers.ChoiceField(choices=QueueMessage.Type.choices, required=False, default="human",
+                                           help_text="ai only for bots and staff.")
+
+
+class ClaimSerializer(EntitiesMixin, LeaseMixin, StrictSerializer):
+    """A named message (`message_id`), or the best claimable one (of `entity`/`entities`)."""
+
+    worker_id = _worker_id_field()
+    message_id = serializers.CharField(max_length=10, required=False, help_text="Claim this message; else the next one.")
+    entity = serializers.RegexField(ENTITY.pattern, max_length=64, required=False, help_text="Only this entity's messages.")
+    entities = _entities_field()
+    lease_seconds = _lease_field()
+
+    def validate(self, data):
+        if data.get("message_id") and (data.get("entity") or data.get("entities")):
+            raise serializers.ValidationError({"message_id": ["Either a message_id or entities, not both."]})
+        return super().validate(data)
+
+
+class HeldClaimSerializer(StrictSerializer):
+    worker_id = _worker_id_field()
+    claim_token = serializers.CharField(max_length=32, help_text="The claim's fencing token.")
+
+
+class CompleteSerializer(EntitiesMixin, LeaseMixin, HeldClaimSerializer):
+    reply = serializers.CharField(max_length=100_000, required=False, allow_null=True, default=None,
+                                  help_text="The bot's answer, stored as an ai message replying to this one.")
+    username = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
+                                     help_text="The reply's author name (default: the message's entity).")
+    color = serializers.CharField(max_length=7, required=False, default="", allow_blank=True)
+    next = serializers.BooleanField(required=False, default=False, help_text="Also claim this worker's next message.")
+    entity = serializers.RegexField(ENTITY.pattern, max_length=64, required=False)
+    entities = _entities_field()
+    lease_seconds = _lease_field()
+
+    def validate_reply(self, value):
+        if value is not None and len(value) > settings.QUEUE_MESSAGE_MAX_LENGTH:
+            raise serializers.ValidationError(f"Messages are limited to {settings.QUEUE_MESSAGE_MAX_LENGTH} characters.")
+        return value
+
+
+class FailSerializer(HeldClaimSerializer):
+    error = serializers.CharField(max_length=10_000, help_text="What went wrong (kept as last_error).")
+
+
+class HeartbeatSerializer(LeaseMixin, HeldClaimSerializer):
+    lease_seconds = _lease_field()

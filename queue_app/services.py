@@ -8,18 +8,20 @@ that clause, but our IMMEDIATE transactions serialise writers and the conditiona
 decides. No lock is held across an HTTP or a provider call: each function is one short
 transaction.
 
-These are plain synchronous functions of simple arguments (ids, strings, numbers), so the API,
-the bot engine and the admin share them, and async views can call them via sync_to_async.
+These are plain synchronous functions of simple arguments (ids, strings, numbers) that return
+models, so Harbor's API, the original clients' routes (project/original/), the bot engine and the
+admin share them, and async views can call them via sync_to_async. They know no wire format:
+errors are keyed by model field, and the one JSON shape of a message (for the events they
+publish) is queue_app.serializers.message_data.
 """
 
 import logging
-import re
 import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -29,7 +31,8 @@ from project.accounts.models import Membership, Tenant, User
 from project.accounts.services import Conflict
 from project.realtime.services import publish, publish_many
 
-from .models import QueueMessage, now_ms, stream_group
+from .models import COLOR, ENTITY, MAX_PRIORITY, WORKER_ID, QueueMessage, now_ms, stream_group
+from .serializers import message_data
 
 TABLE = QueueMessage._meta.db_table
 
@@ -38,10 +41,7 @@ logger = logging.getLogger(__name__)
 Status = QueueMessage.Status
 Type = QueueMessage.Type
 
-COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-ENTITY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-WORKER_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")
-MAX_PRIORITY = 10
+__all__ = ["COLOR", "ENTITY", "MAX_PRIORITY", "WORKER_ID"]  # re-exported for callers of the services
 PRUNE_BATCH_SIZE = 500
 REQUEUE_BATCH_SIZE = 500
 ERROR_MAX = 2000
@@ -106,46 +106,19 @@ def stream_tenant(user: User, tenant_id: str | None) -> Tenant | None:
     return membership.tenant
 
 
-# --- Representation -------------------------------------------------------------------------
+# --- Events ---------------------------------------------------------------------------------
 
-def _iso(value):
-    return value.isoformat() if value else None
-
-
-def message_data(message: QueueMessage, *, with_token: bool = False) -> dict:
-    """The one JSON shape of a message (API responses and socket events). The claim token is
-    only for the claimant."""
-    data = {
-        "id": message.id,
-        "tenantId": message.tenant_id,
-        "timestamp": message.timestamp,
-        "text": message.text,
-        "username": message.username,
-        "color": message.color,
-        "messageType": message.message_type,
-        "replyTo": message.reply_to_id,
-        "status": message.status,
-        "priority": message.priority,
-        "entity": message.entity,
-        "claimedBy": message.claimed_by,
-        "claimedAt": _iso(message.claimed_at),
-        "leaseExpiresAt": _iso(message.lease_expires_at),
-        "availableAt": _iso(message.available_at),
-        "attempts": message.attempts,
-        "completedAt": _iso(message.completed_at),
-        "lastError": message.last_error,
-    }
-    if with_token:
-        data["claimToken"] = message.claim_token
-    return data
+def _event(message: QueueMessage, event_type: str, reply: QueueMessage | None = None) -> tuple[str, str, dict]:
+    """An event's data is `{"message"}` (and `"reply"` for queue_message.answered), each in the one
+    shape of a message, without the claim token, which is only for the claimant."""
+    data = {"message": message_data(message)}
+    if reply is not None:
+        data["reply"] = message_data(reply)
+    return message.group, event_type, data
 
 
-def _event(message: QueueMessage, event_type: str, **extra) -> tuple[str, str, dict]:
-    return message.group, event_type, {"message": message_data(message), **extra}
-
-
-def _publish(message: QueueMessage, event_type: str, **extra) -> None:
-    publish(*_event(message, event_type, **extra))
+def _publish(message: QueueMessage, event_type: str) -> None:
+    publish(*_event(message, event_type))
 
 
 # --- Validation -----------------------------------------------------------------------------
@@ -164,14 +137,14 @@ def _clean_lease(lease_seconds) -> timedelta:
         return timedelta(seconds=settings.QUEUE_LEASE_SECONDS)
     if not 0 < lease_seconds <= settings.QUEUE_MAX_LEASE_SECONDS:
         raise ValidationError(
-            {"leaseSeconds": f"A lease lasts more than 0 and at most {settings.QUEUE_MAX_LEASE_SECONDS:g} seconds."}
+            {"lease_expires_at": f"A lease lasts more than 0 and at most {settings.QUEUE_MAX_LEASE_SECONDS:g} seconds."}
         )
     return timedelta(seconds=lease_seconds)
 
 
 def _clean_worker(worker_id) -> str:
     if not isinstance(worker_id, str) or not WORKER_ID.match(worker_id):
-        raise ValidationError({"workerId": "1-100 characters of letters, digits and . _ : @ -"})
+        raise ValidationError({"claimed_by": "1-100 characters of letters, digits and . _ : @ -"})
     return worker_id
 
 
@@ -188,9 +161,12 @@ def post_message(
     entity: str = "",
     reply_to: str | None = None,
     message_type: str = Type.HUMAN,
+    message_id: str | None = None,
+    timestamp: int | None = None,
 ) -> QueueMessage:
     """A new message in a stream. Human messages wait (pending) for a bot; `ai` messages, which
-    only bots and staff may post, are born complete."""
+    only bots and staff may post, are born complete. `message_id` and `timestamp` are Harbor's
+    to choose unless a client (the original ones) brings its own: a taken id is a Conflict."""
     text = _clean_text(text)
     username = (username or user.get_short_name()).strip()[:100]
     errors = {}
@@ -201,7 +177,9 @@ def post_message(
     if entity and not ENTITY.match(entity):
         errors["entity"] = "Lower-case letters, digits, - and _, up to 64."
     if message_type not in Type.values:
-        errors["messageType"] = "human or ai."
+        errors["message_type"] = "human or ai."
+    if timestamp is not None and (not isinstance(timestamp, int) or timestamp < 0):
+        errors["timestamp"] = "Milliseconds since the epoch."
     if errors:
         raise ValidationError(errors)
     if message_type == Type.AI and not is_bot(user):
@@ -211,24 +189,33 @@ def post_message(
     if reply_to:
         parent = QueueMessage.objects.filter(pk=reply_to, tenant=tenant).only("id", "tenant_id").first()
         if parent is None:
-            raise ValidationError({"replyTo": "No such message in this stream."})
+            raise ValidationError({"reply_to": "No such message in this stream."})
     now = timezone.now()
-    with transaction.atomic():
-        message = QueueMessage.objects.create(
-            tenant=tenant,
-            text=text,
-            username=username,
-            color=color,
-            author=user,
-            message_type=message_type,
-            reply_to=parent,
-            priority=priority,
-            entity=entity,
-            status=Status.COMPLETE if message_type == Type.AI else Status.PENDING,
-            completed_at=now if message_type == Type.AI else None,
-            available_at=now,
-        )
-        _publish(message, "queue.message.created")
+    chosen = {"id": message_id} if message_id else {}
+    if timestamp is not None:
+        chosen["timestamp"] = timestamp
+    try:
+        with transaction.atomic():
+            message = QueueMessage.objects.create(
+                **chosen,
+                tenant=tenant,
+                text=text,
+                username=username,
+                color=color,
+                author=user,
+                message_type=message_type,
+                reply_to=parent,
+                priority=priority,
+                entity=entity,
+                status=Status.COMPLETE if message_type == Type.AI else Status.PENDING,
+                completed_at=now if message_type == Type.AI else None,
+                available_at=now,
+            )
+            _publish(message, "queue_message.created")
+    except IntegrityError:
+        if message_id:  # the only unique value a caller chooses
+            raise Conflict("A message with this id exists.") from None
+        raise
     return message
 
 
@@ -239,6 +226,25 @@ def list_messages(tenant: Tenant | None, since: int | None = None, limit: int = 
     if since is not None:
         return list(messages.filter(timestamp__gt=since).order_by("timestamp", "id")[:limit])
     return list(reversed(messages.order_by("-timestamp", "-id")[:limit]))
+
+
+def stream(tenant: Tenant | None, *, status: str | None = None, entity: str | None = None):
+    """A stream's messages (a queryset the API pages through), optionally of one status or entity."""
+    messages = QueueMessage.objects.filter(tenant=tenant)
+    if status:
+        messages = messages.filter(status=status)
+    if entity:
+        messages = messages.filter(entity=entity)
+    return messages
+
+
+def get_message(user: User, message_id: str) -> QueueMessage:
+    """A message of a stream `user` reads (the public one, or a tenant's they are a member of);
+    NotFound for anything else."""
+    message = QueueMessage.objects.filter(pk=message_id).first()
+    if message is None or (message.tenant_id and not Membership.objects.filter(user=user, tenant_id=message.tenant_id).exists()):
+        raise NotFound("No such message.")
+    return message
 
 
 def _claimable(entities=None, now=None):
@@ -267,13 +273,15 @@ def _update_returning(assignments: dict, where: str, params: list) -> QueueMessa
     return rows[0] if rows else None
 
 
-def _claim_assignments(worker_id: str, lease: timedelta, now) -> dict:
+def _claim_assignments(worker_id: str, lease: timedelta, now, claimant: User | None) -> dict:
     return {"status": Status.PROCESSING, "claimed_by": worker_id, "claim_token": secrets.token_urlsafe(16),
-            "claimed_at": now, "lease_expires_at": now + lease}
+            "claimed_at": now, "lease_expires_at": now + lease, "claimant_id": claimant.pk if claimant else None}
 
 
-def claim(message_id: str, worker_id: str, lease_seconds: float | None = None) -> QueueMessage:
-    """Claim one named message; Conflict (409) when it is not pending."""
+def claim(message_id: str, worker_id: str, lease_seconds: float | None = None, *,
+          claimant: User | None = None) -> QueueMessage:
+    """Claim one named message for `worker_id` (a worker of `claimant`, the bot user calling);
+    Conflict (409) when it is not pending."""
     worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
     now = timezone.now()
     with transaction.atomic():
@@ -284,11 +292,23 @@ def claim(message_id: str, worker_id: str, lease_seconds: float | None = None) -
             raise Conflict("Only human messages are claimed.")
         if message.available_at > now and message.status == Status.PENDING:
             raise Conflict("This message waits for its retry backoff.")
-        message = _update_returning(_claim_assignments(worker_id, lease, now), "id = %s AND status = %s",
+        message = _update_returning(_claim_assignments(worker_id, lease, now, claimant), "id = %s AND status = %s",
                                     [message_id, Status.PENDING])
         if message is None:
             raise Conflict(f"This message is not pending (it is {_status_of(message_id)}).")
-        _publish(message, "queue.message.updated")
+        _publish(message, "queue_message.claimed")
+    return message
+
+
+def claim_held_by(message_id: str, user: User) -> QueueMessage:
+    """The claim `user`'s workers hold on a message, for clients that complete by message id
+    alone (the original bot): its worker id and claim token then go to complete(), whose
+    conditional update still decides. NotFound, or Conflict when `user` holds no such claim."""
+    message = QueueMessage.objects.filter(pk=message_id).first()
+    if message is None:
+        raise NotFound("No such message.")
+    if message.status != Status.PROCESSING or message.claimant_id != user.pk:
+        raise Conflict(f"This message is not processing under your claim (it is {message.status}).")
     return message
 
 
@@ -296,18 +316,19 @@ def _status_of(message_id: str) -> str:
     return QueueMessage.objects.filter(pk=message_id).values_list("status", flat=True).first() or "gone"
 
 
-def claim_next(worker_id: str, entities=None, lease_seconds: float | None = None) -> QueueMessage | None:
+def claim_next(worker_id: str, entities=None, lease_seconds: float | None = None, *,
+               claimant: User | None = None) -> QueueMessage | None:
     """Claim the best claimable message, or None when there is none. Two queries when it wins:
     the claim and its event."""
     worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
     with transaction.atomic():
-        message = _claim_next(worker_id, entities, lease)
+        message = _claim_next(worker_id, entities, lease, claimant)
         if message:
-            _publish(message, "queue.message.updated")
+            _publish(message, "queue_message.claimed")
     return message
 
 
-def _claim_next(worker_id: str, entities, lease: timedelta) -> QueueMessage | None:
+def _claim_next(worker_id: str, entities, lease: timedelta, claimant: User | None) -> QueueMessage | None:
     """The claim as one statement: `UPDATE … WHERE id = (the best candidate) AND status =
     'pending' RETURNING *`. On PostgreSQL the candidate is picked `FOR UPDATE SKIP LOCKED`, so
     concurrent workers take different rows instead of queueing on one; on SQLite the IMMEDIATE
@@ -317,22 +338,8 @@ def _claim_next(worker_id: str, entities, lease: timedelta) -> QueueMessage | No
     if connection.features.has_select_for_update_skip_locked:
         candidates = candidates.select_for_update(skip_locked=True, of=("self",))
     candidate_sql, candidate_params = candidates.values("pk")[:1].query.sql_with_params()
-    return _update_returning(_claim_assignments(worker_id, lease, now), f"id = ({candidate_sql}) AND status = %s",
+    return _update_returning(_claim_assignments(worker_id, lease, now, claimant), f"id = ({candidate_sql}) AND status = %s",
                              [*candidate_params, Status.PENDING])
-
-
-def thread_of(message: QueueMessage, depth: int | None = None) -> list[dict]:
-    """The ancestors a reply answers, oldest first (the bot's conversation context). No query
-    for a top-level message."""
-    depth = settings.QUEUE_THREAD_DEPTH if depth is None else depth
-    chain, parent_id = [], message.reply_to_id
-    while parent_id and len(chain) < depth:
-        parent = QueueMessage.objects.filter(pk=parent_id).only("id", "text", "username", "message_type", "reply_to").first()
-        if parent is None:
-            break
-        chain.append({"id": parent.id, "text": parent.text, "username": parent.username, "messageType": parent.message_type})
-        parent_id = parent.reply_to_id
-    return list(reversed(chain))
 
 
 def complete(
@@ -346,6 +353,7 @@ def complete(
     next_entities=None,
     claim_next_message: bool = False,
     lease_seconds: float | None = None,
+    claimant: User | None = None,
 ) -> tuple[QueueMessage, QueueMessage | None, QueueMessage | None]:
     """Finish a claim, with the bot's reply written in the same transaction. Returns (message,
     reply, next claimed message or None).
@@ -356,7 +364,7 @@ def complete(
     same reply and claims nothing new."""
     worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
     if reply is not None:
-        reply = _clean_text(reply, "reply")
+        reply = _clean_text(reply)
     if color and not COLOR.match(color):
         raise ValidationError({"color": "A color is #rrggbb."})
     now = timezone.now()
@@ -391,13 +399,13 @@ def complete(
                 completed_at=now,
                 available_at=now,
             )
-            events.append(_event(message, "queue.message.answered", reply=message_data(answer)))
+            events.append(_event(message, "queue_message.answered", reply=answer))
             _notify_author(message, answer)
         else:
-            events.append(_event(message, "queue.message.updated"))
-        following = _claim_next(worker_id, next_entities, lease) if claim_next_message else None
+            events.append(_event(message, "queue_message.completed"))
+        following = _claim_next(worker_id, next_entities, lease, claimant) if claim_next_message else None
         if following:
-            events.append(_event(following, "queue.message.updated"))
+            events.append(_event(following, "queue_message.claimed"))
         publish_many(events)
     return message, answer, following
 
@@ -413,7 +421,7 @@ def _notify_author(message: QueueMessage, answer: QueueMessage) -> None:
         title=f"{answer.username} replied to your message",
         body=answer.text,
         link=f"/queue/{'?tenant=' + message.tenant_id if message.tenant_id else ''}#m-{message.id}",
-        payload={"messageId": message.id, "replyId": answer.id},
+        payload={"message_id": message.id, "reply_id": answer.id},
         tenant_id=message.tenant_id,
     )
 
@@ -428,13 +436,13 @@ def fail(message_id: str, worker_id: str, error: str, claim_token: str) -> Queue
     letter) once it used QUEUE_MAX_ATTEMPTS attempts.
 
     Conflict unless the message is processing under this worker's claim token: worker ids are
-    public (`claimedBy` in the stream), so without the token any bot could fail another's claim."""
+    public (`claimed_by` in the stream), so without the token any bot could fail another's claim."""
     worker_id = _clean_worker(worker_id)
     if not isinstance(claim_token, str) or not claim_token:
-        raise ValidationError({"claimToken": "The claim's token, from claim or claim-next, is required."})
+        raise ValidationError({"claim_token": "The claim's token is required."})
     error = (error or "").strip()[:ERROR_MAX]
     if not error:
-        raise ValidationError({"error": "Say what went wrong."})
+        raise ValidationError({"last_error": "Say what went wrong."})
     now = timezone.now()
     with transaction.atomic():
         held = QueueMessage.objects.filter(
@@ -460,7 +468,7 @@ def fail(message_id: str, worker_id: str, error: str, claim_token: str) -> Queue
             raise Conflict("This message is not processing under this claim.")
         for name, value in changes.items():
             setattr(message, name, value)
-        _publish(message, "queue.message.updated")
+        _publish(message, "queue_message.failed")
     return message
 
 
@@ -471,13 +479,13 @@ def release(message_id: str, worker_id: str, claim_token: str) -> QueueMessage:
     with transaction.atomic():
         done = QueueMessage.objects.filter(
             pk=message_id, status=Status.PROCESSING, claimed_by=worker_id, claim_token=claim_token
-        ).update(status=Status.PENDING, lease_expires_at=None, claimed_by="", available_at=timezone.now())
+        ).update(status=Status.PENDING, lease_expires_at=None, claimed_by="", claimant=None, available_at=timezone.now())
         message = QueueMessage.objects.filter(pk=message_id).first()
         if message is None:
             raise NotFound("No such message.")
         if not done:
             raise Conflict("This message is not processing under this claim.")
-        _publish(message, "queue.message.updated")
+        _publish(message, "queue_message.released")
     return message
 
 
@@ -502,14 +510,15 @@ def retry(message_id: str, user: User) -> QueueMessage:
         raise PermissionDenied("Only staff retry dead letters.")
     with transaction.atomic():
         done = QueueMessage.objects.filter(pk=message_id, status=Status.FAILED).update(
-            status=Status.PENDING, attempts=0, available_at=timezone.now(), claimed_by="", lease_expires_at=None
+            status=Status.PENDING, attempts=0, available_at=timezone.now(), claimed_by="", claimant=None,
+            lease_expires_at=None,
         )
         message = QueueMessage.objects.filter(pk=message_id).first()
         if message is None:
             raise NotFound("No such message.")
         if not done:
             raise Conflict(f"Only failed messages are retried (this one is {message.status}).")
-        _publish(message, "queue.message.updated")
+        _publish(message, "queue_message.retried")
     return message
 
 
@@ -541,7 +550,7 @@ def requeue_expired(batch_size: int = REQUEUE_BATCH_SIZE) -> int:
                 available_at=now,
             )
             for message in QueueMessage.objects.filter(pk__in=ids):
-                _publish(message, "queue.message.updated")
+                _publish(message, "queue_message.requeued")
         if len(ids) < batch_size:
             return moved
 

@@ -2,17 +2,16 @@ from django.urls import path
 
 from . import api, views
 
-# The original routes, unchanged for existing clients.
+# Harbor's own routes (docs/api.md); the original clients' are in project/original/comments.py.
 api_urlpatterns = [
-    path("comments", api.CommentsView.as_view(), name="api-comments"),
-    path("queue/pending", api.PendingView.as_view(), name="api-queue-pending"),
-    path("queue/claim", api.ClaimView.as_view(), name="api-queue-claim"),
-    path("queue/claim-next", api.ClaimNextView.as_view(), name="api-queue-claim-next"),
-    path("queue/complete", api.CompleteView.as_view(), name="api-queue-complete"),
-    path("queue/fail", api.FailView.as_view(), name="api-queue-fail"),
-    path("queue/release", api.ReleaseView.as_view(), name="api-queue-release"),
-    path("queue/heartbeat", api.HeartbeatView.as_view(), name="api-queue-heartbeat"),
-    path("queue/retry", api.RetryView.as_view(), name="api-queue-retry"),
+    path("queue/messages", api.MessagesView.as_view(), name="api-queue-messages"),
+    path("queue/messages/<str:id>", api.MessageView.as_view(), name="api-queue-message"),
+    path("queue/messages/<str:id>/complete", api.CompleteView.as_view(), name="api-queue-message-complete"),
+    path("queue/messages/<str:id>/fail", api.FailView.as_view(), name="api-queue-message-fail"),
+    path("queue/messages/<str:id>/release", api.ReleaseView.as_view(), name="api-queue-message-release"),
+    path("queue/messages/<str:id>/heartbeat", api.HeartbeatView.as_view(), name="api-queue-message-heartbeat"),
+    path("queue/messages/<str:id>/retry", api.RetryView.as_view(), name="api-queue-message-retry"),
+    path("queue/claims", api.ClaimsView.as_view(), name="api-queue-claims"),
 ]
 
 page_urlpatterns = [

@@ -13,6 +13,7 @@ from django.urls import reverse
 from project.accounts.access import tenants_for
 
 from . import services
+from .api import OldestFirst
 
 PAGE_MESSAGES = 100
 MAX_DEPTH = 4
@@ -69,7 +70,8 @@ def stream_page(request):
         "tenant": tenant,
         "streams": tenants_for(request.user),
         "threads": threaded(messages),
-        "since": messages[-1].timestamp if messages else 0,
+        # Where queue.js polls from while its socket is down (GET /api/queue/messages?cursor=).
+        "cursor": OldestFirst().cursor_after(messages[-1]) if messages else "",
         "form": form,
     }
     return render(request, "queue_app/stream.html", context, status=400 if form.errors else 200)

@@ -25,9 +25,14 @@ EVENT_TYPES: dict[str, str] = {
     "notification.created": "a notification for the user",
     "notification.count": "the user's unread count changed (read, cleared)",
     # queue
-    "queue.message.created": "a message was posted to a queue stream",
-    "queue.message.answered": "a bot answered a queue message (the reply and the message)",
-    "queue.message.updated": "a queue message changed state (claimed, failed, released, retried)",
+    "queue_message.created": "a message was posted to a queue stream",
+    "queue_message.claimed": "a worker claimed a queue message (processing)",
+    "queue_message.answered": "a bot completed a queue message with its reply (the message and the reply)",
+    "queue_message.completed": "a worker completed a queue message without a reply",
+    "queue_message.failed": "a worker gave a claim back after a failure (pending after a backoff, or failed: a dead letter)",
+    "queue_message.released": "a worker handed a claim back untouched (pending)",
+    "queue_message.requeued": "a claim's lease expired: the message is pending again, or failed when out of attempts",
+    "queue_message.retried": "staff put a dead letter back in the queue (pending)",
 }
 
 #: Families whose suffix the caller chooses: `custom.<type>` from POST /workflow/{id}/notification.

@@ -3,7 +3,8 @@
 // without a reload.
 import { LiveSocket } from "./live-socket.js";
 
-// While the socket is down, poll `since` every 5 s, backing off to 30 s (the original frontend).
+// While the socket is down, poll the stream from its cursor every 5 s, backing off to 30 s (as
+// the original frontend did).
 const POLL_FIRST_MS = 5_000;
 const POLL_CAP_MS = 30_000;
 const MAX_DEPTH = 4;
@@ -25,7 +26,9 @@ const replyField = composer?.querySelector("[name=reply_to]");
 const replying = document.getElementById("replying");
 const tenant = root.dataset.tenant;
 
-let since = Number(root.dataset.since) || 0;
+// GET /api/queue/messages hands back `next_cursor` even on its last page: kept, it fetches
+// only what was posted after the last message seen.
+let cursor = root.dataset.cursor || "";
 let live = false;
 let pollTimer = null;
 let pollDelay = POLL_FIRST_MS;
@@ -50,13 +53,12 @@ function onState(state) {
 
 function handle(frame) {
   const data = frame.data ?? {};
-  if (frame.type === "queue.message.created" || frame.type === "queue.message.updated") {
-    upsert(data.message);
-  } else if (frame.type === "queue.message.answered") {
+  if (frame.type === "replay.truncated") {
+    poll();
+  } else if (frame.type.startsWith("queue_message.")) {
+    // created, claimed, answered (with its reply), completed, failed, released, requeued, retried
     upsert(data.message);
     upsert(data.reply);
-  } else if (frame.type === "replay.truncated") {
-    poll();
   }
 }
 
@@ -78,16 +80,22 @@ function stopPolling() {
 }
 
 async function poll() {
-  const query = new URLSearchParams({ since: String(since), limit: "200" });
-  if (tenant) query.set("tenantId", tenant);
+  let found = false;
   try {
-    const response = await fetch(`${root.dataset.commentsApi}?${query}`, { credentials: "same-origin" });
-    if (!response.ok) return false;
-    const page = await response.json();
-    page.results.forEach(upsert);
-    return page.results.length > 0;
+    for (;;) {
+      const query = new URLSearchParams({ limit: "200" });
+      if (cursor) query.set("cursor", cursor);
+      if (tenant) query.set("tenant_id", tenant);
+      const response = await fetch(`${root.dataset.messagesApi}?${query}`, { credentials: "same-origin" });
+      if (!response.ok) return found;
+      const page = await response.json();
+      page.results.forEach(upsert);
+      found = found || page.results.length > 0;
+      if (page.next_cursor) cursor = page.next_cursor;
+      if (!page.has_more) return found;
+    }
   } catch {
-    return false;
+    return found;
   }
 }
 
@@ -106,7 +114,7 @@ function paint(name) {
 }
 
 function render(message, depth) {
-  const item = element("li", `queue-message queue-message-${message.messageType}`);
+  const item = element("li", `queue-message queue-message-${message.message_type}`);
   item.id = `m-${message.id}`;
   item.dataset.id = message.id;
   item.dataset.depth = String(depth); // harbor.css indents by it
@@ -128,7 +136,6 @@ function render(message, depth) {
 
 function upsert(message) {
   if (!message) return;
-  since = Math.max(since, message.timestamp);
   const existing = document.getElementById(`m-${message.id}`);
   if (existing) {
     const badge = existing.querySelector("[data-status]");
@@ -136,8 +143,8 @@ function upsert(message) {
     badge.className = `status queue-status-${message.status}`;
     return;
   }
-  const parent = message.replyTo && document.getElementById(`m-${message.replyTo}`);
-  if (parent && message.messageType === "ai") {
+  const parent = message.reply_to && document.getElementById(`m-${message.reply_to}`);
+  if (parent && message.message_type === "ai") {
     // A bot's reply means its message is complete (polling sees replies, not status changes).
     const badge = parent.querySelector("[data-status]");
     badge.textContent = "complete";
@@ -184,12 +191,12 @@ async function postOverApi(event) {
     username: field("username"),
     entity: field("entity"),
     priority: Number(field("priority") || 0),
-    replyTo: field("reply_to") || null,
-    tenantId: tenant || null,
+    reply_to: field("reply_to") || null,
+    tenant_id: tenant || null,
   };
   button.disabled = true;
   try {
-    const response = await fetch(root.dataset.commentsApi, {
+    const response = await fetch(root.dataset.messagesApi, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": field("csrfmiddlewaretoken") },

@@ -44,11 +44,6 @@ LEGACY: set[tuple[str, str]] = {
     ("GET", "/api/subscriptions"),
     ("GET", "/api/subscriptions/accounts"),
     ("GET", "/api/feed"),
-    ("POST", "/api/queue/claim-next"),
-    ("POST", "/api/queue/fail"),
-    ("POST", "/api/queue/heartbeat"),
-    ("POST", "/api/queue/release"),
-    ("POST", "/api/queue/retry"),
 }
 
 

@@ -38,10 +38,20 @@ def staff_api(staff):
 
 
 def post(client, text="hello", **fields):
-    response = client.post("/api/comments", {"text": text, **fields}, format="json")
+    response = client.post("/api/queue/messages", {"text": text, **fields}, format="json")
     assert response.status_code == 201, response.json()
     return response.json()
 
 
 def claim_next(client, worker="w1", **fields):
-    return client.post("/api/queue/claim-next", {"workerId": worker, **fields}, format="json")
+    return client.post("/api/queue/claims", {"worker_id": worker, **fields}, format="json")
+
+
+def claim(client, message_id, worker="w1", **fields):
+    return client.post("/api/queue/claims", {"worker_id": worker, "message_id": message_id, **fields}, format="json")
+
+
+def act(client, action, claimed, worker="w1", **fields):
+    """complete / fail / release / heartbeat on a claimed message, with its token."""
+    body = {"worker_id": worker, "claim_token": claimed["claim_token"], **fields}
+    return client.post(f"/api/queue/messages/{claimed['id']}/{action}", body, format="json")

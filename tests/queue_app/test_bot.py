@@ -40,7 +40,7 @@ def test_a_reply_sees_the_thread(alice, settings):
     answer = QueueMessage.objects.get(reply_to=root)
     services.post_message(alice, "two", entity="duke", reply_to=answer.pk)
     claimed = services.claim_next("peek")
-    assert [m["text"] for m in services.thread_of(claimed)] == ["one", "duke heard: one"]
+    assert [m.text for m in claimed.ancestors()] == ["one", "duke heard: one"]
 
 
 def test_a_provider_failure_marks_the_message_failed_for_the_retry_logic(alice, settings):

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run_workers(urls, token, workers, expected, deadline_s, claims, answer=lambda m: f"re: {m['text']}"):
-    """`workers` threads (spread over the servers at `urls`) claim-next / complete(next=true)
+    """`workers` threads (spread over the servers at `urls`) claim the next / complete(next=true)
     until `expected` messages are done. Every claim any worker receives is appended to `claims`
     as (message id, claim token)."""
     lock = threading.Lock()
@@ -31,29 +31,28 @@ def run_workers(urls, token, workers, expected, deadline_s, claims, answer=lambd
         current = None
         while time.monotonic() < deadline:
             if current is None:
-                status, body = http_json("POST", f"{url}/api/queue/claim-next", {"workerId": worker}, token)
+                status, body = http_json("POST", f"{url}/api/queue/claims", {"worker_id": worker}, token)
                 if status == 204:
                     with lock:
                         if sum(completed.values()) >= expected:
                             return
                     time.sleep(0.02)
                     continue
-                assert status == 200, body
+                assert status == 201, body
                 current = body
                 with lock:
-                    claims.append((current["id"], current["claimToken"]))
+                    claims.append((current["id"], current["claim_token"]))
             status, body = http_json(
                 "POST",
-                f"{url}/api/queue/complete",
-                {"messageId": current["id"], "workerId": worker, "claimToken": current["claimToken"],
-                 "reply": answer(current), "next": True},
+                f"{url}/api/queue/messages/{current['id']}/complete",
+                {"worker_id": worker, "claim_token": current["claim_token"], "reply": answer(current), "next": True},
                 token,
             )
             assert status == 200, body
             with lock:
                 completed[current["id"]] += 1
                 if body["next"]:
-                    claims.append((body["next"]["id"], body["next"]["claimToken"]))
+                    claims.append((body["next"]["id"], body["next"]["claim_token"]))
             current = body["next"]
 
     with ThreadPoolExecutor(workers) as pool:
@@ -80,7 +79,7 @@ def test_30_clients_and_8_workers_through_daphne(daphne_processes):
     claims, ids = [], []
 
     def post(i):
-        status, body = http_json("POST", f"{servers[i % 2].url}/api/comments", {"text": f"question {i}"}, posters[i])
+        status, body = http_json("POST", f"{servers[i % 2].url}/api/queue/messages", {"text": f"question {i}"}, posters[i])
         assert status == 201, body
         return body["id"]
 

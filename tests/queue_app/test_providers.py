@@ -14,9 +14,9 @@ pytestmark = pytest.mark.django_db
 
 PROMPT = Prompt(
     "You are Duke.",
-    [{"id": "a", "text": "first", "username": "al", "messageType": "human"},
-     {"id": "b", "text": "an answer", "username": "duke", "messageType": "ai"}],
-    {"id": "c", "text": "and then?", "username": "al", "messageType": "human", "entity": "duke"},
+    [{"id": "a", "text": "first", "username": "al", "message_type": "human"},
+     {"id": "b", "text": "an answer", "username": "duke", "message_type": "ai"}],
+    {"id": "c", "text": "and then?", "username": "al", "message_type": "human", "entity": "duke"},
 )
 CHAT = [
     {"role": "user", "content": "al: first"},

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def warm_robot_api(robot_api):
-    robot_api.get("/api/queue/pending?limit=1")  # the token's once-a-minute last_used_at write
+    robot_api.get("/api/queue/messages?limit=1")  # the token's once-a-minute last_used_at write
     return robot_api
 
 
@@ -17,7 +17,7 @@ def test_claim_next_costs_a_fixed_number_of_queries(alice_api, warm_robot_api, d
     post(alice_api)
     # token + bot permission + SAVEPOINT + the claim (one UPDATE … RETURNING) + event + RELEASE
     with django_assert_num_queries(6):
-        assert claim_next(warm_robot_api).status_code == 200
+        assert claim_next(warm_robot_api).status_code == 201
     with django_assert_num_queries(5):  # nothing to claim
         assert claim_next(warm_robot_api).status_code == 204
 
@@ -26,10 +26,10 @@ def test_complete_with_next_costs_a_fixed_number_of_queries(alice_api, warm_robo
     post(alice_api)
     post(alice_api)
     claimed = claim_next(warm_robot_api).json()
-    body = {"messageId": claimed["id"], "workerId": "w1", "claimToken": claimed["claimToken"], "reply": "r", "next": True}
+    body = {"worker_id": "w1", "claim_token": claimed["claim_token"], "reply": "r", "next": True}
     # token + permission + SAVEPOINT + the completion (UPDATE … RETURNING) + reply INSERT
     # + the author's notification (recipient with unread count, INSERT, its event)
     # + the next claim (UPDATE … RETURNING) + both queue events in one INSERT + RELEASE
     with django_assert_num_queries(11):
-        response = warm_robot_api.post("/api/queue/complete", body, format="json")
+        response = warm_robot_api.post(f"/api/queue/messages/{claimed['id']}/complete", body, format="json")
     assert response.status_code == 200 and response.json()["next"]
