@@ -24,7 +24,7 @@ from .serializers import (
     FailSerializer,
     HeartbeatSerializer,
     HeldClaimSerializer,
-    NewMessageSerializer,
+    NewQueueMessageSerializer,
     QueueMessageSerializer,
     StreamQuerySerializer,
     claimed_data,
@@ -84,9 +84,9 @@ class MessagesView(generics.ListAPIView):
     def get(self, request):
         return super().get(request)
 
-    @extend_schema(request=NewMessageSerializer, responses={201: QueueMessageSerializer})
+    @extend_schema(request=NewQueueMessageSerializer, responses={201: QueueMessageSerializer})
     def post(self, request):
-        data = validated(NewMessageSerializer, request.data)
+        data = validated(NewQueueMessageSerializer, request.data)
         text = data.pop("text")
         message = services.post_message(request.user, text, **data)
         return Response(message_data(message), status=status.HTTP_201_CREATED)

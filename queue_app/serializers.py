@@ -136,7 +136,7 @@ class StreamQuerySerializer(serializers.Serializer):
     entity = serializers.CharField(max_length=64, required=False)
 
 
-class NewMessageSerializer(StrictSerializer):
+class NewQueueMessageSerializer(StrictSerializer):
     text = serializers.CharField(max_length=100_000)
     username = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
                                      help_text="Shown with the message; default: your display name.")
