@@ -163,10 +163,15 @@ def post_message(
     message_type: str = Type.HUMAN,
     message_id: str | None = None,
     timestamp: int | None = None,
+    claimed_by: str = "",
+    claimed_at: datetime | None = None,
+    completed_at: datetime | None = None,
 ) -> QueueMessage:
     """A new message in a stream. Human messages wait (pending) for a bot; `ai` messages, which
     only bots and staff may post, are born complete. `message_id` and `timestamp` are Harbor's
-    to choose unless a client (the original ones) brings its own: a taken id is a Conflict."""
+    to choose unless a client (the original ones) brings its own: a taken id is a Conflict.
+    An `ai` message a bot posts itself (seed 002's bot does) may say which worker wrote it and
+    when (`claimed_by`, `claimed_at`, `completed_at`); a human message starts unclaimed."""
     text = _clean_text(text)
     username = (username or user.get_short_name()).strip()[:100]
     errors = {}
@@ -180,6 +185,12 @@ def post_message(
         errors["message_type"] = "human or ai."
     if timestamp is not None and (not isinstance(timestamp, int) or timestamp < 0):
         errors["timestamp"] = "Milliseconds since the epoch."
+    if claimed_by and not WORKER_ID.match(claimed_by):
+        errors["claimed_by"] = "1-100 characters of letters, digits and . _ : @ -"
+    if message_type != Type.AI:
+        for name, value in (("claimed_by", claimed_by), ("claimed_at", claimed_at), ("completed_at", completed_at)):
+            if value:
+                errors[name] = "A new human message is unclaimed: its claims set this."
     if errors:
         raise ValidationError(errors)
     if message_type == Type.AI and not is_bot(user):
@@ -208,7 +219,9 @@ def post_message(
                 priority=priority,
                 entity=entity,
                 status=Status.COMPLETE if message_type == Type.AI else Status.PENDING,
-                completed_at=now if message_type == Type.AI else None,
+                claimed_by=claimed_by,
+                claimed_at=claimed_at,
+                completed_at=(completed_at or now) if message_type == Type.AI else None,
                 available_at=now,
             )
             _publish(message, "queue_message.created")
@@ -254,9 +267,13 @@ def _claimable(entities=None, now=None):
     return pending.order_by("-priority", "timestamp", "id")
 
 
-def pending(limit: int = 10, entities=None) -> list[QueueMessage]:
-    """Claimable messages, highest priority first, then oldest first."""
-    return list(_claimable(entities)[:limit])
+def pending(limit: int = 10, entities=None, *, public_only: bool = False) -> list[QueueMessage]:
+    """Claimable messages, highest priority first, then oldest first: of every stream (bots
+    work them all), or of the public one only (seed 002's bot, whose queue was one stream)."""
+    claimable = _claimable(entities)
+    if public_only:
+        claimable = claimable.filter(tenant=None)
+    return list(claimable[:limit])
 
 
 # --- Claims ---------------------------------------------------------------------------------

@@ -1,3 +1,7 @@
 """Every HTTP route a seed document names, one list per seed; included before Harbor's own."""
 
-urlpatterns = []
+from . import comments
+
+urlpatterns = [
+    *comments.urlpatterns,  # seed 002
+]

@@ -89,6 +89,12 @@ MATRIX = [
     ("api-queue-message-release", "post", "/api/queue/messages/nosuchmsg0/release", {"worker_id": "w1", "claim_token": "t"}, QUEUE_WORKER_404),
     ("api-queue-message-heartbeat", "post", "/api/queue/messages/nosuchmsg0/heartbeat", {"worker_id": "w1", "claim_token": "t"}, QUEUE_WORKER_404),
     ("api-queue-message-retry", "post", "/api/queue/messages/nosuchmsg0/retry", None, QUEUE_WORKER_404),
+    # Seed 002's original routes (project/original/comments.py).
+    ("original-comments", "get", "/api/comments?since=0", None, SIGNED_IN),
+    ("original-comments", "post", "/api/comments", {"text": "Hi", "color": "169080199"}, expect(401, 201, 201, 201, 201, 201, 201)),
+    ("original-queue-pending", "get", "/api/queue/pending", None, QUEUE_WORKER),
+    ("original-queue-claim", "post", "/api/queue/claim", {"messageId": "nosuchmsg0", "workerId": "w1"}, QUEUE_WORKER_404),
+    ("original-queue-complete", "post", "/api/queue/complete", {"messageId": "nosuchmsg0"}, QUEUE_WORKER_404),
     ("api-schema", "get", "/api/schema/", None, EVERYONE),
     ("api-docs", "get", "/api/docs/", None, EVERYONE),
     ("health", "get", "/health", None, EVERYONE),
