@@ -234,20 +234,3 @@ reject_nul_characters = RejectUnstorableInput
 def _unstorable_field(request, field: str | None, problem: str):
     """The 400 page saying which field to fix (every /api/ route is a DRF view, skipped above)."""
     return render(request, "400.html", {"field": field, "problem": problem}, status=400)
-
-
-#: What `project.ids.new_public_id` makes: the ids of tenants, workflows, accounts, subscriptions.
-PUBLIC_ID_PATTERN = "^[A-Za-z0-9]{12}$"
-
-
-def document_public_ids(result, generator, request, public):
-    """drf-spectacular postprocessing hook: every `<name>_id` path parameter that is a string
-    is a public id, so say so. Clients (and the fuzzer) then know that `accounts` in
-    `/api/subscriptions/accounts` is a route of its own, not a subscription id."""
-    for path in result.get("paths", {}).values():
-        for operation in path.values():
-            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
-                schema = parameter.get("schema", {})
-                if parameter.get("in") == "path" and parameter["name"].endswith("_id") and schema.get("type") == "string":
-                    schema["pattern"] = PUBLIC_ID_PATTERN
-    return result

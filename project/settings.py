@@ -296,7 +296,7 @@ REST_FRAMEWORK = {
     #: Throttles count per REMOTE_ADDR (the server or project.proxy sets it from the proxy's
     #: header); DRF's default would key anonymous clients by an X-Forwarded-For they can forge.
     "NUM_PROXIES": 0,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "project.openapi.HarborAutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
@@ -313,7 +313,8 @@ SPECTACULAR_SETTINGS = {
     #: Choice sets that share a field name ("role", "status") need names of their own.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "project.api.document_public_ids",
+        "project.openapi.document_public_ids",
+        "project.openapi.document_errors",
     ],
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "project.accounts.models.Membership.Role",

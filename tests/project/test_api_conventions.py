@@ -116,3 +116,21 @@ def test_a_bad_limit_or_cursor_is_a_400_naming_it(alice, alice_api, query, field
     response = alice_api.get(f"/api/memberships?{query}")
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == [field]
+
+
+def test_every_operation_has_an_area_and_documents_its_errors_in_the_error_shape():
+    from drf_spectacular.generators import SchemaGenerator
+
+    from project.openapi import TAGS
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            assert len(operation["tags"]) == 1 and operation["tags"][0] in TAGS.values(), (method, path)
+            responses = operation["responses"]
+            for code in ("400", "401", "403", "404", "429", "503"):
+                assert responses[code]["content"] == error, (method, path, code)
+            if method in ("post", "put", "patch"):
+                assert {"409", "413", "415"} <= set(responses), (method, path)
+    assert schema["components"]["schemas"]["Error"]["required"] == ["error"]
