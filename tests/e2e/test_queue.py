@@ -32,3 +32,26 @@ def test_a_bots_reply_arrives_live_under_the_message(server, open_browser):
     items = page.locator("#stream li")
     expect(items).to_have_count(2)
     assert items.nth(1).get_attribute("data-depth") == "1"
+
+
+def test_without_its_socket_the_page_polls_the_stream_from_its_cursor(server, open_browser):
+    """The polling fallback: GET /api/queue/messages from the cursor the page was rendered with,
+    then from each page's next_cursor, so what was posted meanwhile shows up once."""
+    from project.accounts.models import User
+    from queue_app import services
+
+    page = open_browser()
+    register(page, server.url, "alice@example.com", "Alice")
+    alice = User.objects.get(email="alice@example.com")
+    first = services.post_message(alice, "Rendered with the page")
+    page.route_web_socket("**/ws/queue/**", lambda socket: socket.close(code=1011))  # the socket never comes up
+    page.goto(f"{server.url}/queue/")
+    expect(page.locator("#connection")).not_to_have_attribute("data-state", "live")
+
+    services.post_message(alice, "Posted while the socket is down", reply_to=first.pk)
+    services.post_message(alice, "And another")
+
+    items = page.locator("#stream li")
+    expect(items).to_have_count(3, timeout=LIVE_MS * 5)  # the first poll comes after 5 s
+    assert items.nth(1).inner_text().endswith("Posted while the socket is down")
+    assert items.nth(1).get_attribute("data-depth") == "1"
