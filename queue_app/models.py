@@ -49,7 +49,8 @@ class QueueMessage(models.Model):
         Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="queue_messages",
         help_text="Empty for the public stream.",
     )
-    #: Milliseconds since the epoch; the `since` cursor of GET /api/comments.
+    #: Milliseconds since the epoch: the stream's order (`created_at` on the wire), and seed 002's
+    #: `since` (project/original/comments.py).
     timestamp = models.BigIntegerField(default=now_ms)
     text = models.TextField()
     username = models.CharField(max_length=100)
@@ -85,11 +86,11 @@ class QueueMessage(models.Model):
         ordering = ["timestamp", "id"]
         permissions = [("work_queue", "Can claim and answer queue messages (a bot)")]
         indexes = [
-            # claim-next and GET /api/queue/pending: the best pending message first.
+            # A claim of the next message and seed 002's GET /api/queue/pending: the best pending first.
             models.Index(
                 fields=["-priority", "timestamp"], name="queue_pending_order", condition=Q(status="pending")
             ),
-            # GET /api/comments?since= per stream, and prune_queue's per-stream ranking.
+            # GET /api/queue/messages (and seed 002's ?since=) per stream, and prune_queue's ranking.
             models.Index(fields=["tenant", "timestamp"], name="queue_stream_since"),
             # requeue_expired (and the bot loop): processing claims whose lease ran out.
             models.Index(

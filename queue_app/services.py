@@ -41,7 +41,6 @@ logger = logging.getLogger(__name__)
 Status = QueueMessage.Status
 Type = QueueMessage.Type
 
-__all__ = ["COLOR", "ENTITY", "MAX_PRIORITY", "WORKER_ID"]  # re-exported for callers of the services
 PRUNE_BATCH_SIZE = 500
 REQUEUE_BATCH_SIZE = 500
 ERROR_MAX = 2000
@@ -378,7 +377,7 @@ def complete(
     Conflict unless the message is processing under this worker's claim token, so a worker whose
     lease expired and whose message was claimed again can never overwrite the new owner's result.
     Idempotent on (message, claim token): repeating a completion that went through returns the
-    same reply and claims nothing new."""
+    same reply and claims nothing new. `claimant` (the bot user calling) owns the next claim."""
     worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
     if reply is not None:
         reply = _clean_text(reply)

@@ -14,6 +14,7 @@ from project.accounts.access import tenants_for
 
 from . import services
 from .api import OldestFirst
+from .models import MAX_PRIORITY
 
 PAGE_MESSAGES = 100
 MAX_DEPTH = 4
@@ -23,7 +24,7 @@ class ComposerForm(forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=settings.QUEUE_MESSAGE_MAX_LENGTH)
     username = forms.CharField(max_length=100, required=False, help_text="Shown with your message; default: your name.")
     entity = forms.CharField(max_length=64, required=False, help_text="Which bot should answer (optional).")
-    priority = forms.IntegerField(min_value=0, max_value=services.MAX_PRIORITY, initial=0)
+    priority = forms.IntegerField(min_value=0, max_value=MAX_PRIORITY, initial=0)
     reply_to = forms.CharField(max_length=10, required=False, widget=forms.HiddenInput)
 
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from project.workers.services import Heartbeat
 from queue_app.bot import BotEngine, HttpBackend, LocalBackend
 from queue_app.providers import PROVIDERS
-from queue_app.services import ENTITY
+from queue_app.models import ENTITY
 
 
 class Command(BaseCommand):
