@@ -338,9 +338,13 @@ REALTIME_PRESENCE_INTERVAL = env.float("REALTIME_PRESENCE_INTERVAL", default=0.5
 #: Each socket checks its credential and rights again this often, besides at once when one of
 #: them ends: the safety net for a dropped channel-layer message and for expiring tokens and sessions.
 REALTIME_ACCESS_RECHECK_SECONDS = env.float("REALTIME_ACCESS_RECHECK_SECONDS", default=60.0)
-if REALTIME_PRESENCE_INTERVAL < 0 or REALTIME_DISPATCH_INTERVAL <= 0 or REALTIME_ACCESS_RECHECK_SECONDS <= 0:
+#: Scale-out: how often each server process holding sockets asks Redis whether it restarted
+#: (project/realtime/layer_watch.py); its sockets are closed to rejoin their groups if it did.
+REALTIME_LAYER_CHECK_SECONDS = env.float("REALTIME_LAYER_CHECK_SECONDS", default=2.0)
+if REALTIME_PRESENCE_INTERVAL < 0 or min(REALTIME_DISPATCH_INTERVAL, REALTIME_ACCESS_RECHECK_SECONDS, REALTIME_LAYER_CHECK_SECONDS) <= 0:
     raise ImproperlyConfigured(
-        "REALTIME_PRESENCE_INTERVAL must be >= 0, REALTIME_DISPATCH_INTERVAL and REALTIME_ACCESS_RECHECK_SECONDS > 0."
+        "REALTIME_PRESENCE_INTERVAL must be >= 0, REALTIME_DISPATCH_INTERVAL, REALTIME_ACCESS_RECHECK_SECONDS and "
+        "REALTIME_LAYER_CHECK_SECONDS > 0."
     )
 
 # --- Outgoing calls (project/resilience) ----------------------------------------------------

@@ -14,8 +14,8 @@ Protocol (server → client), one JSON object per frame:
 
 Close codes: 4401 not authenticated, or no longer (logged out, password changed, token revoked,
 user deactivated); 4403 not allowed, or no longer (removed from the tenant or the workflow);
-4400 bad connection parameters; 4404 no such socket route. Clients should not reconnect after
-4401, 4403 or 4404.
+4400 bad connection parameters; 4404 no such socket route; 1012 the channel layer restarted
+(reconnect: project/realtime/layer_watch.py). Clients should not reconnect after 4401, 4403 or 4404.
 
 Rights end while a socket is open: every socket joins the groups of its credential (its user's
 `access.<id>`, its session's or its token's) and checks its credential and its right to its
@@ -37,7 +37,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from . import dispatcher, presence
+from . import dispatcher, layer_watch, presence
 from .models import Event
 from .services import ACCESS_CHANGED, layer_is_cross_process, validate_group
 
@@ -106,7 +106,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.subscribed = groups
-        if not layer_is_cross_process(self.channel_layer):
+        if layer_is_cross_process(self.channel_layer):
+            layer_watch.watch(self)
+        else:
             await dispatcher.acquire(self.channel_layer)
             self._holds_dispatcher = True
         cursor = await self.replay(int(after)) if after is not None else await _latest_cursor()
@@ -119,6 +121,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if getattr(self, "_recheck_task", None) is not None:
             self._recheck_task.cancel()
+        layer_watch.unwatch(self)
         for group in [*getattr(self, "subscribed", []), *getattr(self, "control_groups", [])]:
             await self.channel_layer.group_discard(group, self.channel_name)
         if getattr(self, "_holds_dispatcher", False):
