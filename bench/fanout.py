@@ -205,7 +205,7 @@ def harbor_leg(run, sockets: int, users: int, rounds: int, processes: int) -> di
                 server = servers[next(counter) % len(servers)]
                 status, body = await async_http(
                     "POST",
-                    f"{server.url}/api/workflow/{workflow_id}/messages",
+                    f"{server.url}/api/workflows/{workflow_id}/messages",
                     json.dumps({"content": token}).encode(),
                     {"Authorization": f"Bearer {seeded['token']}", "Content-Type": "application/json"},
                 )

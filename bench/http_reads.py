@@ -1,4 +1,4 @@
-"""HTTP reads: `GET /api/workflow/messages?workflowId=…` at a fixed concurrency (16) with wrk.
+"""HTTP reads: `GET /api/workflows/{id}/messages` at a fixed concurrency (16) with wrk.
 
 Harbor runs in one daphne process, then under gunicorn's sync workers (SQLite embedded, or
 PostgreSQL + Redis for cache and throttles); the request is authenticated by a bearer token and
@@ -68,7 +68,7 @@ def start(run, env, server: str, processes: int, baseline_body: Path | None = No
     return run.daphne(env, processes, shared=True, application=application)[0]
 
 
-@benchmark("http_reads", "GET /api/workflow/messages at 16 connections (wrk), vs a minimal app under the same server")
+@benchmark("http_reads", "GET /api/workflows/{id}/messages at 16 connections (wrk), vs a minimal app under the same server")
 def http_reads(run) -> Result:
     duration = run.options.get("duration") or (3 if run.quick else 10)
     legs = tiers(run)
@@ -79,7 +79,7 @@ def http_reads(run) -> Result:
     try:
         env = run.prepare(database)
         seeded = run.seed(env, "messages", count=200)
-        path = f"/api/workflow/messages?workflowId={seeded['workflow_id']}&limit=50"
+        path = f"/api/workflows/{seeded['workflow_id']}/messages?limit=50"
         data["path"] = path
         for server_kind, processes in legs:
             server = start(run, env, server_kind, processes)

@@ -1,22 +1,17 @@
-"""The notifications API. A user only ever reaches their own notifications: the original
-routes carry the user's email, and any other address answers 404."""
+"""The notifications API: a user only ever reaches their own notifications. Seed 000's
+original `check` and `clear` routes are project.original.notifications."""
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.accounts.models import normalize_email
-from project.api import validated
+from project.api import CursorPagination, validated
 
 from . import services
 from .models import Notification
 from .serializers import (
-    CheckSerializer,
-    ClearResultSerializer,
-    ClearSerializer,
     NotificationFilterSerializer,
     NotificationSerializer,
     PreferencesSerializer,
@@ -24,22 +19,22 @@ from .serializers import (
 )
 
 
-def require_own_email(request, email: str) -> None:
-    if normalize_email(email) != request.user.email:
-        raise NotFound()
+class NewestFirst(CursorPagination):
+    ordering = ("-id",)
 
 
 class NotificationListView(generics.ListAPIView):
     """The caller's notifications, newest first."""
 
     serializer_class = NotificationSerializer
+    pagination_class = NewestFirst
 
     def get_queryset(self):
         filters = validated(NotificationFilterSerializer, self.request.query_params)
         notifications = Notification.objects.filter(recipient=self.request.user)
         if filters["unread"] is not None:
             notifications = notifications.filter(read_at__isnull=filters["unread"])
-        return notifications.order_by("-created_at", "-id")
+        return notifications
 
     @extend_schema(parameters=[NotificationFilterSerializer])
     def get(self, request):
@@ -62,31 +57,9 @@ class PreferencesView(APIView):
 
     @extend_schema(responses=PreferencesSerializer)
     def get(self, request):
-        return Response(services.enabled_kinds(request.user))
+        return Response({"kinds": services.enabled_kinds(request.user)})
 
     @extend_schema(request=PreferencesSerializer, responses=PreferencesSerializer)
     def patch(self, request):
-        return Response(services.set_preferences(request.user, validated(PreferencesSerializer, request.data)))
-
-
-class CheckView(APIView):
-    """The original `check` route: the unread count and the newest notifications."""
-
-    @extend_schema(responses=CheckSerializer, operation_id="notifications_check")
-    def get(self, request, email: str):
-        require_own_email(request, email)
-        latest = services.latest(request.user, settings.NOTIFICATIONS_CHECK_LATEST)
-        return Response(
-            {"unread": services.unread_count(request.user), "latest": NotificationSerializer(latest, many=True).data}
-        )
-
-
-class ClearView(APIView):
-    """The original `clear` route: mark all (or `ids`) read; open tabs get the new count."""
-
-    @extend_schema(request=ClearSerializer, responses=ClearResultSerializer, operation_id="notifications_clear")
-    def post(self, request, email: str):
-        require_own_email(request, email)
-        data = validated(ClearSerializer, request.data)
-        cleared, unread = services.mark_read(request.user, data.get("ids"))
-        return Response({"cleared": cleared, "unread": unread})
+        kinds = validated(PreferencesSerializer, request.data)["kinds"]
+        return Response({"kinds": services.set_preferences(request.user, kinds)})

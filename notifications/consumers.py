@@ -1,20 +1,16 @@
-from django.core.exceptions import PermissionDenied
-
-from project.accounts.models import normalize_email
 from project.realtime.consumers import RealtimeConsumer
+
+#: What the notification socket forwards from the user's group.
+NOTIFICATION_EVENTS = frozenset({"notification.created", "notification_count.changed"})
 
 
 class NotificationConsumer(RealtimeConsumer):
-    """`ws/notifications/` and the original `notifications/<email>/websocket`: the user's own
-    notification events (``notification.created``, ``notification.count``). The original route
-    names the user; any other address is refused with 4403."""
+    """`ws/notifications/`: the user's own notification events (``notification.created``,
+    ``notification_count.changed``), not the rest of their group's."""
 
     async def get_groups(self, user):
-        email = self.scope["url_route"]["kwargs"].get("email")
-        if email is not None and normalize_email(email) != user.email:
-            raise PermissionDenied
         return [user.group]
 
     async def handle_event(self, frame):
-        if frame["type"].startswith("notification."):
+        if frame["type"] in NOTIFICATION_EVENTS:
             await super().handle_event(frame)

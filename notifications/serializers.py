@@ -1,14 +1,13 @@
-"""Shapes of the notifications API: validation and representation only."""
+"""Shapes of the notifications API: validation and representation only. NotificationSerializer
+is a notification's one shape: REST, the `notification.created` frame and the event log."""
 
 from rest_framework import serializers
 
 from .models import Kind, Notification
 
-#: How many ids one clear may name.
-MAX_IDS = 1000
-
 
 class NotificationSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
     tenant_id = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
@@ -24,47 +23,22 @@ class NotificationFilterSerializer(serializers.Serializer):
     )
 
 
-class CheckSerializer(serializers.Serializer):
-    unread = serializers.IntegerField()
-    latest = NotificationSerializer(many=True)
-
-
-class ClearSerializer(serializers.Serializer):
-    ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
-        required=False,
-        allow_empty=False,
-        max_length=MAX_IDS,
-        help_text="Mark only these read; without it, all.",
-    )
-
-
-class ClearResultSerializer(serializers.Serializer):
-    cleared = serializers.IntegerField(help_text="How many changed from unread to read.")
-    unread = serializers.IntegerField()
-
-
 class ReadResultSerializer(serializers.Serializer):
     notification = NotificationSerializer()
     unread = serializers.IntegerField()
 
 
 class PreferencesSerializer(serializers.Serializer):
-    """Every kind → whether the user receives it in the app."""
+    """`kinds`: every kind of notification (`queue.reply` …) → whether the user receives it.
+    A map rather than one field per kind: kinds are data, named with dots, not field names."""
 
-    def get_fields(self):
-        # A dotted source would be read as a path into nested data: give each field a flat one.
-        return {
-            kind: serializers.BooleanField(required=False, help_text=label, source=_flat(kind))
-            for kind, label in Kind.choices
-        }
+    kinds = serializers.DictField(
+        child=serializers.BooleanField(),
+        help_text="Kind → on or off. PATCH changes the kinds it names; the others keep their setting.",
+    )
 
-    def validate(self, attrs):
-        unknown = sorted(set(self.initial_data) - set(Kind.values)) if isinstance(self.initial_data, dict) else []
+    def validate_kinds(self, kinds):
+        unknown = sorted(set(kinds) - set(Kind.values))
         if unknown:
             raise serializers.ValidationError({kind: ["Unknown notification kind."] for kind in unknown})
-        return {kind: attrs[_flat(kind)] for kind in Kind.values if _flat(kind) in attrs}
-
-
-def _flat(kind: str) -> str:
-    return kind.replace(".", "__")
+        return kinds

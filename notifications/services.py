@@ -2,8 +2,8 @@
 
 Rows are stored in bulk and each recipient's user group gets a ``notification.created`` event
 through the real-time event log, so a notification raised by a worker or a cron command reaches
-the browser too. Reading or clearing sends ``notification.count`` so every open tab of the user
-shows the same unread count. This module never imports the apps that call it."""
+the browser too. Reading or clearing sends ``notification_count.changed`` so every open tab of
+the user shows the same unread count. This module never imports the apps that call it."""
 
 from collections.abc import Iterable
 from datetime import timedelta
@@ -17,6 +17,7 @@ from project.batches import delete_in_batches
 from project.realtime.services import publish, publish_many
 
 from .models import Kind, Notification, Preference
+from .serializers import NotificationSerializer
 
 TITLE_MAX_LENGTH = Notification._meta.get_field("title").max_length
 BODY_MAX_LENGTH = 1000
@@ -63,11 +64,11 @@ def notify(
     # paths (a queue completion), and any error here rolls the whole change back anyway.
     with transaction.atomic(savepoint=False):
         Notification.objects.bulk_create(rows)
+        shapes = NotificationSerializer(rows, many=True).data
         publish_many(
             [
-                (user_group(row.recipient_id), "notification.created",
-                 {"notification": notification_data(row), "unread": (before or 0) + 1})
-                for row, (_, before) in zip(rows, targets)
+                (user_group(row.recipient_id), "notification.created", {"notification": shape, "unread": (before or 0) + 1})
+                for row, shape, (_, before) in zip(rows, shapes, targets)
             ]
         )
     return rows
@@ -115,7 +116,7 @@ def mark_read(user: User, ids: Iterable[int] | None = None) -> tuple[int, int]:
         changed = unread.update(read_at=timezone.now())
         count = unread_count(user)
         if changed:
-            publish(user.group, "notification.count", {"unread": count})
+            publish(user.group, "notification_count.changed", {"unread": count})
     return changed, count
 
 
@@ -149,20 +150,6 @@ def prune(older_than: timedelta, *, dry_run: bool = False) -> dict[str, int]:
         matching = old.filter(read_at__isnull=unread)
         removed[label] = matching.count() if dry_run else delete_in_batches(matching)
     return removed
-
-
-def notification_data(notification: Notification) -> dict:
-    return {
-        "id": notification.pk,
-        "kind": notification.kind,
-        "title": notification.title,
-        "body": notification.body,
-        "link": notification.link,
-        "payload": notification.payload,
-        "tenant_id": notification.tenant_id,
-        "created_at": notification.created_at,
-        "read_at": notification.read_at,
-    }
 
 
 def _excerpt(text: str, limit: int) -> str:

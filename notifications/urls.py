@@ -8,12 +8,6 @@ api_urlpatterns = [
     path("notifications/<int:notification_id>/read", api.NotificationReadView.as_view(), name="api-notification-read"),
 ]
 
-# Outside /api/ for the original clients.
-original_urlpatterns = [
-    path("notifications/<str:email>/check", api.CheckView.as_view(), name="notifications_check"),
-    path("notifications/<str:email>/clear", api.ClearView.as_view(), name="notifications_clear"),
-]
-
 page_urlpatterns = [
     path("notifications/", views.notification_list, name="notification_list"),
     path("notifications/read/", views.mark_read, name="notification_read"),

@@ -320,6 +320,8 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "project.accounts.models.Membership.Role",
         "ParticipantRoleEnum": "workflows.models.Participant.Role",
         "WorkflowStatusEnum": "workflows.models.Workflow.Status",
+        "WorkflowMessageTypeEnum": "workflows.models.Message.Type",
+        "NotificationKindEnum": "notifications.models.Kind",
         "SubscriptionKindEnum": "subscriptions.models.Subscription.Kind",
         "ProviderAccountStatusEnum": "subscriptions.models.ProviderAccount.Status",
         "QueueMessageStatusEnum": "queue_app.models.QueueMessage.Status",

@@ -3,7 +3,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from notifications.urls import api_urlpatterns as notifications_api
-from notifications.urls import original_urlpatterns as notifications_original
 from notifications.urls import page_urlpatterns as notifications_pages
 from project.accounts.urls import api_urlpatterns as accounts_api
 from project.accounts.urls import page_urlpatterns as accounts_pages
@@ -13,7 +12,6 @@ from queue_app.urls import page_urlpatterns as queue_pages
 from subscriptions.urls import api_urlpatterns as subscriptions_api
 from subscriptions.urls import page_urlpatterns as subscriptions_pages
 from workflows.urls import api_urlpatterns as workflows_api
-from workflows.urls import original_urlpatterns as workflows_original
 from workflows.urls import page_urlpatterns as workflows_pages
 
 api_urlpatterns = [
@@ -41,9 +39,7 @@ urlpatterns = [
     *workflows_pages,
     *subscriptions_pages,
     *queue_pages,
-    *workflows_original,
     *notifications_pages,
-    *notifications_original,
 ]
 
 handler400 = "project.api.json_400"

@@ -1,12 +1,13 @@
 """The subscriptions REST API: thin views over access.py (404 for anything not yours) and
 services.py (every write)."""
 
+from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.api import validated
+from project.api import CursorPagination, validated
 
 from . import services
 from .access import accounts_for, feed_for, get_account, get_subscription, subscriptions_for
@@ -21,13 +22,25 @@ from .serializers import (
 )
 
 
+class OldestFirst(CursorPagination):
+    ordering = ("created_at", "id")
+
+
+class NewestFirst(CursorPagination):
+    """By `sort_at`, which FeedView annotates: `published_at`, or when the provider gave none
+    the time Harbor found the item (a cursor cannot point at a null)."""
+
+    ordering = ("-sort_at", "-id")
+
+
 class SubscriptionListView(generics.ListAPIView):
     """Your subscriptions, oldest first; POST follows a show, artist, playlist or channel."""
 
     serializer_class = SubscriptionSerializer
+    pagination_class = OldestFirst
 
     def get_queryset(self):
-        return subscriptions_for(self.request.user).order_by("created_at", "id")
+        return subscriptions_for(self.request.user)
 
     @extend_schema(request=SubscriptionCreateSerializer, responses={201: SubscriptionSerializer})
     def post(self, request):
@@ -58,19 +71,21 @@ class AccountListView(generics.ListAPIView):
     """Your connected provider accounts (connect one in the browser: /subscriptions/accounts/)."""
 
     serializer_class = AccountSerializer
+    pagination_class = OldestFirst
 
     def get_queryset(self):
-        return accounts_for(self.request.user).order_by("provider", "created_at")
+        return accounts_for(self.request.user)
 
 
 class FeedView(generics.ListAPIView):
-    """Items found in your subscriptions, newest first; `since` keeps only newer ones."""
+    """Items found in your subscriptions, newest first; `since` keeps only those published after it."""
 
     serializer_class = FeedItemSerializer
+    pagination_class = NewestFirst
 
     def get_queryset(self):
         query = validated(FeedQuerySerializer, self.request.query_params)
-        items = feed_for(self.request.user)
+        items = feed_for(self.request.user).annotate(sort_at=Coalesce("published_at", "created_at"))
         if "since" in query:
             items = items.filter(published_at__gt=query["since"])
         return items

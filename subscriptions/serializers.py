@@ -39,6 +39,7 @@ class SubscriptionUpdateSerializer(serializers.Serializer):
 
 
 class FeedItemSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
     subscription = serializers.CharField(source="subscription_id", read_only=True)
     kind = serializers.CharField(source="subscription.kind", read_only=True)
 

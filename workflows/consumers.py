@@ -11,7 +11,7 @@ TYPING_WINDOW_SECONDS = 10
 
 
 class WorkflowConsumer(RealtimeConsumer):
-    """`ws/workflow/<id>/` (and the original `/workflow/<id>/websocket`): a workflow's events,
+    """`ws/workflow/<id>/` (and seed 000's `/workflow/<id>/websocket`): a workflow's events,
     typing and presence, for those who may read it. Client → server: ``{"type": "typing"}``."""
 
     def __init__(self, *args, **kwargs):

@@ -4,6 +4,4 @@ from . import consumers
 
 websocket_urlpatterns = [
     re_path(r"^ws/workflow/(?P<workflow_id>[A-Za-z0-9]+)/$", consumers.WorkflowConsumer.as_asgi()),
-    # The original route.
-    re_path(r"^workflow/(?P<workflow_id>[A-Za-z0-9]+)/websocket/?$", consumers.WorkflowConsumer.as_asgi()),
 ]

@@ -1,5 +1,6 @@
 """Every write to a workflow goes through here. Each call writes the change, its history row
-and publishes its real-time event in one transaction."""
+and publishes its real-time event in one transaction. Events carry each resource's one shape,
+the output serializers of workflows.serializers."""
 
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from project.accounts.services import Conflict, end_user_access
 from project.realtime.services import ACCESS_CHANGED, publish
 
 from .models import HistoryEvent, MediaFile, Message, Participant, Workflow, new_share_token
+from .serializers import MessageSerializer, ParticipantSerializer, WorkflowSerializer
 
 Status = Workflow.Status
 Role = Participant.Role
@@ -53,19 +55,6 @@ class WorkflowAccess:
             raise PermissionDenied(f"Your role in this workflow does not allow this ({capability}).")
 
 
-def _snapshot(workflow: Workflow) -> dict:
-    return {
-        "id": workflow.pk,
-        "tenant_id": workflow.tenant_id,
-        "initiator": workflow.initiator.email,
-        "title": workflow.title,
-        "status": workflow.status,
-        "created_at": workflow.created_at,
-        "updated_at": workflow.updated_at,
-        "completed_at": workflow.completed_at,
-    }
-
-
 def _record(workflow: Workflow, event_type: str, actor: User, event: str, data: dict | None = None, **details):
     """The history row and the real-time event of one change; call inside its transaction."""
     HistoryEvent.objects.create(
@@ -82,7 +71,7 @@ def _record(workflow: Workflow, event_type: str, actor: User, event: str, data: 
         completed_at=workflow.completed_at,
         deleted_at=workflow.deleted_at,
     )
-    publish(workflow.group, event, {"workflow": _snapshot(workflow), "by": actor.email, **(data or {})})
+    publish(workflow.group, event, {"workflow": WorkflowSerializer(workflow).data, "by": actor.email, **(data or {})})
 
 
 def _notify(workflow: Workflow, actor: User, kind: str, title: str, body: str = "", recipients=None, **payload):
@@ -200,7 +189,7 @@ def _add_participant(workflow: Workflow, actor: User, user: User, role: str) -> 
             participant = Participant.objects.create(workflow=workflow, user=user, role=role)
     except IntegrityError:
         raise Conflict(f"{user.email} already takes part in this workflow.") from None
-    data = {"participant": {"email": user.email, "role": role}}
+    data = {"participant": ParticipantSerializer(participant).data}
     _record(workflow, HistoryEvent.Type.PARTICIPANT_ADDED, actor, "participant.added", data, email=user.email, role=role)
     title = f"{actor.get_full_name()} added you to “{workflow.title}”"
     _notify(workflow, actor, Kind.WORKFLOW_PARTICIPANT_ADDED, title, f"Your role: {role}.", recipients=[user], role=role)
@@ -219,7 +208,7 @@ def remove_participant(access: WorkflowAccess, email: str) -> None:
         raise Conflict("The initiator cannot leave or be removed.")
     with transaction.atomic():
         participant.delete()
-        data = {"participant": {"email": participant.user.email, "role": participant.role, "user_id": participant.user_id}}
+        data = {"participant": ParticipantSerializer(participant).data}
         _record(workflow, HistoryEvent.Type.PARTICIPANT_REMOVED, access.user, "participant.removed", data, email=participant.user.email)
         end_user_access(participant.user_id, "participation_ended")
 
@@ -234,7 +223,7 @@ def post_message(access: WorkflowAccess, content: str) -> Message:
     _require_open(access.workflow)
     with transaction.atomic():
         message = Message.objects.create(workflow=access.workflow, sender=access.user, content=content)
-        publish(access.workflow.group, "message.created", {"message": message_data(message)})
+        publish(access.workflow.group, "message.created", {"message": MessageSerializer(message).data})
         _notify_message(access, message, content)
     return message
 
@@ -271,7 +260,7 @@ def share_file(access: WorkflowAccess, uploaded) -> Message:
                 media_file=media,
                 share_token=new_share_token(),
             )
-            publish(access.workflow.group, "message.created", {"message": message_data(message)})
+            publish(access.workflow.group, "message.created", {"message": MessageSerializer(message).data})
             _notify_message(access, message, f"Shared a file: {original_name}")
     except Exception:
         # The file is stored before the rows; without them nobody could ever reach or delete it.
@@ -282,28 +271,18 @@ def share_file(access: WorkflowAccess, uploaded) -> Message:
 
 
 def push_custom_event(access: WorkflowAccess, event_type: str, data: dict) -> None:
-    """The original `/workflow/{id}/notification` route: a server-side sender's own event."""
+    """A client's own event, `custom.<type>`: the type is the client's, so it is a family in
+    the registry rather than one name (seed 000's `/workflow/{id}/notification`)."""
     access.require("write")
     publish(access.workflow.group, f"custom.{event_type}", {"by": access.user.email, "payload": data})
 
 
 def _notify_message(access: WorkflowAccess, message: Message, body: str) -> None:
     title = f"{access.user.get_full_name()} in “{access.workflow.title}”"
-    _notify(access.workflow, access.user, Kind.WORKFLOW_MESSAGE, title, body, message_id=message.pk)
+    _notify(access.workflow, access.user, Kind.WORKFLOW_MESSAGE, title, body, message_id=str(message.pk))
 
 
 def _require_open(workflow: Workflow) -> None:
     if workflow.status != Status.ACTIVE:
         raise Conflict(f"This workflow is {workflow.status}; it takes no new messages.")
 
-
-def message_data(message: Message) -> dict:
-    return {
-        "id": message.pk,
-        "workflow_id": message.workflow_id,
-        "sender": message.sender.email if message.sender else None,
-        "message_type": message.message_type,
-        "content": message.content,
-        "share_token": message.share_token,
-        "created_at": message.created_at,
-    }

@@ -3,27 +3,22 @@ from django.urls import path
 from . import api, sharing, views
 
 api_urlpatterns = [
-    path("workflow", api.WorkflowListView.as_view(), name="api-workflows"),
-    path("workflow/messages", api.MessagesByQueryView.as_view(), name="api-workflow-messages-query"),
-    path("workflow/<str:workflow_id>", api.WorkflowDetailView.as_view(), name="api-workflow"),
-    path("workflow/<str:workflow_id>/history", api.HistoryView.as_view(), name="api-workflow-history"),
-    path("workflow/<str:workflow_id>/participants", api.ParticipantsView.as_view(), name="api-workflow-participants"),
+    path("workflows", api.WorkflowListView.as_view(), name="api-workflows"),
+    path("workflows/<str:workflow_id>", api.WorkflowDetailView.as_view(), name="api-workflow"),
+    path("workflows/<str:workflow_id>/history", api.HistoryView.as_view(), name="api-workflow-history"),
+    path("workflows/<str:workflow_id>/participants", api.ParticipantsView.as_view(), name="api-workflow-participants"),
     path(
-        "workflow/<str:workflow_id>/participants/<str:email>",
+        "workflows/<str:workflow_id>/participants/<str:email>",
         api.ParticipantDetailView.as_view(),
         name="api-workflow-participant",
     ),
-    path("workflow/<str:workflow_id>/messages", api.MessagesView.as_view(), name="api-workflow-messages"),
-    path("workflow/<str:workflow_id>/media", api.MediaUploadView.as_view(), name="api-workflow-media"),
-]
-
-# Outside /api/ for the original clients.
-original_urlpatterns = [
-    path("workflow/<str:workflow_id>/notification", api.CustomEventView.as_view(), name="workflow-notification"),
-    path("share/<str:token>", sharing.shared_file, name="share"),
+    path("workflows/<str:workflow_id>/messages", api.MessagesView.as_view(), name="api-workflow-messages"),
+    path("workflows/<str:workflow_id>/media", api.MediaUploadView.as_view(), name="api-workflow-media"),
+    path("workflows/<str:workflow_id>/events", api.CustomEventView.as_view(), name="api-workflow-events"),
 ]
 
 page_urlpatterns = [
+    path("share/<str:token>", sharing.shared_file, name="share"),
     path("workflows/", views.workflow_list, name="workflow_list"),
     path("workflows/<str:workflow_id>/", views.workflow_detail, name="workflow_detail"),
     path("workflows/<str:workflow_id>/messages/", views.post_message, name="workflow_post_message"),

@@ -1,12 +1,14 @@
 from datetime import timedelta
 
 from django.contrib.auth import authenticate
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from project.api import CursorPagination
 
 from . import lockout, services
 from .access import get_membership, tenants_for
@@ -21,6 +23,16 @@ from .serializers import (
     TokenRequestSerializer,
     WsTicketSerializer,
 )
+
+
+class NewestFirst(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class ByEmail(CursorPagination):
+    """`email` is annotated by the view: a cursor position is read off the row itself."""
+
+    ordering = ("email",)
 
 
 class TokenObtainView(APIView):
@@ -56,6 +68,7 @@ class TokenListView(generics.ListAPIView):
     """The caller's tokens (never the secrets)."""
 
     serializer_class = ApiTokenSerializer
+    pagination_class = NewestFirst
 
     def get_queryset(self):
         return ApiToken.objects.filter(user=self.request.user)
@@ -90,6 +103,7 @@ class TenantListView(generics.ListCreateAPIView):
     """The tenants the caller belongs to, with their role; POST creates one they own."""
 
     serializer_class = TenantSerializer
+    pagination_class = NewestFirst
 
     def get_queryset(self):
         role = Membership.objects.filter(tenant=OuterRef("pk"), user=self.request.user).values("role")
@@ -101,18 +115,15 @@ class TenantListView(generics.ListCreateAPIView):
         serializer.instance = tenant
 
 
-class TenantMembersView(generics.GenericAPIView):
+class TenantMembersView(generics.ListAPIView):
+    """The tenant's members by email; POST adds one, DELETE removes one."""
+
     serializer_class = MembershipSerializer
+    pagination_class = ByEmail
 
     def get_queryset(self):
-        return Membership.objects.select_related("user")
-
-    @extend_schema(responses={200: MembershipSerializer(many=True)})
-    def get(self, request, tenant_id):
-        membership = get_membership(request.user, tenant_id)
-        members = self.get_queryset().filter(tenant=membership.tenant).order_by("user__email")
-        page = self.paginate_queryset(members)
-        return self.get_paginated_response(MembershipSerializer(page, many=True).data)
+        membership = get_membership(self.request.user, self.kwargs["tenant_id"])
+        return Membership.objects.filter(tenant=membership.tenant).select_related("user").annotate(email=F("user__email"))
 
     @extend_schema(request=AddMemberSerializer, responses={201: MembershipSerializer})
     def post(self, request, tenant_id):

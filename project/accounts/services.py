@@ -26,6 +26,7 @@ from .models import (
     session_group,
     user_group,
 )
+from .serializers import MembershipSerializer
 
 Role = Membership.Role
 TOKEN_PREFIX = "hbr_"
@@ -61,7 +62,7 @@ def add_member(tenant: Tenant, actor: Membership, email: str, role: str = Role.M
     try:
         with transaction.atomic():
             membership = Membership.objects.create(user=user, tenant=tenant, role=role)
-            _publish_membership(tenant, "tenant.member_added", membership, actor.user)
+            _publish_membership(tenant, "tenant_member.added", membership, actor.user)
     except IntegrityError:
         raise Conflict(f"{user.email} is already a member of {tenant.name}.") from None
     return membership
@@ -88,7 +89,7 @@ def remove_member(tenant: Tenant, actor: Membership, email: str) -> None:
             if owners.count() == 1:
                 raise Conflict("A tenant must keep at least one owner.")
         membership.delete()
-        _publish_membership(tenant, "tenant.member_removed", membership, actor.user)
+        _publish_membership(tenant, "tenant_member.removed", membership, actor.user)
         end_user_access(membership.user_id, "membership_ended")
 
 
@@ -98,13 +99,7 @@ def _require_manager(actor: Membership) -> None:
 
 
 def _publish_membership(tenant: Tenant, event_type: str, membership: Membership, actor: User) -> None:
-    data = {
-        "tenant_id": tenant.pk,
-        "user_id": membership.user_id,
-        "email": membership.user.email,
-        "role": membership.role,
-        "by": actor.email,
-    }
+    data = {"tenant_id": tenant.pk, "member": MembershipSerializer(membership).data, "by": actor.email}
     publish(tenant.group, event_type, data)
     publish(user_group(membership.user_id), event_type, data)
 

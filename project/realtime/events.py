@@ -9,8 +9,8 @@ EVENT_TYPES: dict[str, str] = {
     # Sent to no client: each socket of the group checks its credential and rights again.
     "access.changed": "a right of the group's sockets ended (membership, participation, password, token, session)",
     # accounts
-    "tenant.member_added": "someone joined a tenant (to the tenant and to them)",
-    "tenant.member_removed": "someone left or was removed from a tenant (to the tenant and to them)",
+    "tenant_member.added": "someone joined a tenant (to the tenant and to them)",
+    "tenant_member.removed": "someone left or was removed from a tenant (to the tenant and to them)",
     # workflows
     "workflow.created": "a workflow was started",
     "workflow.updated": "a workflow was renamed",
@@ -23,7 +23,7 @@ EVENT_TYPES: dict[str, str] = {
     "message.created": "a message or a shared file was posted to a workflow",
     # notifications
     "notification.created": "a notification for the user",
-    "notification.count": "the user's unread count changed (read, cleared)",
+    "notification_count.changed": "the user's unread count changed (read, cleared)",
     # queue
     "queue_message.created": "a message was posted to a queue stream",
     "queue_message.claimed": "a worker claimed a queue message (processing)",
@@ -35,7 +35,8 @@ EVENT_TYPES: dict[str, str] = {
     "queue_message.retried": "staff put a dead letter back in the queue (pending)",
 }
 
-#: Families whose suffix the caller chooses: `custom.<type>` from POST /workflow/{id}/notification.
+#: Families whose suffix the caller chooses: `custom.<type>` from POST /api/workflows/{id}/events
+#: (and seed 000's /workflow/{id}/notification), `<type>` being the client's own name.
 EVENT_TYPE_FAMILIES: dict[str, str] = {
     "custom.": "a client's own event pushed to a workflow's sockets",
 }

@@ -56,7 +56,7 @@ function prepend(notification) {
 function handle(frame) {
   if (frame.type === "ready") {
     refreshCount();
-  } else if (frame.type === "notification.created" || frame.type === "notification.count") {
+  } else if (frame.type === "notification.created" || frame.type === "notification_count.changed") {
     pushesSeen += 1;
     showCount(frame.data.unread);
     if (frame.type === "notification.created") prepend(frame.data.notification);

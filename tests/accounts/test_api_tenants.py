@@ -86,9 +86,30 @@ def test_membership_changes_are_published_after_commit(alice, acme, mallory, dja
         services.add_member(acme, get_membership(alice, acme.pk), mallory.email)
     assert len(callbacks) == 2
     assert set(Event.objects.values_list("group", "type")) == {
-        (f"tenant.{acme.pk}", "tenant.member_added"),
-        (f"user.{mallory.pk}", "tenant.member_added"),
+        (f"tenant.{acme.pk}", "tenant_member.added"),
+        (f"user.{mallory.pk}", "tenant_member.added"),
     }
+
+
+def test_a_member_event_carries_the_member_as_rest_lists_it(alice, alice_api, acme, mallory):
+    from project.accounts import services
+    from project.realtime.models import Event
+
+    services.add_member(acme, get_membership(alice, acme.pk), mallory.email)
+    listed = {m["email"]: m for m in alice_api.get(f"/api/tenants/{acme.pk}/members").json()["results"]}
+    event = Event.objects.get(group=f"tenant.{acme.pk}", type="tenant_member.added")
+    assert event.as_frame()["data"] == {"tenant_id": acme.pk, "member": listed[mallory.email], "by": alice.email}
+
+
+def test_lists_page_with_a_cursor(alice, alice_api, acme, mallory, bob):
+    first = alice_api.get(f"/api/tenants/{acme.pk}/members?limit=1").json()
+    assert [m["email"] for m in first["results"]] == [alice.email] and first["has_more"] is True
+    rest = alice_api.get(f"/api/tenants/{acme.pk}/members?cursor={first['next_cursor']}").json()
+    assert [m["email"] for m in rest["results"]] == [bob.email] and rest["has_more"] is False
+    for path in ("/api/tenants", "/api/auth/tokens", f"/api/tenants/{acme.pk}/members"):
+        assert set(alice_api.get(path).json()) == {"results", "next_cursor", "has_more"}
+        response = alice_api.get(f"{path}?limit=")
+        assert response.status_code == 400 and "limit" in response.json()["error"]["fields"]
 
 
 class TestTheAccessHelper:

@@ -33,7 +33,7 @@ def test_twenty_clients_receive_every_message_from_harbor_and_from_the_baseline(
     async def post(token):
         status, _ = await async_http(
             "POST",
-            f"{server.url}/api/workflow/{seeded['workflow_id']}/messages",
+            f"{server.url}/api/workflows/{seeded['workflow_id']}/messages",
             json.dumps({"content": token}).encode(),
             {"Authorization": f"Bearer {seeded['token']}", "Content-Type": "application/json"},
         )

@@ -71,7 +71,7 @@ async def test_sockets_catch_up_after_redis_restarts(daphne_processes, redis_ser
     server_a, server_b = await asyncio.to_thread(daphne_processes, 2, {"REDIS_URL": redis_server.url})
     _, alices_token = await database_sync_to_async(accounts.issue_api_token)(alice, "listener")
     _, bobs_token = await database_sync_to_async(accounts.issue_api_token)(bob, "poster")
-    messages_url = f"{server_a.url}/api/workflow/{workflow.pk}/messages"
+    messages_url = f"{server_a.url}/api/workflows/{workflow.pk}/messages"
 
     async def post(text):
         status, body = await asyncio.to_thread(http_json, "POST", messages_url, {"content": text}, bobs_token)

@@ -19,7 +19,7 @@ def test_a_restarted_server_loses_no_message(daphne_processes, server_env, open_
     assert status == 201, token
     status, tenant = http_json("POST", f"{first.url}/api/tenants", {"name": "Acme"}, token=token["token"])
     assert status == 201, tenant
-    status, workflow = http_json("POST", f"{first.url}/api/workflow", {"tenant_id": tenant["id"], "title": "Restart drill"}, token=token["token"])
+    status, workflow = http_json("POST", f"{first.url}/api/workflows", {"tenant_id": tenant["id"], "title": "Restart drill"}, token=token["token"])
     assert status == 201, workflow
 
     alice.goto(f"{first.url}/workflows/{workflow['id']}/")
@@ -27,7 +27,7 @@ def test_a_restarted_server_loses_no_message(daphne_processes, server_env, open_
     first.stop()
     expect(alice.locator("#connection")).to_have_attribute("data-state", "reconnecting", timeout=LIVE_MS)
 
-    messages = f"{second.url}/api/workflow/{workflow['id']}/messages"
+    messages = f"{second.url}/api/workflows/{workflow['id']}/messages"
     for text in ("Posted while the server was down", "And another"):
         assert http_json("POST", messages, {"content": text}, token=token["token"])[0] == 201
     first.start()

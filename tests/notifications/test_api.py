@@ -16,7 +16,7 @@ def three_for_bob(bob):
 def test_the_list_is_the_callers_own_newest_first(bob_api, three_for_bob, carol):
     services.notify([carol], Kind.QUEUE_REPLY, title="Carol's")
     body = bob_api.get("/api/notifications").json()
-    assert body["count"] == 3
+    assert body["has_more"] is False and set(body) == {"results", "next_cursor", "has_more"}
     assert [n["title"] for n in body["results"]] == ["Reply 2", "Reply 1", "Reply 0"]
     assert set(body["results"][0]) == {"id", "kind", "title", "body", "link", "payload", "tenant_id", "created_at", "read_at"}
 
@@ -39,7 +39,8 @@ def test_reading_one_returns_it_and_the_new_count(bob_api, bob, three_for_bob, d
     assert response.status_code == 200
     assert response.json()["notification"]["read_at"] is not None
     assert response.json()["unread"] == 2
-    assert Event.objects.filter(group=f"user.{bob.pk}", type="notification.count").last().data == {"unread": 2}
+    assert response.json()["notification"]["id"] == str(three_for_bob[1].pk)
+    assert Event.objects.filter(group=f"user.{bob.pk}", type="notification_count.changed").last().data == {"unread": 2}
 
 
 def test_reading_someone_elses_notification_is_a_404_and_changes_nothing(bob_api, carol):
@@ -55,21 +56,39 @@ def test_anonymous_callers_get_401():
     assert APIClient().get("/api/notifications").status_code == 401
 
 
+def test_the_list_pages_with_a_cursor(bob_api, three_for_bob):
+    first = bob_api.get("/api/notifications?limit=2").json()
+    assert [n["title"] for n in first["results"]] == ["Reply 2", "Reply 1"] and first["has_more"] is True
+    rest = bob_api.get(f"/api/notifications?limit=2&cursor={first['next_cursor']}").json()
+    assert [n["title"] for n in rest["results"]] == ["Reply 0"] and rest["has_more"] is False
+    for query in ("limit=", "limit=0", "cursor="):
+        response = bob_api.get(f"/api/notifications?{query}")
+        assert response.status_code == 400 and query.split("=")[0] in response.json()["error"]["fields"]
+
+
 def test_preferences_list_every_kind_and_patch_changes_some(bob_api, bob):
-    assert bob_api.get("/api/notifications/preferences").json() == {kind: True for kind in Kind.values}
-    response = bob_api.patch("/api/notifications/preferences", {"workflow.message": False}, format="json")
+    assert bob_api.get("/api/notifications/preferences").json() == {"kinds": {kind: True for kind in Kind.values}}
+    response = bob_api.patch("/api/notifications/preferences", {"kinds": {"workflow.message": False}}, format="json")
     assert response.status_code == 200
-    assert response.json()["workflow.message"] is False
-    assert response.json()["workflow.completed"] is True
+    assert response.json()["kinds"]["workflow.message"] is False
+    assert response.json()["kinds"]["workflow.completed"] is True
     services.notify([bob], Kind.WORKFLOW_MESSAGE, title="muted")
     assert not Notification.objects.filter(recipient=bob).exists()
 
 
 @pytest.mark.parametrize(
-    "body, field",
-    [({"workflow.messages": False}, "workflow.messages"), ({"workflow.message": "perhaps"}, "workflow.message")],
+    "body, kind",
+    [
+        ({"kinds": {"workflow.messages": False}}, "workflow.messages"),
+        ({"kinds": {"workflow.message": "perhaps"}}, "workflow.message"),
+        ({"kinds": ["workflow.message"]}, None),
+        ({"workflow.message": False}, None),
+    ],
 )
-def test_bad_preferences_are_a_400_naming_the_kind(bob_api, body, field):
+def test_bad_preferences_are_a_400_naming_the_field_and_the_kind(bob_api, body, kind):
     response = bob_api.patch("/api/notifications/preferences", body, format="json")
     assert response.status_code == 400
-    assert field in response.json()["error"]["fields"]
+    fields = response.json()["error"]["fields"]
+    assert "kinds" in fields
+    if kind:
+        assert kind in fields["kinds"]

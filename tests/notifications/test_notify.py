@@ -20,7 +20,7 @@ def test_it_stores_one_row_and_pushes_one_event_per_recipient(alice, bob, carol,
         [event] = Event.objects.filter(group=f"user.{user.pk}", type="notification.created")
         assert event.data["unread"] == 1
         assert event.data["notification"]["title"] == "A bot answered"
-        assert event.data["notification"]["id"] == Notification.objects.get(recipient=user).pk
+        assert event.data["notification"]["id"] == str(Notification.objects.get(recipient=user).pk)
 
 
 def test_the_pushed_unread_count_includes_earlier_unread_notifications_only(bob, carol):

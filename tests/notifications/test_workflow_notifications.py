@@ -23,7 +23,7 @@ def test_a_message_notifies_every_other_participant_not_the_sender(workflow, ali
         assert notification.body == "Draft is ready"
         assert notification.link == f"/workflows/{workflow.pk}/"
         assert notification.tenant_id == workflow.tenant_id
-        assert notification.payload == {"workflow_id": workflow.pk, "by": bob.email, "message_id": message.pk}
+        assert notification.payload == {"workflow_id": workflow.pk, "by": bob.email, "message_id": str(message.pk)}
         assert Event.objects.filter(group=f"user.{user.pk}", type="notification.created").exists()
 
 

@@ -17,14 +17,14 @@ def test_publish_refuses_a_type_outside_the_registry(alice, event_type):
     with pytest.raises(ValueError, match="not a registered event type"):
         publish(alice.group, event_type, {})
     with pytest.raises(ValueError):
-        publish_many([(alice.group, "notification.count", {}), (alice.group, event_type, {})])
+        publish_many([(alice.group, "notification_count.changed", {}), (alice.group, event_type, {})])
     assert not Event.objects.exists()  # nothing half-published
 
 
 def test_registered_types_and_families_are_published(alice):
-    publish(alice.group, "notification.count", {"unread": 0})
+    publish(alice.group, "notification_count.changed", {"unread": 0})
     publish(alice.group, "custom.cursor_moved", {})
-    assert list(Event.objects.values_list("type", flat=True)) == ["notification.count", "custom.cursor_moved"]
+    assert list(Event.objects.values_list("type", flat=True)) == ["notification_count.changed", "custom.cursor_moved"]
 
 
 def test_the_docs_list_every_registered_type_and_no_other():

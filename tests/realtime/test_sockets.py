@@ -105,8 +105,8 @@ async def test_a_removed_member_is_disconnected_from_the_tenant_socket(client, a
 
     await remove_bob()
     removed = await receive_json(communicator)
-    assert removed["type"] == "tenant.member_removed"
-    assert removed["data"]["email"] == "bob@example.com"
+    assert removed["type"] == "tenant_member.removed"
+    assert removed["data"]["member"]["email"] == "bob@example.com"
     await expect_close(communicator, 4403)
 
 

@@ -74,12 +74,13 @@ def test_the_feed_is_newest_first_paginated_and_filtered_by_since(alice, alice_a
         fake.add_item("spotify_show", "show1", f"ep{day}", f"2026-11-0{day}")
     services.add_subscription(account, "spotify_show", "show1")
     Poller().run_once()
-    page = alice_api.get("/api/feed?page_size=2").json()
-    assert page["count"] == 5 and [i["external_id"] for i in page["results"]] == ["ep5", "ep4"]
-    assert page["next"]
+    page = alice_api.get("/api/feed?limit=2").json()
+    assert [i["external_id"] for i in page["results"]] == ["ep5", "ep4"] and page["has_more"] is True
+    rest = alice_api.get(f"/api/feed?cursor={page['next_cursor']}").json()
+    assert [i["external_id"] for i in rest["results"]] == ["ep3", "ep2", "ep1"] and rest["has_more"] is False
     since = alice_api.get("/api/feed", {"since": "2026-11-03T00:00:00Z"}).json()
     assert [i["external_id"] for i in since["results"]] == ["ep5", "ep4"]
-    assert mallory_api.get("/api/feed").json()["count"] == 0
+    assert mallory_api.get("/api/feed").json() == {"results": [], "next_cursor": None, "has_more": False}
     bad = alice_api.get("/api/feed?since=yesterday")
     assert bad.status_code == 400 and "since" in bad.json()["error"]["fields"]
     assert FeedItem.objects.filter(published_at=datetime(2026, 11, 5, tzinfo=UTC)).count() == 1

@@ -29,7 +29,7 @@ def upload(client, workflow, filename, content, content_type):
         f"Content-Type: {content_type}\r\n\r\n"
     ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
     return client.post(
-        f"/api/workflow/{workflow.pk}/media", body, content_type=f"multipart/form-data; boundary={boundary}"
+        f"/api/workflows/{workflow.pk}/media", body, content_type=f"multipart/form-data; boundary={boundary}"
     )
 
 
@@ -53,7 +53,7 @@ def test_an_editor_shares_a_file_as_a_share_link_message(api_as, workflow, erin,
     assert message["message_type"] == "share_link"
     assert message["content"] == "diagram.png"
     assert message["sender"] == erin.email
-    assert message["share_url"] == f"http://testserver/share/{message['share_token']}"
+    assert message["share_url"] == f"/share/{message['share_token']}"
     media = MediaFile.objects.get()
     assert (media.original_name, media.content_type, media.uploader) == ("diagram.png", "image/png", erin)
     assert media.size == len(PNG)
@@ -113,11 +113,11 @@ def test_a_type_outside_the_allow_list_is_refused(api_as, workflow):
 
 def test_an_upload_without_a_file_names_the_field(api_as, workflow):
     client = api_as("editor")
-    response = client.post(f"/api/workflow/{workflow.pk}/media", {"note": "forgot it"}, format="multipart")
+    response = client.post(f"/api/workflows/{workflow.pk}/media", {"note": "forgot it"}, format="multipart")
     assert response.status_code == 400
     assert "file" in response.json()["error"]["fields"]
     assert upload(client, workflow, "empty.txt", b"", "text/plain").status_code == 400
-    assert client.post(f"/api/workflow/{workflow.pk}/media", {"file": "x"}, format="json").status_code == 415
+    assert client.post(f"/api/workflows/{workflow.pk}/media", {"file": "x"}, format="json").status_code == 415
 
 
 @pytest.mark.parametrize("caller, expected", who_may_write(201))

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 def participants_url(workflow, email=""):
-    return f"/api/workflow/{workflow.pk}/participants" + (f"/{email}" if email else "")
+    return f"/api/workflows/{workflow.pk}/participants" + (f"/{email}" if email else "")
 
 
 def roles(workflow):
@@ -72,7 +72,7 @@ def test_the_initiator_removes_a_participant(api_as, workflow, bob, victor):
     assert response.status_code == 204
     assert victor.email not in roles(workflow)
     assert last_history(workflow) == ("participant_removed", bob.email, {"email": victor.email})
-    assert bearer_client(victor).get(f"/api/workflow/{workflow.pk}").status_code == 404
+    assert bearer_client(victor).get(f"/api/workflows/{workflow.pk}").status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def url(workflow, suffix=""):
-    return f"/api/workflow/{workflow.pk}{suffix}"
+    return f"/api/workflows/{workflow.pk}{suffix}"
 
 
 def history(workflow):
@@ -31,7 +31,7 @@ def test_it_creates_a_workflow_with_the_caller_as_initiator(acme, bob, erin, vic
         "title": "  Launch plan  ",
         "participants": [{"email": "ERIN@example.com", "role": "editor"}, {"email": victor.email, "role": "viewer"}],
     }
-    response = bearer_client(bob).post("/api/workflow", body, format="json")
+    response = bearer_client(bob).post("/api/workflows", body, format="json")
     assert response.status_code == 201
     created = response.json()
     assert created["title"] == "Launch plan"
@@ -66,7 +66,7 @@ def test_creating_names_each_invalid_field(alice_api, acme, bob):
         (with_participant(email="bob"), "participants"),
     ]
     for body, field in cases:
-        response = alice_api.post("/api/workflow", body, format="json")
+        response = alice_api.post("/api/workflows", body, format="json")
         assert response.status_code == 400, body
         assert field in response.json()["error"]["fields"], body
     assert not Workflow.objects.exists()
@@ -74,14 +74,14 @@ def test_creating_names_each_invalid_field(alice_api, acme, bob):
 
 def test_a_participant_outside_the_tenant_is_refused_and_nothing_is_created(alice_api, acme, mallory):
     body = {"tenant_id": acme.pk, "title": "Secret", "participants": [{"email": mallory.email, "role": "viewer"}]}
-    response = alice_api.post("/api/workflow", body, format="json")
+    response = alice_api.post("/api/workflows", body, format="json")
     assert response.status_code == 400
     assert "email" in response.json()["error"]["fields"]
     assert not Workflow.objects.exists()
 
 
 def test_creating_in_a_tenant_you_are_not_in_is_404(mallory_api, acme):
-    response = mallory_api.post("/api/workflow", {"tenant_id": acme.pk, "title": "Intrusion"}, format="json")
+    response = mallory_api.post("/api/workflows", {"tenant_id": acme.pk, "title": "Intrusion"}, format="json")
     assert response.status_code == 404
     assert not Workflow.objects.exists()
 
@@ -94,7 +94,7 @@ def test_the_list_shows_the_callers_workflows_newest_first(acme, alice, bob, eri
     services.create_workflow(acme, alice, "Owner's own")
 
     def titles(user):
-        return [w["title"] for w in bearer_client(user).get("/api/workflow").json()["results"]]
+        return [w["title"] for w in bearer_client(user).get("/api/workflows").json()["results"]]
 
     assert titles(erin) == [later.title, workflow.title]
     assert titles(alice) == ["Owner's own", later.title, workflow.title]  # the owner sees the tenant's
@@ -110,23 +110,23 @@ def test_the_list_filters_by_status_and_tenant(acme, alice, bob, workflow):
     client = bearer_client(alice)
 
     def titles(query):
-        response = client.get(f"/api/workflow?{query}")
+        response = client.get(f"/api/workflows?{query}")
         assert response.status_code == 200
         return [w["title"] for w in response.json()["results"]]
 
     assert titles("status=completed") == ["Done"]
-    assert titles(f"status=active&tenant={acme.pk}") == ["Launch plan"]
-    assert titles(f"tenant={own_tenant.pk}") == ["Elsewhere"]
+    assert titles(f"status=active&tenant_id={acme.pk}") == ["Launch plan"]
+    assert titles(f"tenant_id={own_tenant.pk}") == ["Elsewhere"]
 
 
 def test_the_list_rejects_a_bad_status_or_a_foreign_tenant(alice_api, mallory):
-    response = alice_api.get("/api/workflow?status=finished")
+    response = alice_api.get("/api/workflows?status=finished")
     assert response.status_code == 400
     assert "status" in response.json()["error"]["fields"]
     foreign = mallory.memberships.get().tenant_id
-    response = alice_api.get(f"/api/workflow?tenant={foreign}")
+    response = alice_api.get(f"/api/workflows?tenant_id={foreign}")
     assert response.status_code == 400
-    assert "tenant" in response.json()["error"]["fields"]
+    assert "tenant_id" in response.json()["error"]["fields"]
 
 
 def test_the_list_takes_the_same_number_of_queries_for_one_or_many(acme, bob, erin, django_assert_num_queries):
@@ -135,13 +135,13 @@ def test_the_list_takes_the_same_number_of_queries_for_one_or_many(acme, bob, er
     first = services.create_workflow(acme, bob, "First", [(erin.email, "viewer")])
     services.set_status(access(bob, first), "completed")
     with CaptureQueriesContext(connection) as one:
-        assert client.get("/api/workflow").status_code == 200
+        assert client.get("/api/workflows").status_code == 200
     for n in range(15):
         workflow = services.create_workflow(acme, bob, f"More {n}", [(erin.email, "editor")])
         services.set_status(access(bob, workflow), "completed")
     with django_assert_num_queries(len(one)):
-        response = client.get("/api/workflow")
-    assert response.json()["count"] == 16
+        response = client.get("/api/workflows")
+    assert len(response.json()["results"]) == 16
     assert {w["completed_by"] for w in response.json()["results"]} == {bob.email}
 
 
@@ -184,21 +184,20 @@ def test_the_detail_states_what_the_caller_may_do(api_as, workflow, caller, capa
 
 
 def test_an_unknown_workflow_is_404(alice_api):
-    assert alice_api.get("/api/workflow/doesnotexist").status_code == 404
+    assert alice_api.get("/api/workflows/doesnotexist").status_code == 404
 
 
 # --- Update ---------------------------------------------------------------------------------
 
 
-def test_an_editor_renames_a_workflow_with_patch_or_put(api_as, workflow, erin):
+def test_an_editor_renames_a_workflow_with_patch(api_as, workflow, erin):
     client = api_as("editor")
     response = client.patch(url(workflow), {"title": " Launch plan v2 "}, format="json")
     assert response.status_code == 200
     assert response.json()["title"] == "Launch plan v2"
-    response = client.put(url(workflow), {"title": "Launch plan v3"}, format="json")
-    assert response.status_code == 200
-    assert Workflow.objects.get(pk=workflow.pk).title == "Launch plan v3"
-    assert history(workflow)[-2:] == [("updated", erin.email), ("updated", erin.email)]
+    assert Workflow.objects.get(pk=workflow.pk).title == "Launch plan v2"
+    assert client.put(url(workflow), {"title": "Launch plan v3"}, format="json").status_code == 405
+    assert history(workflow)[-1] == ("updated", erin.email)
 
 
 def test_a_viewer_cannot_rename(api_as, workflow):
@@ -236,7 +235,7 @@ def test_completing_records_who_and_when_and_reopening_clears_it(api_as, workflo
     reopened = client.patch(url(workflow), {"status": "active"}, format="json").json()
     assert reopened["status"] == "active"
     assert reopened["completed_by"] is None and reopened["completed_at"] is None
-    cancelled = client.put(url(workflow), {"status": "cancelled"}, format="json").json()
+    cancelled = client.patch(url(workflow), {"status": "cancelled"}, format="json").json()
     assert cancelled["status"] == "cancelled"
     assert history(workflow)[-3:] == [("completed", bob.email), ("reopened", bob.email), ("cancelled", bob.email)]
 
@@ -297,7 +296,7 @@ def test_who_may_delete(api_as, workflow, caller, expected):
 def test_a_deleted_workflow_vanishes_but_keeps_its_history(api_as, workflow, bob):
     client = api_as("initiator")
     assert client.delete(url(workflow)).status_code == 204
-    assert client.get("/api/workflow").json()["results"] == []
+    assert client.get("/api/workflows").json()["results"] == []
     assert client.get(url(workflow)).status_code == 404
     assert client.get(url(workflow, "/history")).status_code == 404
     assert client.get(url(workflow, "/messages")).status_code == 404
@@ -322,7 +321,7 @@ def test_the_history_lists_one_row_per_call_oldest_first(api_as, workflow, bob, 
     response = client.get(url(workflow, "/history"))
     assert response.status_code == 200
     page = response.json()
-    assert page["count"] == 8
+    assert page["has_more"] is False
     rows = page["results"]
     assert [(r["event_type"], r["performed_by"]) for r in rows] == [
         ("created", bob.email),
@@ -346,11 +345,23 @@ def test_the_history_lists_one_row_per_call_oldest_first(api_as, workflow, bob, 
 
 
 def test_the_history_is_paginated(api_as, workflow):
-    page = api_as("viewer").get(url(workflow, "/history?page_size=2")).json()
-    assert page["count"] == 3 and len(page["results"]) == 2 and page["next"]
+    client = api_as("viewer")
+    page = client.get(url(workflow, "/history?limit=2")).json()
+    assert len(page["results"]) == 2 and page["has_more"] is True
+    rest = client.get(url(workflow, f"/history?cursor={page['next_cursor']}")).json()
+    assert [r["event_type"] for r in rest["results"]] == ["participant_added"] and rest["has_more"] is False
+    assert all(isinstance(r["id"], str) for r in page["results"])
 
 
-# --- Custom events (the original /workflow/{id}/notification route) ------------------------
+def test_a_workflow_event_carries_the_workflow_as_rest_shows_it(api_as, workflow):
+    client = api_as("initiator")
+    client.patch(url(workflow), {"title": "Renamed"}, format="json")
+    [listed] = client.get("/api/workflows").json()["results"]
+    event = Event.objects.get(group=workflow.group, type="workflow.updated")
+    assert event.as_frame()["data"]["workflow"] == listed
+
+
+# --- Custom events ---------------------------------------------------------------------------
 
 
 def custom_events(workflow):
@@ -361,7 +372,7 @@ def custom_events(workflow):
 def test_who_may_push_a_custom_event(api_as, workflow, caller, expected):
     client = api_as(caller)
     body = {"type": "build.done", "data": {"ok": True}}
-    response = client.post(f"/workflow/{workflow.pk}/notification", body, format="json")
+    response = client.post(url(workflow, "/events"), body, format="json")
     assert response.status_code == expected
     pushed = [("custom.build.done", {"by": response.wsgi_request.user.email, "payload": {"ok": True}})]
     assert custom_events(workflow) == (pushed if expected == 202 else [])
@@ -376,7 +387,7 @@ def test_a_custom_event_needs_a_plain_type_and_a_small_object(api_as, workflow):
         ({"type": "ok", "data": ["not", "an", "object"]}, "data"),
         ({"type": "ok", "data": {"blob": "x" * 16 * 1024}}, "data"),
     ]:
-        response = client.post(f"/workflow/{workflow.pk}/notification", body, format="json")
+        response = client.post(url(workflow, "/events"), body, format="json")
         assert response.status_code == 400, body
         assert field in response.json()["error"]["fields"], body
     assert custom_events(workflow) == []

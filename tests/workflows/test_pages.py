@@ -185,7 +185,7 @@ def test_the_detail_page_hooks_up_the_live_updates(client, workflow, bob):
     assert response.status_code == 200
     assert f'data-ws-path="/ws/workflow/{workflow.pk}/"' in response.text
     assert f'data-last-cursor="{latest}"' in response.text
-    assert f'data-messages-api="/api/workflow/{workflow.pk}/messages"' in response.text
+    assert f'data-messages-api="/api/workflows/{workflow.pk}/messages"' in response.text
     assert '<script type="module" src="/static/js/workflow.js"></script>' in response.text
     assert re.search(r'id="connection"[^>]*role="status"[^>]*aria-live="polite"', response.text)
 

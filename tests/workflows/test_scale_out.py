@@ -49,7 +49,7 @@ async def test_a_message_posted_to_one_process_reaches_a_socket_on_another(daphn
     async with websockets.connect(url) as alices_socket:
         await frame_of_type(alices_socket, "ready")
         status, body = await asyncio.to_thread(
-            http_json, "POST", f"{server_a.url}/api/workflow/{workflow.pk}/messages", {"content": "from A"}, bobs_token
+            http_json, "POST", f"{server_a.url}/api/workflows/{workflow.pk}/messages", {"content": "from A"}, bobs_token
         )
         assert status == 201, body
         frame = await frame_of_type(alices_socket, "message.created")
@@ -67,7 +67,7 @@ async def test_a_message_posted_through_gunicorn_reaches_a_socket_on_daphne(
     async with websockets.connect(url) as alices_socket:
         await frame_of_type(alices_socket, "ready")
         status, body = await asyncio.to_thread(
-            http_json, "POST", f"{gunicorn_process.url}/api/workflow/{workflow.pk}/messages", {"content": "via WSGI"},
+            http_json, "POST", f"{gunicorn_process.url}/api/workflows/{workflow.pk}/messages", {"content": "via WSGI"},
             bobs_token,
         )
         assert status == 201, body

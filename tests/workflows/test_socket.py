@@ -47,8 +47,12 @@ async def test_a_participant_receives_another_participants_message(client, workf
     await communicator.disconnect()
 
 
-async def test_the_original_route_serves_the_same_socket(client, workflow, alice):
-    communicator = await open_ready_socket(f"/workflow/{workflow.pk}/websocket", await browser(client, alice))
+async def test_the_socket_frames_message_is_the_one_rest_returns(client, workflow, alice, bob):
+    communicator = await open_ready_socket(f"/ws/workflow/{workflow.pk}/", await browser(client, alice))
+    await act(bob, workflow, "post_message", "Same everywhere")
+    frame = await next_frame(communicator)
+    over_rest = await database_sync_to_async(lambda: client.get(f"/api/workflows/{workflow.pk}/messages").json())()
+    assert frame["data"]["message"] == over_rest["results"][0]
     await communicator.disconnect()
 
 
