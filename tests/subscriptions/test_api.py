@@ -98,3 +98,21 @@ def test_poll_now_makes_the_user_due_and_is_rate_limited(alice, alice_api, accou
 def test_anonymous_callers_are_refused(api_client):
     assert api_client.get("/api/subscriptions").status_code in (401, 403)
     assert api_client.get("/api/feed").status_code in (401, 403)
+
+
+def test_the_feed_pages_past_items_without_a_date(alice, alice_api, account, fake):
+    for day in range(1, 4):
+        fake.add_item("spotify_show", "show1", f"ep{day}", f"2026-11-0{day}")
+    fake.add_item("spotify_show", "show1", "undated", "")
+    services.add_subscription(account, "spotify_show", "show1")
+    Poller().run_once()
+    assert FeedItem.objects.filter(published_at__isnull=True).count() == 1
+    seen, cursor = [], None
+    while True:
+        page = alice_api.get("/api/feed", {"limit": 1, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200
+        seen += [i["external_id"] for i in page.json()["results"]]
+        if not page.json()["has_more"]:
+            break
+        cursor = page.json()["next_cursor"]
+    assert sorted(seen) == ["ep1", "ep2", "ep3", "undated"]
