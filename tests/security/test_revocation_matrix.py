@@ -208,9 +208,9 @@ async def test_a_ticket_from_a_session_that_ended_is_refused(world, how):
 # The HTTP side of the same ends: (how, credential, path, status before, status after).
 HTTP_MATRIX = [
     ("tenant removal", "token", "/api/tenants/{tenant}/members", 200, 404),
-    ("tenant removal", "token", "/api/workflow/{workflow}", 200, 404),
-    ("participant removal", "token", "/api/workflow/{workflow}", 200, 404),
-    ("workflow deleted", "token", "/api/workflow/{workflow}", 200, 404),
+    ("tenant removal", "token", "/api/workflows/{workflow}", 200, 404),
+    ("participant removal", "token", "/api/workflows/{workflow}", 200, 404),
+    ("workflow deleted", "token", "/api/workflows/{workflow}", 200, 404),
     ("token revoked", "token", "/api/auth/tokens", 200, 401),
     ("password changed", "session", "/api/auth/tokens", 200, 401),
     ("password changed", "token", "/api/auth/tokens", 200, 200),
