@@ -152,6 +152,24 @@ class CursorPagination(pagination.CursorPagination):
     def _token(self, link: str) -> str:
         return parse_qs(urlsplit(link).query)[self.cursor_query_param][0]
 
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "A `next_cursor` from the previous page.",
+                "schema": {"type": "string", "minLength": 1},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Results per page (default {self.page_size}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
+        ]
+
     def get_paginated_response_schema(self, schema):
         return {
             "type": "object",

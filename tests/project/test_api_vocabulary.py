@@ -29,12 +29,6 @@ ORIGINAL = {
     ("POST", "/notifications/{email}/clear"),
 }
 
-#: Harbor's own routes still in the old vocabulary, each with at least one violation. Moving a
-#: route to the vocabulary fails `test_a_route_on_the_legacy_list_still_breaks_it` until it
-#: leaves this list; the list only shrinks, and is empty when the vocabulary issue is done.
-LEGACY: set[tuple[str, str]] = set()
-
-
 @pytest.fixture(scope="module")
 def schema():
     return SchemaGenerator().get_schema(request=None, public=True)
@@ -94,12 +88,7 @@ def test_harbors_own_routes_speak_snake_case_and_list_in_the_envelope(schema):
     broken = {
         f"{method} {path}": problems
         for (method, path), operation in operations(schema)
-        if (method, path) not in ORIGINAL | LEGACY and (problems := violations(schema, operation))
+        if (method, path) not in ORIGINAL and (problems := violations(schema, operation))
     }
     assert broken == {}
 
-
-def test_a_route_on_the_legacy_list_still_breaks_it(schema):
-    ops = dict(operations(schema))
-    fixed = {route for route in LEGACY if route not in ops or not violations(schema, ops[route])}
-    assert fixed == set(), "take these off LEGACY"
