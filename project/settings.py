@@ -147,15 +147,19 @@ def _redis_url_with_db(url: str, offset: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db + offset}"))
 
 
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=5.0)
+if REDIS_SOCKET_TIMEOUT <= 3:
+    raise ImproperlyConfigured("REDIS_SOCKET_TIMEOUT must be above the channel layer's 2 s blocking pop (and some slack).")
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            #: channels-redis with a 2 s blocking pop, shorter than the read timeout below.
+            "BACKEND": "project.realtime.layers.RedisChannelLayer",
             "CONFIG": {
-                #: redis-py 8 reads with a 5 s socket timeout by default, no longer than the
-                #: layer's blocking BZPOPMIN (5 s): idle sockets died with TimeoutError and
-                #: closed 1011 (channels_redis#422). Longer than the pop, still finite.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=30.0)}],
+                #: Longer than the layer's blocking pop (idle sockets died when it was not:
+                #: channels_redis#422), short enough that a dead Redis fails commands fast.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_SOCKET_TIMEOUT}],
                 "prefix": env.str("CHANNELS_PREFIX", default="harbor"),
                 "capacity": 1000,
                 #: Never shorter than daphne's websocket timeout (24 h), or idle sockets

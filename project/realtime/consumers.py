@@ -14,7 +14,7 @@ Protocol (server → client), one JSON object per frame:
 
 Close codes: 4401 not authenticated, or no longer (logged out, password changed, token revoked,
 user deactivated); 4403 not allowed, or no longer (removed from the tenant or the workflow);
-4400 bad connection parameters; 4404 no such socket route; 1012 the channel layer restarted
+4400 bad connection parameters; 4404 no such socket route; 4503 the channel layer restarted
 (reconnect: project/realtime/layer_watch.py). Clients should not reconnect after 4401, 4403 or 4404.
 
 Rights end while a socket is open: every socket joins the groups of its credential (its user's
@@ -48,6 +48,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 _REMEMBERED_CURSORS = 4096
+JOIN_TIMEOUT_SECONDS = 5
 
 
 def query_param(scope, name: str) -> str | None:
@@ -96,15 +97,15 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return
         # Joined before the rights are checked: a right that ends from now on reaches this socket.
         self.control_groups = self.credential.groups
-        for group in self.control_groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        if not await self._join(self.control_groups):
+            return
         try:
             groups = [validate_group(group) for group in await self.get_groups(self.user)]
         except (PermissionDenied, Http404):
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        if not await self._join(groups):
+            return
         self.subscribed = groups
         if layer_is_cross_process(self.channel_layer):
             layer_watch.watch(self)
@@ -117,6 +118,19 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if self.presence_group:
             await presence.join(self.presence_group, self.channel_name, self.user)
             await presence.announce(self.presence_group, self.channel_layer)
+
+    async def _join(self, groups: list[str]) -> bool:
+        """Join `groups`, or close with 4503 (reconnect) when the channel layer does not answer
+        in JOIN_TIMEOUT_SECONDS: a connect seen hanging on a Redis that had just restarted."""
+        try:
+            async with asyncio.timeout(JOIN_TIMEOUT_SECONDS):
+                for group in groups:
+                    await self.channel_layer.group_add(group, self.channel_name)
+        except Exception:
+            logger.warning("socket could not join its groups", exc_info=True)
+            await self.close(code=layer_watch.CLOSE_LAYER_RESTARTED)
+            return False
+        return True
 
     async def disconnect(self, code):
         if getattr(self, "_recheck_task", None) is not None:

@@ -4,8 +4,8 @@ channels-redis keeps group memberships in Redis only, so a Redis that restarts (
 on disk here) has forgotten every group: the consumers reconnect to it and stay open, but no
 event reaches them again, and what was published while it was down is lost from the layer. Each
 server process therefore watches Redis's `run_id` (it changes on every start) while it holds
-sockets; when it changes, the process closes its sockets with 1012 (service restart), and
-clients reconnect and catch up from their cursor, as after any drop.
+sockets; when it changes, the process closes its sockets with 4503, and clients reconnect and
+catch up from their cursor, as after any drop.
 
 Until redis-py 8, its 5 s read timeout killed every idle consumer every few seconds, which hid
 this: each reconnect joined the groups again."""
@@ -17,8 +17,9 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-#: WebSocket close code "Service Restart": clients reconnect with backoff.
-CLOSE_LAYER_RESTARTED = 1012
+#: Clients reconnect with backoff after it. An application code: daphne (autobahn) refuses to
+#: send 1012 "Service Restart", the protocol's own.
+CLOSE_LAYER_RESTARTED = 4503
 
 _watches: dict[asyncio.AbstractEventLoop, "LayerWatch"] = {}
 
@@ -38,7 +39,11 @@ class LayerWatch:
             if current and self.run_id and current != self.run_id:
                 logger.warning("Redis restarted: closing %s sockets so that they join their groups again", len(self.sockets))
                 for consumer in list(self.sockets):
-                    await consumer.close(code=CLOSE_LAYER_RESTARTED)
+                    try:
+                        await consumer.close(code=CLOSE_LAYER_RESTARTED)
+                    except Exception:  # a consumer the outage killed: its socket is gone already
+                        logger.info("socket already closed", exc_info=True)
+                    self.sockets.discard(consumer)
             self.run_id = current or self.run_id
 
     async def _run_id(self) -> str | None:

@@ -1,4 +1,4 @@
-"""The embedded mode's channel layer."""
+"""Harbor's channel layers: the embedded mode's in-memory one, and channels-redis for scale-out."""
 
 import asyncio
 import logging
@@ -6,6 +6,7 @@ import time
 from copy import deepcopy
 
 from channels.layers import InMemoryChannelLayer
+from channels_redis.core import RedisChannelLayer as ChannelsRedisLayer
 
 logger = logging.getLogger(__name__)
 
@@ -55,3 +56,13 @@ class EmbeddedChannelLayer(InMemoryChannelLayer):
                 full += 1
         if full:
             logger.warning("%s of %s channels full in group %s: message dropped for them", full, len(members), group)
+
+
+class RedisChannelLayer(ChannelsRedisLayer):
+    """channels-redis with its blocking pop shorter than the Redis read timeout. redis-py 8 reads
+    with a 5 s socket timeout by default, exactly channels-redis's BZPOPMIN timeout: every idle
+    consumer died with TimeoutError and closed 1011 every few seconds. A pop of at most 2 s keeps
+    the read timeout short (REDIS_SOCKET_TIMEOUT), so that a Redis that died fails a command in
+    seconds instead of hanging it."""
+
+    brpop_timeout = 2
