@@ -42,7 +42,7 @@ def test_embedded_mode_uses_sqlite_memory_layer_and_local_cache(tmp_path):
 
 def test_scale_out_mode_uses_redis_and_a_pooled_postgres():
     shown = show_settings(DATABASE_URL="postgres://harbor@127.0.0.1:5432/harbor", REDIS_URL="redis://127.0.0.1:6379/0")
-    assert shown["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert shown["layer"] == "project.realtime.layers.RedisChannelLayer"  # channels-redis, 2 s pops
     assert shown["cache"] == "project.cache.FailOpenRedisCache"
     assert shown["cache_location"] == "redis://127.0.0.1:6379/1"
     assert shown["conn_max_age"] == 0
