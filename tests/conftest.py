@@ -1,5 +1,5 @@
-"""Shared fixtures. Personas: alice owns the "Acme" tenant, bob is her teammate there, and
-mallory belongs to another tenant and must never see Acme's data."""
+"""Shared fixtures. Personas: alice owns the "Acme" tenant, bob and carol are her teammates
+there, and mallory belongs to another tenant and must never see Acme's data."""
 
 import json
 import os
@@ -93,6 +93,14 @@ def acme(alice):
 @pytest.fixture
 def bob(db, acme, alice):
     user = services.register_user("bob@example.com", PASSWORD, display_name="Bob")
+    services.add_member(acme, Membership.objects.get(user=alice, tenant=acme), user.email)
+    return user
+
+
+@pytest.fixture
+def carol(db, acme, alice):
+    """Another Acme member, for a workflow she only reads (or does not take part in)."""
+    user = services.register_user("carol@example.com", PASSWORD, display_name="Carol")
     services.add_member(acme, Membership.objects.get(user=alice, tenant=acme), user.email)
     return user
 

@@ -2,18 +2,9 @@
 
 import pytest
 
-from project.accounts import services as accounts
-from project.accounts.models import Membership
-from tests.conftest import PASSWORD, bearer_client
+from tests.conftest import bearer_client
 from workflows import services as workflows
 from workflows.access import get_workflow_access
-
-
-@pytest.fixture
-def carol(db, acme, alice):
-    user = accounts.register_user("carol@example.com", PASSWORD, display_name="Carol")
-    accounts.add_member(acme, Membership.objects.get(user=alice, tenant=acme), user.email)
-    return user
 
 
 @pytest.fixture

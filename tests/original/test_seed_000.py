@@ -15,8 +15,6 @@ from rest_framework.test import APIClient
 
 from notifications import services as notifications
 from notifications.models import Kind, Notification
-from project.accounts import services as accounts
-from project.accounts.models import Membership
 from project.realtime.models import Event
 from workflows import services as workflows
 from workflows.access import get_workflow_access
@@ -116,13 +114,6 @@ async def test_the_seeds_flow_create_message_socket_custom_event_check_and_clear
 
 
 # --- /api/workflow ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def carol(acme, alice):
-    user = accounts.register_user("carol@example.com", PASSWORD, display_name="Carol")
-    accounts.add_member(acme, Membership.objects.get(user=alice, tenant=acme), user.email)
-    return user
 
 
 @pytest.fixture

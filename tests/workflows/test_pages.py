@@ -8,15 +8,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from project.accounts import services as accounts
 from project.accounts.context_processors import CURRENT_TENANT_SESSION_KEY
-from project.accounts.models import Membership
 from project.realtime.models import Event
 from workflows import services
 from workflows.access import get_workflow_access
 from workflows.models import Message, Workflow
 
-from ..conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -27,14 +24,6 @@ LIST = reverse("workflow_list")
 def workflow(acme, alice, bob):
     """Alice's workflow in Acme, with bob as an editor."""
     return services.create_workflow(acme, alice, "Quarterly review", [(bob.email, "editor")])
-
-
-@pytest.fixture
-def carol(acme, alice):
-    """An Acme member who may only read the workflow."""
-    user = accounts.register_user("carol@example.com", PASSWORD, display_name="Carol")
-    accounts.add_member(acme, Membership.objects.get(user=alice, tenant=acme), user.email)
-    return user
 
 
 @pytest.fixture
