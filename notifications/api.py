@@ -61,5 +61,7 @@ class PreferencesView(APIView):
 
     @extend_schema(request=PreferencesSerializer, responses=PreferencesSerializer)
     def patch(self, request):
-        kinds = validated(PreferencesSerializer, request.data)["kinds"]
+        preferences = PreferencesSerializer(data=request.data, partial=True)  # `{}` changes nothing
+        preferences.is_valid(raise_exception=True)
+        kinds = preferences.validated_data.get("kinds", {})
         return Response({"kinds": services.set_preferences(request.user, kinds)})

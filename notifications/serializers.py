@@ -1,7 +1,10 @@
 """Shapes of the notifications API: validation and representation only. NotificationSerializer
 is a notification's one shape: REST, the `notification.created` frame and the event log."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from project.serializers import QuerySerializer, StrictSerializer
 
 from .models import Kind, Notification
 
@@ -16,7 +19,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NotificationFilterSerializer(serializers.Serializer):
+class NotificationFilterSerializer(QuerySerializer):
     # A missing BooleanField in a query string reads as false unless it has a default.
     unread = serializers.BooleanField(
         required=False, allow_null=True, default=None, help_text="true: only unread; false: only read."
@@ -28,11 +31,28 @@ class ReadResultSerializer(serializers.Serializer):
     unread = serializers.IntegerField()
 
 
-class PreferencesSerializer(serializers.Serializer):
+@extend_schema_field({
+    "type": "object",
+    "properties": {kind: {"type": "boolean"} for kind in Kind.values},
+    "additionalProperties": False,
+    "x-keys": "notification kinds",  # data, not field names (tests/project/test_api_vocabulary.py)
+})
+class KindSwitchesField(serializers.DictField):
+    """A map of notification kinds to JSON booleans, documented kind by kind."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            not_booleans = {kind: ["Must be true or false."] for kind, on in data.items() if not isinstance(on, bool)}
+            if not_booleans:
+                raise serializers.ValidationError(not_booleans)
+        return super().to_internal_value(data)
+
+
+class PreferencesSerializer(StrictSerializer):
     """`kinds`: every kind of notification (`queue.reply` …) → whether the user receives it.
     A map rather than one field per kind: kinds are data, named with dots, not field names."""
 
-    kinds = serializers.DictField(
+    kinds = KindSwitchesField(
         child=serializers.BooleanField(),
         help_text="Kind → on or off. PATCH changes the kinds it names; the others keep their setting.",
     )

@@ -102,22 +102,10 @@ class ConflictError(exceptions.APIException):
     default_code = "conflict"
 
 
-class PageNumberPagination(pagination.PageNumberPagination):
-    page_size_query_param = "page_size"
+class StrictPageSize:
+    """A page size out of range or not a number is a 400 naming it, not a silent default."""
+
     max_page_size = 200
-
-
-class CursorPagination(pagination.CursorPagination):
-    """Harbor's one list envelope: ``{"results": [...], "next_cursor": str | null, "has_more"}``,
-    with ``?cursor=<next_cursor>`` and ``?limit=`` (1-200, default 50). Cursors are DRF's opaque
-    position tokens. A bad `limit` or `cursor` is a 400 naming it, not a silent default.
-    A view orders its list by setting `ordering` on a subclass (a unique field last)."""
-
-    cursor_query_param = "cursor"
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 200
-    ordering = "-id"
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
@@ -127,14 +115,59 @@ class CursorPagination(pagination.CursorPagination):
             raise exceptions.ValidationError({self.page_size_query_param: [f"Must be an integer from 1 to {self.max_page_size}."]})
         return int(raw)
 
+
+class PageNumberPagination(StrictPageSize, pagination.PageNumberPagination):
+    """Numbered pages: only seed 000's routes, whose clients page by number."""
+
+    page_size_query_param = "page_size"
+
+    def get_schema_operation_parameters(self, view):
+        bounds = {self.page_query_param: {"minimum": 1}, self.page_size_query_param: {"minimum": 1, "maximum": self.max_page_size}}
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
+
+
+class CursorPagination(StrictPageSize, pagination.CursorPagination):
+    """Harbor's one list envelope: ``{"results": [...], "next_cursor": str | null, "has_more"}``,
+    with ``?cursor=<next_cursor>`` and ``?limit=`` (1-200, default 50). Cursors are DRF's opaque
+    position tokens. A bad `limit` or `cursor` is a 400 naming it, not a silent default.
+    A view orders its list by setting `ordering` on a subclass (a unique field last)."""
+
+    cursor_query_param = "cursor"
+    page_size = 50
+    page_size_query_param = "limit"
+    ordering = "-id"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        """Notes the field (or annotation) a position is a value of, for decode_cursor."""
+        name = self.get_ordering(request, queryset, view)[0].lstrip("-")
+        annotation = queryset.query.annotations.get(name)
+        self._position_field = annotation.output_field if annotation is not None else queryset.model._meta.get_field(name)
+        return super().paginate_queryset(queryset, request, view)
+
     def decode_cursor(self, request):
+        """DRF's decoding, refusing what it would let through: an empty cursor, one that decodes to
+        no position (DRF serves the first page), and a position its list's ordering field cannot
+        hold (DRF's query fails: a 500)."""
         invalid = exceptions.ValidationError({self.cursor_query_param: ["Invalid cursor: pass back a `next_cursor`."]})
         if request.query_params.get(self.cursor_query_param) == "":
             raise invalid
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except exceptions.NotFound:
             raise invalid from None
+        if cursor is None:
+            return None
+        if cursor == pagination.Cursor(offset=0, reverse=False, position=None):
+            raise invalid
+        if cursor.position is not None:
+            try:
+                self._position_field.run_validators(self._position_field.to_python(cursor.position))
+            except DjangoValidationError:
+                raise invalid from None
+        return cursor
 
     def get_paginated_response(self, data):
         """`next_cursor` also when there is nothing more yet: on a list in ascending order it
@@ -159,7 +192,7 @@ class CursorPagination(pagination.CursorPagination):
                 "required": False,
                 "in": "query",
                 "description": "A `next_cursor` from the previous page.",
-                "schema": {"type": "string", "minLength": 1},
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9+/=]+$"},
             },
             {
                 "name": self.page_size_query_param,
@@ -180,8 +213,9 @@ class CursorPagination(pagination.CursorPagination):
                     "type": "string",
                     "nullable": True,
                     "description": "Pass as `cursor` for the next page, or later for what was added since.",
+                    "example": "cD00MQ==",
                 },
-                "has_more": {"type": "boolean"},
+                "has_more": {"type": "boolean", "example": False},
             },
         }
 

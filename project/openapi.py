@@ -2,7 +2,11 @@
 Its own module: DRF imports the schema class while defining its views, so this must not import
 anything that imports DRF's generic views (project.api does)."""
 
+from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+from project.serializers import StrictInput
 
 #: What `project.ids.new_public_id` makes: the ids of tenants, workflows, accounts, subscriptions.
 PUBLIC_ID_PATTERN = "^[A-Za-z0-9]{12}$"
@@ -20,6 +24,10 @@ def document_public_ids(result, generator, request, public):
                     schema["pattern"] = PUBLIC_ID_PATTERN
     return result
 
+
+#: The strings DRF's CharField accepts (no NUL), and those that are more than spaces.
+TEXT = r"^[^\x00]*$"
+NON_BLANK_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
 
 #: The area (OpenAPI tag) of each app's routes.
 TAGS = {
@@ -53,6 +61,23 @@ class HarborAutoSchema(AutoSchema):
     def get_tags(self):
         module = type(self.view).__module__
         return [next((tag for prefix, tag in TAGS.items() if module.startswith(prefix)), "other")]
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, StrictInput):
+            schema["additionalProperties"] = False
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        """What DRF refuses in a string, said as a pattern: a NUL character anywhere, and nothing
+        but spaces in a required string that it trims."""
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (direction == "request" and isinstance(field, serializers.CharField) and schema.get("type") == "string"
+                and not {"pattern", "format", "enum"} & set(schema)
+                and not any(isinstance(validator, RegexValidator) for validator in field.validators)):
+            non_blank = field.trim_whitespace and not field.allow_blank
+            schema["pattern"] = NON_BLANK_TEXT if non_blank else TEXT
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

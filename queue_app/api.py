@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from project.api import CursorPagination, validated
 
-from . import services
+from . import examples, services
 from .serializers import (
     ClaimedMessageSerializer,
     ClaimSerializer,
@@ -84,7 +84,7 @@ class MessagesView(generics.ListAPIView):
     def get(self, request):
         return super().get(request)
 
-    @extend_schema(request=NewQueueMessageSerializer, responses={201: QueueMessageSerializer})
+    @extend_schema(request=NewQueueMessageSerializer, responses={201: QueueMessageSerializer}, examples=examples.POST_MESSAGE)
     def post(self, request):
         data = validated(NewQueueMessageSerializer, request.data)
         text = data.pop("text")
@@ -103,6 +103,7 @@ class ClaimsView(WorkerView):
 
     @extend_schema(
         request=ClaimSerializer,
+        examples=examples.CLAIM,
         responses={
             201: ClaimedMessageSerializer,
             204: OpenApiResponse(description="Nothing to claim (without message_id)."),
@@ -121,7 +122,7 @@ class ClaimsView(WorkerView):
 
 
 class CompleteView(WorkerView):
-    @extend_schema(request=CompleteSerializer, responses={200: CompletedSerializer, 409: NOT_HELD})
+    @extend_schema(request=CompleteSerializer, responses={200: CompletedSerializer, 409: NOT_HELD}, examples=examples.COMPLETE)
     def post(self, request, id):
         data = validated(CompleteSerializer, request.data)
         message, reply, following = services.complete(

@@ -11,18 +11,9 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .models import ENTITY, MAX_PRIORITY, WORKER_ID, QueueMessage
+from project.serializers import QuerySerializer, StrictSerializer
 
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know (a 400 naming each), instead of dropping them silently."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
+from .models import COLOR, ENTITY, MAX_PRIORITY, WORKER_ID, QueueMessage
 
 
 # --- Output -----------------------------------------------------------------------------------
@@ -100,6 +91,11 @@ def _worker_id_field():
     )
 
 
+def _color_field():
+    return serializers.RegexField(f"^({COLOR.pattern[1:-1]})?$", required=False, default="", allow_blank=True,
+                                  help_text="#rrggbb, or empty.")
+
+
 def _lease_field():
     return serializers.FloatField(
         required=False, allow_null=True, default=None,
@@ -130,7 +126,7 @@ class EntitiesMixin:
         return data
 
 
-class StreamQuerySerializer(serializers.Serializer):
+class StreamQuerySerializer(QuerySerializer):
     tenant_id = serializers.CharField(max_length=16, required=False, help_text="A tenant's stream instead of the public one.")
     status = serializers.ChoiceField(choices=QueueMessage.Status.choices, required=False)
     entity = serializers.CharField(max_length=64, required=False)
@@ -140,10 +136,11 @@ class NewQueueMessageSerializer(StrictSerializer):
     text = serializers.CharField(max_length=100_000)
     username = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
                                      help_text="Shown with the message; default: your display name.")
-    color = serializers.CharField(max_length=7, required=False, default="", allow_blank=True, help_text="#rrggbb")
+    color = _color_field()
     tenant_id = serializers.CharField(max_length=16, required=False, allow_null=True, default=None)
     priority = serializers.IntegerField(min_value=0, max_value=MAX_PRIORITY, required=False, default=0)
-    entity = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+    entity = serializers.RegexField(f"^({ENTITY.pattern[1:-1]})?$", max_length=64, required=False, default="",
+                                    allow_blank=True, help_text="The bot persona to answer (empty: any).")
     reply_to = serializers.CharField(max_length=10, required=False, allow_null=True, default=None)
     message_type = serializers.ChoiceField(choices=QueueMessage.Type.choices, required=False, default="human",
                                            help_text="ai only for bots and staff.")
@@ -174,7 +171,7 @@ class CompleteSerializer(EntitiesMixin, LeaseMixin, HeldClaimSerializer):
                                   help_text="The bot's answer, stored as an ai message replying to this one.")
     username = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
                                      help_text="The reply's author name (default: the message's entity).")
-    color = serializers.CharField(max_length=7, required=False, default="", allow_blank=True)
+    color = _color_field()
     next = serializers.BooleanField(required=False, default=False, help_text="Also claim this worker's next message.")
     entity = serializers.RegexField(ENTITY.pattern, max_length=64, required=False)
     entities = _entities_field()

@@ -197,7 +197,7 @@ def post_message(
     tenant = stream_tenant(user, tenant_id)
     parent = None
     if reply_to:
-        parent = QueueMessage.objects.filter(pk=reply_to, tenant=tenant).only("id", "tenant_id").first()
+        parent = QueueMessage.objects.filter(pk=reply_to, tenant=tenant).only("id", "tenant_id", "author_id").first()
         if parent is None:
             raise ValidationError({"reply_to": "No such message in this stream."})
     now = timezone.now()
@@ -224,6 +224,8 @@ def post_message(
                 available_at=now,
             )
             _publish(message, "queue_message.created")
+            if parent is not None and message_type == Type.AI:  # a bot answering as seed 002's does
+                _notify_author(parent, message)
     except IntegrityError:
         if message_id:  # the only unique value a caller chooses
             raise Conflict("A message with this id exists.") from None

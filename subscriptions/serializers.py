@@ -3,6 +3,8 @@ here at all, so no serializer can ever leak them."""
 
 from rest_framework import serializers
 
+from project.serializers import QuerySerializer, StrictSerializer
+
 from .models import FeedItem, PollSchedule, ProviderAccount, Subscription
 
 
@@ -27,14 +29,14 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SubscriptionCreateSerializer(serializers.Serializer):
+class SubscriptionCreateSerializer(StrictSerializer):
     account = serializers.CharField(max_length=16, help_text="Id of one of your connected accounts.")
     kind = serializers.ChoiceField(choices=Subscription.Kind.choices)
     external_id = serializers.CharField(max_length=255, help_text="The show, artist, playlist or channel id.")
     title = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
 
 
-class SubscriptionUpdateSerializer(serializers.Serializer):
+class SubscriptionUpdateSerializer(StrictSerializer):
     enabled = serializers.BooleanField()
 
 
@@ -49,7 +51,7 @@ class FeedItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class FeedQuerySerializer(serializers.Serializer):
+class FeedQuerySerializer(QuerySerializer):
     since = serializers.DateTimeField(required=False, help_text="Only items published after this time (ISO 8601).")
 
 

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from project.accounts.access import get_membership
 from project.api import CursorPagination, validated
 
-from . import services
+from . import examples, services
 from .access import get_workflow_access, workflows_for
 from .models import Participant
 from .serializers import (
@@ -92,7 +92,7 @@ class WorkflowListView(generics.ListAPIView):
     def get(self, request):
         return super().get(request)
 
-    @extend_schema(request=WorkflowCreateSerializer, responses={201: WorkflowDetailSerializer})
+    @extend_schema(request=WorkflowCreateSerializer, responses={201: WorkflowDetailSerializer}, examples=examples.CREATE_WORKFLOW)
     def post(self, request):
         access = create_workflow(request, validated(WorkflowCreateSerializer, request.data))
         return Response(workflow_detail_data(request, access), status=status.HTTP_201_CREATED)
@@ -154,7 +154,11 @@ class MessagesView(generics.ListAPIView):
         access = get_workflow_access(self.request.user, self.kwargs["workflow_id"])
         return access.workflow.messages.select_related("sender")
 
-    @extend_schema(request=NewWorkflowMessageSerializer, responses={201: MessageSerializer})
+    @extend_schema(examples=examples.LIST_MESSAGES)
+    def get(self, request, workflow_id):
+        return super().get(request, workflow_id)
+
+    @extend_schema(request=NewWorkflowMessageSerializer, responses={201: MessageSerializer}, examples=examples.POST_MESSAGE)
     def post(self, request, workflow_id):
         access = get_workflow_access(request.user, workflow_id)
         message = services.post_message(access, validated(NewWorkflowMessageSerializer, request.data)["content"])

@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from project.accounts.access import tenants_for
+from project.serializers import QuerySerializer, StrictSerializer
 
 from .models import HistoryEvent, Message, Participant, Workflow
 
@@ -28,14 +29,14 @@ class ParticipantSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NewParticipantSerializer(serializers.Serializer):
+class NewParticipantSerializer(StrictSerializer):
     email = serializers.EmailField()
-    role = serializers.ChoiceField(choices=Participant.Role.choices, default=Participant.Role.EDITOR)
-
-    def validate_role(self, role):
-        if role == Participant.Role.INITIATOR:
-            raise serializers.ValidationError("A workflow has one initiator: choose editor or viewer.")
-        return role
+    #: A workflow has one initiator, who creates it: the others are editors or viewers.
+    role = serializers.ChoiceField(
+        choices=[(role, label) for role, label in Participant.Role.choices if role != Participant.Role.INITIATOR],
+        default=Participant.Role.EDITOR,
+        error_messages={"invalid_choice": "A participant is an editor or a viewer (a workflow has one initiator)."},
+    )
 
 
 class WorkflowSerializer(serializers.ModelSerializer):
@@ -79,13 +80,13 @@ class WorkflowDetailSerializer(WorkflowSerializer):
         return {"can_write": access.can_write, "can_manage": access.can_manage}
 
 
-class WorkflowCreateSerializer(serializers.Serializer):
+class WorkflowCreateSerializer(StrictSerializer):
     tenant_id = serializers.CharField(max_length=16)
     title = serializers.CharField(max_length=200)
     participants = NewParticipantSerializer(many=True, required=False, default=list)
 
 
-class WorkflowUpdateSerializer(serializers.Serializer):
+class WorkflowUpdateSerializer(StrictSerializer):
     title = serializers.CharField(max_length=200, required=False)
     status = serializers.ChoiceField(choices=Workflow.Status.choices, required=False)
 
@@ -96,7 +97,7 @@ class WorkflowUpdateSerializer(serializers.Serializer):
 
 
 # Needs the `request` in its context.
-class WorkflowFilterSerializer(serializers.Serializer):
+class WorkflowFilterSerializer(QuerySerializer):
     status = serializers.ChoiceField(choices=Workflow.Status.choices, required=False)
     tenant_id = serializers.CharField(max_length=16, required=False, help_text="A tenant id of yours.")
 
@@ -171,7 +172,7 @@ class MessageSerializer(serializers.ModelSerializer):
         }
 
 
-class NewWorkflowMessageSerializer(serializers.Serializer):
+class NewWorkflowMessageSerializer(StrictSerializer):
     # The length limit is services.post_message's (WORKFLOW_MESSAGE_MAX_LENGTH).
     content = serializers.CharField(
         help_text="Stripped; at most WORKFLOW_MESSAGE_MAX_LENGTH characters (10,000 by default)."
@@ -182,7 +183,7 @@ class MediaUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="Size and type limits: MEDIA_MAX_UPLOAD_BYTES, MEDIA_ALLOWED_TYPES.")
 
 
-class CustomEventSerializer(serializers.Serializer):
+class CustomEventSerializer(StrictSerializer):
     """A client's own event: sockets receive `custom.<type>` with `{"by", "payload": data}`."""
 
     type = serializers.RegexField(

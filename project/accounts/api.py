@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from project.api import CursorPagination
 
-from . import lockout, services
+from . import examples, lockout, services
 from .access import get_membership, tenants_for
 from .models import ApiToken, Membership
 from .serializers import (
@@ -42,7 +42,7 @@ class TokenObtainView(APIView):
     permission_classes = [AllowAny]
     throttle_scope = "auth"
 
-    @extend_schema(request=TokenRequestSerializer, responses={201: IssuedTokenSerializer}, auth=[])
+    @extend_schema(request=TokenRequestSerializer, responses={201: IssuedTokenSerializer}, auth=[], examples=examples.ISSUE_TOKEN)
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

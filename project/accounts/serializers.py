@@ -1,9 +1,11 @@
 from rest_framework import serializers
 
+from project.serializers import StrictInput, StrictSerializer
+
 from .models import ApiToken, Membership, Tenant
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(StrictSerializer):
     email = serializers.EmailField()
     password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
     name = serializers.CharField(max_length=100, required=False, default="api")
@@ -32,7 +34,7 @@ class WsTicketSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
-class TenantSerializer(serializers.ModelSerializer):
+class TenantSerializer(StrictInput, serializers.ModelSerializer):
     role = serializers.SerializerMethodField()
 
     class Meta:
@@ -54,10 +56,10 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AddMemberSerializer(serializers.Serializer):
+class AddMemberSerializer(StrictSerializer):
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.MEMBER)
 
 
-class RemoveMemberSerializer(serializers.Serializer):
+class RemoveMemberSerializer(StrictSerializer):
     email = serializers.EmailField()

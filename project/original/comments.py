@@ -29,10 +29,10 @@ from rest_framework.views import APIView
 
 from project.accounts.services import Conflict
 from project.api import validated
+from project.serializers import QuerySerializer, StrictSerializer
 from queue_app import services
 from queue_app.api import WorkerView
 from queue_app.models import ENTITY, MAX_PRIORITY, WORKER_ID, QueueMessage
-from queue_app.serializers import StrictSerializer
 
 TAGS = ["original clients"]
 #: What one GET /api/comments returns at most (the seed kept its last 200 messages).
@@ -48,7 +48,7 @@ SEED_FIELDS = {"reply_to": "replyTo", "message_type": "messageType", "priority":
 
 # --- Fields that translate one value both ways -----------------------------------------------
 
-@extend_schema_field({"type": "string", "pattern": r"^\d{9}$", "example": "169080199"})
+@extend_schema_field({"type": "string", "pattern": r"^(([01]\d\d|2[0-4]\d|25[0-5]){3})?$", "example": "169080199"})
 class SeedColorField(serializers.Field):
     """The seed's RRRGGGBBB (three decimal 0-255 components) ↔ Harbor's `#rrggbb`."""
 
@@ -165,12 +165,12 @@ class SeedCreatedSerializer(serializers.Serializer):
     status = serializers.CharField(help_text='"success"')
 
 
-class SeedSinceSerializer(serializers.Serializer):
+class SeedSinceSerializer(QuerySerializer):
     since = serializers.IntegerField(min_value=0, max_value=2**63 - 1, required=False,
                                      help_text="Milliseconds since the epoch: only newer messages.")
 
 
-class SeedPendingQuerySerializer(serializers.Serializer):
+class SeedPendingQuerySerializer(QuerySerializer):
     limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=10)
 
 

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from project.api import PageNumberPagination, validated
+from project.serializers import QuerySerializer
 from workflows import api as harbor
 from workflows.access import get_workflow_access
 from workflows.consumers import WorkflowConsumer
@@ -68,7 +69,7 @@ class OriginalMessageSerializer(MessageSerializer):
         return original_message(super().to_representation(message), self.context["request"].build_absolute_uri)
 
 
-class MessagePageQuerySerializer(serializers.Serializer):
+class MessagePageQuerySerializer(QuerySerializer):
     workflowId = serializers.CharField()
     after = serializers.IntegerField(
         min_value=0, max_value=MAX_CURSOR, required=False, help_text="Only messages after this cursor (a message id)."

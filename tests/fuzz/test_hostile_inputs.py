@@ -59,12 +59,50 @@ def test_a_wrong_content_type_is_a_415(alice_api, workflow):
 
 @pytest.mark.parametrize(
     "query, field",
-    [("limit=-1", "limit"), ("limit=1" + "0" * 30, "limit"), ("limit=", "limit"), ("cursor=", "cursor"), ("cursor=not-a-cursor", "cursor")],
+    [
+        ("limit=-1", "limit"), ("limit=1" + "0" * 30, "limit"), ("limit=", "limit"), ("limit=null", "limit"),
+        ("cursor=", "cursor"), ("cursor=not-a-cursor", "cursor"),
+        # base64 of "x=1": it decodes, but to no position (DRF would serve the first page)
+        ("cursor=eD0x", "cursor"),
+        # base64 of "p=abc": a position that is not an id
+        ("cursor=cD1hYmM%3D", "cursor"),
+        # base64 of "p=99999999999999999999": a number no id column holds
+        ("cursor=cD05OTk5OTk5OTk5OTk5OTk5OTk5OQ%3D%3D", "cursor"),
+    ],
 )
 def test_bad_limits_and_cursors_are_400s_naming_the_field(alice_api, workflow, query, field):
     response = alice_api.get(f"{messages_url(workflow)}?{query}")
     assert response.status_code == 400
     assert field in error_of(response)["fields"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/feed", "/api/notifications", "/api/tenants", "/api/workflows", "/api/queue/messages", "/api/auth/tokens",
+             "/api/subscriptions", "/api/subscriptions/accounts"],
+)
+@pytest.mark.parametrize("cursor", ["eD0x", "cD1hYmM%3D", "cD05OTk5OTk5OTk5OTk5OTk5OTk5OQ%3D%3D"])
+def test_every_list_refuses_a_cursor_it_did_not_issue(alice_api, path, cursor):
+    response = alice_api.get(f"{path}?cursor={cursor}")
+    assert response.status_code == 400
+    assert list(error_of(response)["fields"]) == ["cursor"]
+
+
+@pytest.mark.parametrize("query", ["page_size=null", "page_size=0", "page_size=201", "status=", "tenant="])
+def test_seed_000s_numbered_pages_refuse_what_they_cannot_serve(alice_api, workflow, query):
+    response = alice_api.get(f"/api/workflow?{query}")
+    assert response.status_code == 400
+    assert list(error_of(response)["fields"]) == [query.split("=")[0]]
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [({"content": 5}, "content"), ({"content": ["hi"]}, "content"), ({"content": "hi", "contnet": "typo"}, "contnet")],
+)
+def test_a_body_field_of_the_wrong_type_or_unknown_is_a_400_naming_it(alice_api, workflow, body, field):
+    response = alice_api.post(messages_url(workflow), body, format="json")
+    assert response.status_code == 400
+    assert list(error_of(response)["fields"]) == [field]
+    assert not Message.objects.filter(content__in=["5", "hi"]).exists()
 
 
 @pytest.mark.parametrize(

@@ -77,18 +77,20 @@ def test_preferences_list_every_kind_and_patch_changes_some(bob_api, bob):
 
 
 @pytest.mark.parametrize(
-    "body, kind",
+    "body, field, kind",
     [
-        ({"kinds": {"workflow.messages": False}}, "workflow.messages"),
-        ({"kinds": {"workflow.message": "perhaps"}}, "workflow.message"),
-        ({"kinds": ["workflow.message"]}, None),
-        ({"workflow.message": False}, None),
+        ({"kinds": {"workflow.messages": False}}, "kinds", "workflow.messages"),
+        ({"kinds": {"workflow.message": "perhaps"}}, "kinds", "workflow.message"),
+        ({"kinds": {"workflow.message": 0}}, "kinds", "workflow.message"),
+        ({"kinds": ["workflow.message"]}, "kinds", None),
+        # A kind outside `kinds` is a field the body does not have.
+        ({"workflow.message": False}, "workflow.message", None),
     ],
 )
-def test_bad_preferences_are_a_400_naming_the_field_and_the_kind(bob_api, body, kind):
+def test_bad_preferences_are_a_400_naming_the_field_and_the_kind(bob_api, body, field, kind):
     response = bob_api.patch("/api/notifications/preferences", body, format="json")
     assert response.status_code == 400
     fields = response.json()["error"]["fields"]
-    assert "kinds" in fields
+    assert list(fields) == [field]
     if kind:
         assert kind in fields["kinds"]

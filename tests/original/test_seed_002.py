@@ -103,6 +103,11 @@ def test_the_seeds_documented_flow_gets_the_seeds_answers(frontend, bot):
     assert stream[1]["color"] == "080169199" and stream[1]["botParams"]["status"] == "complete"
     assert frontend.get(f"/api/comments?since={stream[1]['timestamp']}").json() == []
 
+    # alice, who wrote the message, is told of the reply as by Harbor's own completion.
+    [told] = frontend.get("/api/notifications").json()["results"]
+    assert (told["kind"], told["payload"]) == ("queue.reply", {"message_id": message_id, "reply_id": answer.json()["id"]})
+    assert told["title"] == "FearAndLoathing replied to your message"
+
 
 @pytest.mark.django_db
 def test_a_client_may_bring_its_own_id_and_timestamp_and_every_field_is_stored(frontend, bot):

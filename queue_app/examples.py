@@ -1,0 +1,73 @@
+"""OpenAPI examples of the queue's main operations (real responses, ids made up).
+tests/project/test_api_vocabulary.py checks each against its schema."""
+
+from drf_spectacular.utils import OpenApiExample
+
+PENDING = {
+    "id": "Z4MTSNbHKR",
+    "tenant_id": None,
+    "created_at": "2026-12-01T09:40:00.000000Z",
+    "text": "Summarise this week's launch notes.",
+    "username": "Alice",
+    "color": "",
+    "message_type": "human",
+    "reply_to": None,
+    "status": "pending",
+    "priority": 5,
+    "entity": "helper",
+    "claimed_by": "",
+    "claimed_at": None,
+    "lease_expires_at": None,
+    "available_at": "2026-12-01T09:40:00.000000Z",
+    "attempts": 0,
+    "completed_at": None,
+    "last_error": "",
+}
+CLAIMED = {
+    **PENDING,
+    "status": "processing",
+    "claimed_by": "bot-1",
+    "claimed_at": "2026-12-01T09:40:01.000000Z",
+    "lease_expires_at": "2026-12-01T09:41:01.000000Z",
+}
+COMPLETED = {**CLAIMED, "status": "complete", "lease_expires_at": None, "completed_at": "2026-12-01T09:40:05.000000Z"}
+REPLY = {
+    **PENDING,
+    "id": "I0toeLqMGa",
+    "created_at": "2026-12-01T09:40:05.000000Z",
+    "text": "Three features shipped; two bugs fixed.",
+    "username": "helper",
+    "message_type": "ai",
+    "reply_to": "Z4MTSNbHKR",
+    "status": "complete",
+    "priority": 0,
+    "claimed_by": "bot-1",
+    "available_at": "2026-12-01T09:40:05.000000Z",
+    "completed_at": "2026-12-01T09:40:05.000000Z",
+}
+
+POST_MESSAGE = [
+    OpenApiExample(
+        "A question for the helper bot",
+        request_only=True,
+        value={"text": "Summarise this week's launch notes.", "entity": "helper", "priority": 5},
+    ),
+    OpenApiExample("The pending message", response_only=True, status_codes=["201"], value=PENDING),
+]
+CLAIM = [
+    OpenApiExample("The next message of an entity", request_only=True, value={"worker_id": "bot-1", "entity": "helper"}),
+    OpenApiExample(
+        "The claimed message, its fencing token and its thread",
+        response_only=True,
+        status_codes=["201"],
+        value={**CLAIMED, "claim_token": "jHif1YrRN2K5QDZDW9QDZQ", "thread": []},
+    ),
+]
+COMPLETE = [
+    OpenApiExample(
+        "Completing with the bot's answer",
+        request_only=True,
+        value={"worker_id": "bot-1", "claim_token": "jHif1YrRN2K5QDZDW9QDZQ", "reply": "Three features shipped; two bugs fixed."},
+    ),
+    OpenApiExample("The message and its reply", response_only=True, value={"message": COMPLETED, "reply": REPLY, "next": None}),
+]
