@@ -8,7 +8,7 @@ class Kind(models.TextChoices):
     """Every kind of notification. Other apps raise them by name through `services.notify()`;
     a user can turn each one off."""
 
-    WORKFLOW_MESSAGE = "workflow.message", "New message in a workflow"
+    WORKFLOW_MENTION = "workflow.mention", "Mentioned in a workflow"
     WORKFLOW_PARTICIPANT_ADDED = "workflow.participant_added", "Added to a workflow"
     WORKFLOW_COMPLETED = "workflow.completed", "Workflow completed"
     WORKFLOW_DELETED = "workflow.deleted", "Workflow deleted"

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from project.accounts.access import get_membership
 from project.api import CursorPagination, validated
 
-from . import examples, services
+from . import examples, reading, services
 from .access import get_workflow_access, workflows_for
 from .models import Participant
 from .serializers import (
@@ -25,6 +25,8 @@ from .serializers import (
     NewWorkflowMessageSerializer,
     NewParticipantSerializer,
     ParticipantSerializer,
+    ReadStateSerializer,
+    ReadStateUpdateSerializer,
     WorkflowCreateSerializer,
     WorkflowDetailSerializer,
     WorkflowFilterSerializer,
@@ -126,6 +128,34 @@ class HistoryView(generics.ListAPIView):
     def get_queryset(self):
         access = get_workflow_access(self.request.user, self.kwargs["workflow_id"])
         return access.workflow.history.select_related("performed_by", "initiator_snapshot")
+
+
+class ByActivity(CursorPagination):
+    ordering = ("-activity_at", "-id")  # annotated by reading.read_states
+
+
+class ReadStatesView(generics.ListAPIView):
+    """The caller's read state of every workflow they take part in, most recently active first."""
+
+    serializer_class = ReadStateSerializer
+    pagination_class = ByActivity
+
+    def get_queryset(self):
+        return reading.read_states(self.request.user)
+
+
+class ReadStateView(APIView):
+    """The caller's read cursor and mute of one workflow (participants only)."""
+
+    @extend_schema(responses=ReadStateSerializer)
+    def get(self, request, workflow_id):
+        return Response(ReadStateSerializer(reading.read_state(get_workflow_access(request.user, workflow_id))).data)
+
+    @extend_schema(request=ReadStateUpdateSerializer, responses=ReadStateSerializer)
+    def patch(self, request, workflow_id):
+        access = get_workflow_access(request.user, workflow_id)
+        participant = reading.update_read_state(access, **validated(ReadStateUpdateSerializer, request.data))
+        return Response(ReadStateSerializer(participant).data)
 
 
 class ParticipantsView(APIView):

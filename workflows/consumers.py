@@ -5,7 +5,7 @@ from django.conf import settings
 
 from project.realtime.consumers import RealtimeConsumer
 
-from .access import get_workflow_access
+from .access import get_workflow_access, workflows_for
 
 TYPING_WINDOW_SECONDS = 10
 
@@ -34,3 +34,47 @@ class WorkflowConsumer(RealtimeConsumer):
             return  # dropped quietly: typing is a hint, not data
         self._typing_sent.append(now)
         await self.send_transient(self.presence_group, "typing", {"user": self.user.email}, include_self=False)
+
+
+#: What an inbox socket forwards: enough for lists and badges, not a thread's typing or presence.
+INBOX_EVENTS = frozenset({
+    "message.created", "read_state.updated", "workflow.updated", "workflow.completed", "workflow.reopened",
+    "workflow.cancelled", "workflow.deleted", "participant.added", "participant.removed",
+})
+#: The most recently active workflows an inbox socket follows (lists show the newest first).
+INBOX_WORKFLOW_LIMIT = 200
+
+
+class InboxConsumer(RealtimeConsumer):
+    """`ws/inbox/`: the workflow list's and the home page's live feed — new messages of every
+    workflow the user takes part in (their unread counts and previews) and the user's own
+    `read_state.updated`, so a workflow read in one tab clears in every other. It follows the
+    user's participations as they change: added to a workflow, it joins its group; removed, it
+    leaves it (the `access.changed` of either reaches the user's sockets)."""
+
+    async def get_groups(self, user):
+        self._wanted = [user.group, *await database_sync_to_async(_participated_groups)(user)]
+        return self._wanted
+
+    async def check_access(self) -> bool:
+        if not await super().check_access():
+            return False
+        for group in set(self.subscribed) - set(self._wanted):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if not await self._join([group for group in self._wanted if group not in self.subscribed]):
+            return False
+        self.subscribed = self._wanted
+        return True
+
+    async def handle_event(self, frame):
+        if frame["type"] in INBOX_EVENTS:
+            await super().handle_event(frame)
+
+    async def realtime_transient(self, message):
+        """Typing and presence are for the thread's own page."""
+
+
+def _participated_groups(user) -> list[str]:
+    """Tenant-scoped as every workflow read is: a participant who left the tenant follows nothing."""
+    workflows = workflows_for(user).filter(participants__user=user).order_by("-last_activity_at").values_list("pk", flat=True)
+    return [f"workflow.{pk}" for pk in workflows[:INBOX_WORKFLOW_LIMIT]]

@@ -52,6 +52,7 @@ class MessageForm(forms.Form):
     content = forms.CharField(
         label="Message",
         widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        help_text="Enter sends, Shift+Enter starts a new line. Type @ to mention someone.",
     )
 
 

@@ -35,6 +35,10 @@ class Workflow(models.Model):
     deleted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    #: The newest message (its preview in lists) and when the workflow last changed, its sort
+    #: key in lists: kept on the workflow so a list needs no aggregate over the messages.
+    last_message = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_activity_at = models.DateTimeField(default=timezone.now)
 
     objects = WorkflowQuerySet.as_manager()
 
@@ -66,6 +70,12 @@ class Participant(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.EDITOR)
     joined_at = models.DateTimeField(default=timezone.now)
+    #: The participant's read cursor: the id of the last message they have read (0: none).
+    #: Unread counts are the messages after it (Zulip's and Slack's model): posting writes
+    #: nothing per participant.
+    last_read_message_id = models.PositiveBigIntegerField(default=0)
+    #: A muted workflow counts no unread messages in the total; mentions still notify.
+    muted = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workflow", "user"], name="participant_unique_user")]

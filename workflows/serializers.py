@@ -195,3 +195,38 @@ class CustomEventSerializer(StrictSerializer):
         if len(json.dumps(data, separators=(",", ":")).encode()) > MAX_CUSTOM_EVENT_BYTES:
             raise serializers.ValidationError(f"At most {MAX_CUSTOM_EVENT_BYTES} bytes of JSON.")
         return data
+
+
+class ReadStateSerializer(serializers.Serializer):
+    """A participant's read state of one workflow: REST (`/api/workflows/{id}/read_state`,
+    `/api/read_states`) and the `read_state.updated` event. Needs `unread_count` annotated
+    (workflows.reading.read_states)."""
+
+    workflow_id = serializers.CharField()
+    last_read_message_id = serializers.CharField(
+        allow_null=True, help_text="The last message read; null: none yet. Later messages are unread."
+    )
+    unread_count = serializers.IntegerField(help_text="Messages after the cursor, the participant's own excepted.")
+    muted = serializers.BooleanField()
+
+    def to_representation(self, participant):
+        return {
+            "workflow_id": participant.workflow_id,
+            "last_read_message_id": str(participant.last_read_message_id) if participant.last_read_message_id else None,
+            "unread_count": participant.unread_count,
+            "muted": participant.muted,
+        }
+
+
+class ReadStateUpdateSerializer(StrictSerializer):
+    last_read_message_id = serializers.CharField(
+        required=False, allow_null=True, max_length=20,
+        help_text="A message of this workflow: it and those before it are read. null: nothing is "
+        "read (mark as unread from the first message).",
+    )
+    muted = serializers.BooleanField(required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Send last_read_message_id, muted or both.")
+        return attrs

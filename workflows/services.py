@@ -13,9 +13,10 @@ from django.utils import timezone
 from notifications.models import Kind
 from notifications.services import notify
 from project.accounts.models import Membership, Tenant, User, normalize_email
-from project.accounts.services import Conflict, end_user_access
+from project.accounts.services import Conflict, recheck_user_access
 from project.realtime.services import ACCESS_CHANGED, publish
 
+from . import reading
 from .models import HistoryEvent, MediaFile, Message, Participant, Workflow, new_share_token
 from .serializers import MessageSerializer, ParticipantSerializer, WorkflowSerializer
 
@@ -186,9 +187,13 @@ def add_participant(access: WorkflowAccess, email: str, role: str = Role.EDITOR)
 def _add_participant(workflow: Workflow, actor: User, user: User, role: str) -> Participant:
     try:
         with transaction.atomic():
-            participant = Participant.objects.create(workflow=workflow, user=user, role=role)
+            # What was said before they joined is not news to them (as in a Slack channel).
+            participant = Participant.objects.create(
+                workflow=workflow, user=user, role=role, last_read_message_id=workflow.last_message_id or 0
+            )
     except IntegrityError:
         raise Conflict(f"{user.email} already takes part in this workflow.") from None
+    recheck_user_access(user.pk, "participation_started")  # their inbox sockets follow it now
     data = {"participant": ParticipantSerializer(participant).data}
     _record(workflow, HistoryEvent.Type.PARTICIPANT_ADDED, actor, "participant.added", data, email=user.email, role=role)
     title = f"{actor.get_full_name()} added you to “{workflow.title}”"
@@ -210,7 +215,7 @@ def remove_participant(access: WorkflowAccess, email: str) -> None:
         participant.delete()
         data = {"participant": ParticipantSerializer(participant).data}
         _record(workflow, HistoryEvent.Type.PARTICIPANT_REMOVED, access.user, "participant.removed", data, email=participant.user.email)
-        end_user_access(participant.user_id, "participation_ended")
+        recheck_user_access(participant.user_id, "participation_ended")
 
 
 def post_message(access: WorkflowAccess, content: str) -> Message:
@@ -223,8 +228,11 @@ def post_message(access: WorkflowAccess, content: str) -> Message:
     _require_open(access.workflow)
     with transaction.atomic():
         message = Message.objects.create(workflow=access.workflow, sender=access.user, content=content)
-        publish(access.workflow.group, "message.created", {"message": MessageSerializer(message).data})
-        _notify_message(access, message, content)
+        _posted(access, message)
+        if mentioned := reading.mentioned_participants(access.workflow, access.user, content):
+            title = f"{access.user.get_full_name()} mentioned you in “{access.workflow.title}”"
+            _notify(access.workflow, access.user, Kind.WORKFLOW_MENTION, title, content, recipients=mentioned,
+                    message_id=str(message.pk))
     return message
 
 
@@ -260,8 +268,7 @@ def share_file(access: WorkflowAccess, uploaded) -> Message:
                 media_file=media,
                 share_token=new_share_token(),
             )
-            publish(access.workflow.group, "message.created", {"message": MessageSerializer(message).data})
-            _notify_message(access, message, f"Shared a file: {original_name}")
+            _posted(access, message)
     except Exception:
         # The file is stored before the rows; without them nobody could ever reach or delete it.
         if media.file.name:
@@ -277,9 +284,12 @@ def push_custom_event(access: WorkflowAccess, event_type: str, data: dict) -> No
     publish(access.workflow.group, f"custom.{event_type}", {"by": access.user.email, "payload": data})
 
 
-def _notify_message(access: WorkflowAccess, message: Message, body: str) -> None:
-    title = f"{access.user.get_full_name()} in “{access.workflow.title}”"
-    _notify(access.workflow, access.user, Kind.WORKFLOW_MESSAGE, title, body, message_id=str(message.pk))
+def _posted(access: WorkflowAccess, message: Message) -> None:
+    """What every new message does, whatever the number of participants: it becomes the
+    workflow's latest (its preview and sort key in lists) and reaches the workflow's sockets.
+    Unread counts follow from the read cursors (workflows.reading): nothing per participant."""
+    Workflow.objects.filter(pk=access.workflow.pk).update(last_message=message, last_activity_at=message.created_at)
+    publish(access.workflow.group, "message.created", {"message": MessageSerializer(message).data})
 
 
 def _require_open(workflow: Workflow) -> None:

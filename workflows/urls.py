@@ -15,6 +15,8 @@ api_urlpatterns = [
     path("workflows/<str:workflow_id>/messages", api.MessagesView.as_view(), name="api-workflow-messages"),
     path("workflows/<str:workflow_id>/media", api.MediaUploadView.as_view(), name="api-workflow-media"),
     path("workflows/<str:workflow_id>/events", api.CustomEventView.as_view(), name="api-workflow-events"),
+    path("workflows/<str:workflow_id>/read_state", api.ReadStateView.as_view(), name="api-workflow-read-state"),
+    path("read_states", api.ReadStatesView.as_view(), name="api-read-states"),
 ]
 
 page_urlpatterns = [

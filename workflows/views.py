@@ -17,7 +17,7 @@ from project.accounts.models import normalize_email
 from project.accounts.services import Conflict
 from project.realtime.models import Event
 
-from . import services
+from . import reading, services
 from .access import get_workflow_access, workflows_for
 from .forms import (
     DeleteForm,
@@ -49,7 +49,11 @@ STATUS_DONE = {
 def workflow_list(request):
     filters = WorkflowFilterForm(request.user, request.GET)
     filters.is_valid()  # invalid filters are left out of cleaned_data, i.e. not applied
-    workflows = workflows_for(request.user).select_related("tenant").order_by("-created_at", "-id")
+    workflows = (
+        workflows_for(request.user)
+        .select_related("tenant", "last_message__sender")
+        .order_by("-last_activity_at", "-id")
+    )
     if wanted_status := filters.cleaned_data.get("status"):
         workflows = workflows.filter(status=wanted_status)
     if wanted_tenant := filters.cleaned_data.get("tenant"):
@@ -73,6 +77,10 @@ def workflow_list(request):
                 return redirect("workflow_detail", workflow_id=workflow.pk)
 
     page = Paginator(workflows, WORKFLOWS_PER_PAGE).get_page(request.GET.get("page"))
+    shown = [workflow.pk for workflow in page.object_list]
+    states = {state.workflow_id: state for state in reading.read_states(request.user).filter(workflow_id__in=shown)}
+    for workflow in page.object_list:
+        workflow.read_state = states.get(workflow.pk)  # None: a manager's view, not a participant's
     context = {"filters": filters, "page": page, "form": form}
     return render(request, "workflows/workflow_list.html", context, status=status)
 
@@ -172,7 +180,12 @@ def _render_detail(request, access, status=HTTPStatus.OK, **forms):
         Event.objects.filter(group=workflow.group).order_by("-id").values_list("id", flat=True).first() or 0
     )
     recent = list(workflow.messages.select_related("sender").order_by("-id")[:MESSAGES_SHOWN])
+    read_before = _read_on_opening(request, access, recent[0] if recent else None)
     context = {
+        # The "new messages" divider goes above the first message after the reader's cursor.
+        "first_unread_id": next(
+            (m.pk for m in reversed(recent) if m.pk > read_before and m.sender_id != request.user.pk), None
+        ) if read_before is not None else None,
         "workflow": workflow,
         "access": access,
         "last_cursor": last_cursor,
@@ -189,6 +202,18 @@ def _render_detail(request, access, status=HTTPStatus.OK, **forms):
         **forms,
     }
     return render(request, "workflows/workflow_detail.html", context, status=status)
+
+
+def _read_on_opening(request, access, newest) -> int | None:
+    """Opening a workflow reads it: the participant's cursor moves to the newest message (every
+    tab and device hears of it). Returns where the cursor was, for the "new messages" divider;
+    None for a reader who takes no part (a tenant manager), who has no cursor."""
+    if access.participant is None:
+        return None
+    before = reading.read_state(access).last_read_message_id
+    if request.method == "GET" and newest is not None and newest.pk > before:
+        reading.update_read_state(access, last_read_message_id=newest.pk)
+    return before
 
 
 def _show_refusal(form, error, field_names=None) -> HTTPStatus:

@@ -55,7 +55,7 @@ def _memberships_changed(user_ids) -> None:
     """Admins edit memberships directly: a removed, moved or demoted member's sockets check
     their rights again, as after `services.remove_member`."""
     for user_id in {user_id for user_id in user_ids if user_id is not None}:
-        services.end_user_access(user_id, "membership_changed")
+        services.recheck_user_access(user_id, "membership_changed")
 
 
 @admin.register(Tenant)

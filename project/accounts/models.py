@@ -101,9 +101,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().save(*args, **kwargs)
         self._active_in_db = self.is_active
         if ended:
-            from .services import end_user_access
+            from .services import recheck_user_access
 
-            end_user_access(self.pk, "credentials_changed")
+            recheck_user_access(self.pk, "credentials_changed")
 
     def get_full_name(self):
         return self.display_name or self.email

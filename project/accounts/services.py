@@ -90,7 +90,7 @@ def remove_member(tenant: Tenant, actor: Membership, email: str) -> None:
                 raise Conflict("A tenant must keep at least one owner.")
         membership.delete()
         _publish_membership(tenant, "tenant_member.removed", membership, actor.user)
-        end_user_access(membership.user_id, "membership_ended")
+        recheck_user_access(membership.user_id, "membership_ended")
 
 
 def _require_manager(actor: Membership) -> None:
@@ -143,10 +143,11 @@ def end_session_sockets(session_key: str) -> None:
     publish(session_group(session_key), ACCESS_CHANGED, {"reason": "logout"})
 
 
-def end_user_access(user_id: int, reason: str) -> None:
+def recheck_user_access(user_id: int, reason: str) -> None:
     """Tell every socket of the user, in every process, to check its rights again now: one of
-    them ended (a membership, a participation, the password, `is_active`). Each socket closes
-    when its own check fails and stays open otherwise (project.realtime.consumers)."""
+    them ended (a membership, a participation, the password, `is_active`) or began (a new
+    participation, which an inbox socket follows). Each socket closes when its own check fails
+    and stays open otherwise (project.realtime.consumers)."""
     publish(access_group(user_id), ACCESS_CHANGED, {"reason": reason})
 
 

@@ -21,6 +21,7 @@ EVENT_TYPES: dict[str, str] = {
     "participant.added": "someone was added to a workflow",
     "participant.removed": "someone left or was removed from a workflow",
     "message.created": "a message or a shared file was posted to a workflow",
+    "read_state.updated": "the user read a workflow, marked it unread or muted it (to them: every tab and device)",
     # notifications
     "notification.created": "a notification for the user",
     "notification_count.changed": "the user's unread count changed (read, cleared)",

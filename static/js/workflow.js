@@ -26,6 +26,10 @@ const presenceLine = document.getElementById("presence");
 const composer = document.querySelector("#composer form");
 const input = composer?.querySelector("textarea");
 const me = root.dataset.userEmail;
+const readStateApi = root.dataset.readStateApi; // only participants have a read cursor
+const MENTION = /@\*\*([^*\n]{1,200})\*\*/g;
+const READ_AFTER_MS = 1_000;
+let readTimer = null;
 const draftKey = `harbor.workflow-draft.${root.dataset.workflowId}`;
 
 let navigating = false;
@@ -96,14 +100,16 @@ function addMessage(message) {
   const time = element("time", "", String(message.created_at).slice(0, 16).replace("T", " "));
   time.dateTime = message.created_at;
   const meta = element("p", "chat-meta");
-  meta.append(element("strong", "", message.sender ?? "Harbor"), " ", time);
+  const author = element("strong", "", message.sender_name ?? "Harbor");
+  if (message.sender) author.title = message.sender;
+  meta.append(author, " ", time);
   const content = element("p", "chat-content");
   if (message.message_type === "share_link" && message.share_token) {
     const link = element("a", "", message.content);
     link.href = `/share/${encodeURIComponent(message.share_token)}`;
     content.append(link);
   } else {
-    content.textContent = message.content;
+    content.append(...withMentions(message.content));
   }
   item.append(meta, content);
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
@@ -112,7 +118,42 @@ function addMessage(message) {
   log.append(item);
   if (atBottom) log.scrollTop = log.scrollHeight;
   forgetTypist(message.sender);
+  markRead();
 }
+
+// Text and highlighted "@Name" nodes, as the template's with_mentions filter renders them.
+function withMentions(text) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(MENTION)) {
+    nodes.push(text.slice(last, match.index), element("span", "mention", `@${match[1].trim()}`));
+    last = match.index + match[0].length;
+  }
+  nodes.push(text.slice(last));
+  return nodes;
+}
+
+// What is on screen while the tab is visible is read: the cursor moves to the newest message
+// (every other tab and device of the user hears of it over their inbox).
+function markRead() {
+  if (!readStateApi || document.visibilityState !== "visible") return;
+  clearTimeout(readTimer);
+  readTimer = setTimeout(async () => {
+    const newest = log.querySelector(".chat-message:last-child")?.dataset.messageId;
+    if (!newest) return;
+    await fetch(readStateApi, {
+      method: "PATCH",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify({ last_read_message_id: newest }),
+    }).catch(() => {}); // offline: the next message or visit moves it
+  }, READ_AFTER_MS);
+}
+
+function csrfToken() {
+  return document.querySelector("[name=csrfmiddlewaretoken]")?.value ?? "";
+}
+document.addEventListener("visibilitychange", markRead);
 
 function showTyping(email) {
   if (!email || email === me) return;
@@ -143,7 +184,7 @@ async function postOverApi(event) {
       credentials: "same-origin",
       headers: {
         "Content-Type": "application/json",
-        "X-CSRFToken": composer.querySelector("[name=csrfmiddlewaretoken]").value,
+        "X-CSRFToken": csrfToken(),
       },
       body: JSON.stringify({ content: input.value }),
     });
@@ -161,6 +202,13 @@ async function postOverApi(event) {
 if (composer && input) {
   input.value ||= sessionStorage.getItem(draftKey) ?? "";
   composer.addEventListener("submit", postOverApi);
+  // Enter sends (as in Slack and Zulip); Shift+Enter, and Enter while an IME composes, do not.
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && input.value.trim()) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
   input.addEventListener("input", () => {
     if (socket.live && Date.now() - lastTypingSent >= TYPING_SEND_EVERY_MS) {
       lastTypingSent = Date.now();

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import http_json
 
-from .conftest import LIVE_MS, register, wait_live
+from .conftest import ARTIFACTS, LIVE_MS, register, wait_live
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,27 +80,41 @@ def test_a_message_typed_by_one_appears_for_the_other_with_typing_and_presence(t
     expect(bob).to_have_url(team.workflow_url)  # no reload happened
 
 
-def test_the_bell_counts_live_and_clearing_resets_it_in_every_tab(team):
-    bob_other_tab = team.bob.context.new_page()
-    team.bob.goto(team.workflow_url)
-    bob_other_tab.goto(team.workflow_url.split("/workflows/")[0] + "/notifications/")
-    bells = [page.locator("#notification-bell [data-unread-count]") for page in (team.bob, bob_other_tab)]
-    for bell in bells:
-        expect(bell).to_have_text("1")  # added to the workflow
+def test_messages_count_as_unread_not_as_bells_and_reading_clears_them_live(team):
+    """Ben (bob) keeps the workflow list open; Ann (alice) writes. Bob's list counts the unread
+    message live without a bell; opening the thread in another tab clears the count in the
+    list; a mention of him rings the bell."""
+    bob_list = team.bob
+    bob_list.goto(team.workflow_url.split("/workflows/")[0] + "/workflows/")
+    row = bob_list.locator("#workflow-rows li").filter(has_text="Launch plan")
+    unread = row.locator("[data-unread]")
+    bell = bob_list.locator("#notification-bell [data-unread-count]")
+    expect(bell).to_have_text("1")  # added to the workflow
+    expect(unread).to_be_hidden()
     team.alice.goto(team.workflow_url)
     wait_live(team.alice)
-    wait_live(team.bob)
-    team.alice.locator("#composer textarea").fill("Please review")
-    team.alice.locator("#composer").get_by_role("button", name="Send").click()
-    for bell in bells:
-        expect(bell).to_have_text("2", timeout=LIVE_MS)
-    expect(bob_other_tab.locator("#notification-list")).to_contain_text("Please review", timeout=LIVE_MS)
+    bob_list.wait_for_timeout(500)  # the inbox socket connects
 
-    bob_other_tab.get_by_role("button", name="Mark all read").click()
-    expect(bob_other_tab.get_by_role("status").first).to_contain_text("Marked 2 notifications read")
-    for bell in bells:
-        expect(bell).to_be_hidden(timeout=LIVE_MS)
-    assert team.alice.locator("#notification-bell [data-unread-count]").is_hidden()
+    composer = team.alice.locator("#composer textarea")
+    composer.fill("Please review")
+    composer.press("Enter")  # Enter sends
+    expect(composer).to_have_value("", timeout=LIVE_MS)
+    expect(unread).to_have_text("1 unread", timeout=LIVE_MS)
+    expect(row.locator("[data-preview]")).to_contain_text("Alice: Please review")
+    expect(bell).to_have_text("1")  # a message is no bell
+
+    thread = bob_list.context.new_page()
+    thread.goto(team.workflow_url)
+    expect(thread.locator("#new-messages")).to_be_visible()
+    expect(unread).to_be_hidden(timeout=LIVE_MS)  # read in the other tab
+
+    wait_live(thread)
+    composer.fill("@**Bob** can you take the numbers?")
+    composer.press("Enter")
+    expect(thread.locator("#messages .mention")).to_have_text("@Bob", timeout=LIVE_MS)
+    expect(bell).to_have_text("2", timeout=LIVE_MS)
+    expect(unread).to_be_hidden()  # bob's open thread read it at once
+    bob_list.screenshot(path=str(ARTIFACTS / "workflow-list-live.png"), full_page=True)
 
 
 def test_a_shared_file_opens_for_a_participant_and_404s_for_an_outsider(team, server, open_browser, tmp_path):

@@ -68,23 +68,23 @@ def test_the_list_pages_with_a_cursor(bob_api, three_for_bob):
 
 def test_preferences_list_every_kind_and_patch_changes_some(bob_api, bob):
     assert bob_api.get("/api/notifications/preferences").json() == {"kinds": {kind: True for kind in Kind.values}}
-    response = bob_api.patch("/api/notifications/preferences", {"kinds": {"workflow.message": False}}, format="json")
+    response = bob_api.patch("/api/notifications/preferences", {"kinds": {"workflow.mention": False}}, format="json")
     assert response.status_code == 200
-    assert response.json()["kinds"]["workflow.message"] is False
+    assert response.json()["kinds"]["workflow.mention"] is False
     assert response.json()["kinds"]["workflow.completed"] is True
-    services.notify([bob], Kind.WORKFLOW_MESSAGE, title="muted")
+    services.notify([bob], Kind.WORKFLOW_MENTION, title="muted")
     assert not Notification.objects.filter(recipient=bob).exists()
 
 
 @pytest.mark.parametrize(
     "body, field, kind",
     [
-        ({"kinds": {"workflow.messages": False}}, "kinds", "workflow.messages"),
-        ({"kinds": {"workflow.message": "perhaps"}}, "kinds", "workflow.message"),
-        ({"kinds": {"workflow.message": 0}}, "kinds", "workflow.message"),
-        ({"kinds": ["workflow.message"]}, "kinds", None),
+        ({"kinds": {"workflow.mentions": False}}, "kinds", "workflow.mentions"),
+        ({"kinds": {"workflow.mention": "perhaps"}}, "kinds", "workflow.mention"),
+        ({"kinds": {"workflow.mention": 0}}, "kinds", "workflow.mention"),
+        ({"kinds": ["workflow.mention"]}, "kinds", None),
         # A kind outside `kinds` is a field the body does not have.
-        ({"workflow.message": False}, "workflow.message", None),
+        ({"workflow.mention": False}, "workflow.mention", None),
     ],
 )
 def test_bad_preferences_are_a_400_naming_the_field_and_the_kind(bob_api, body, field, kind):

@@ -86,13 +86,13 @@ def test_marking_someone_elses_notification_changes_nothing(bob_browser, carol):
 
 def test_preferences_page_turns_kinds_off_and_on(bob_browser, bob):
     page = bob_browser.get(PREFERENCES).content.decode()
-    assert "New message in a workflow" in page
-    chosen = {kind: "on" for kind in Kind.values if kind != Kind.WORKFLOW_MESSAGE}
+    assert "Mentioned in a workflow" in page
+    chosen = {kind: "on" for kind in Kind.values if kind != Kind.WORKFLOW_MENTION}
     response = bob_browser.post(PREFERENCES, chosen)
     assert response.status_code == 302
-    assert services.enabled_kinds(bob)[Kind.WORKFLOW_MESSAGE] is False
-    assert Preference.objects.get(user=bob, kind=Kind.WORKFLOW_MESSAGE).in_app is False
-    assert 'name="workflow.message" id="id_workflow.message"' in bob_browser.get(PREFERENCES).content.decode()
+    assert services.enabled_kinds(bob)[Kind.WORKFLOW_MENTION] is False
+    assert Preference.objects.get(user=bob, kind=Kind.WORKFLOW_MENTION).in_app is False
+    assert 'name="workflow.mention" id="id_workflow.mention"' in bob_browser.get(PREFERENCES).content.decode()
     bob_browser.post(PREFERENCES, {kind: "on" for kind in Kind.values})
     assert all(services.enabled_kinds(bob).values())
 

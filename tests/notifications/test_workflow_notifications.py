@@ -13,18 +13,26 @@ def received(user, kind):
     return list(Notification.objects.filter(recipient=user, kind=kind))
 
 
-def test_a_message_notifies_every_other_participant_not_the_sender(workflow, alice, bob, carol, mallory, access):
-    message = services.post_message(access(bob, workflow.pk), "Draft is ready")
-    assert received(bob, Kind.WORKFLOW_MESSAGE) == []
-    assert received(mallory, Kind.WORKFLOW_MESSAGE) == []
-    for user in (alice, carol):
-        [notification] = received(user, Kind.WORKFLOW_MESSAGE)
-        assert notification.title == "Bob in “Launch plan”"
-        assert notification.body == "Draft is ready"
-        assert notification.link == f"/workflows/{workflow.pk}/"
-        assert notification.tenant_id == workflow.tenant_id
-        assert notification.payload == {"workflow_id": workflow.pk, "by": bob.email, "message_id": str(message.pk)}
-        assert Event.objects.filter(group=f"user.{user.pk}", type="notification.created").exists()
+def test_a_message_rings_no_bell_but_a_mention_notifies_whom_it_names(workflow, alice, bob, carol, mallory, access):
+    services.post_message(access(bob, workflow.pk), "Draft is ready")
+    assert not Notification.objects.filter(kind=Kind.WORKFLOW_MENTION).exists()
+    # Unread counts come from read cursors (tests/workflows/test_read_state.py), not bells.
+    message = services.post_message(access(bob, workflow.pk), "@**Alice** can you review? @**mallory@evil.example** too")
+    [notification] = received(alice, Kind.WORKFLOW_MENTION)
+    assert notification.title == "Bob mentioned you in “Launch plan”"
+    assert notification.body == "@**Alice** can you review? @**mallory@evil.example** too"
+    assert notification.link == f"/workflows/{workflow.pk}/"
+    assert notification.payload == {"workflow_id": workflow.pk, "by": bob.email, "message_id": str(message.pk)}
+    assert Event.objects.filter(group=f"user.{alice.pk}", type="notification.created").exists()
+    # mallory cannot see the workflow: naming her notifies nobody and tells her nothing.
+    assert received(carol, Kind.WORKFLOW_MENTION) == [] and received(mallory, Kind.WORKFLOW_MENTION) == []
+    assert not Event.objects.filter(group=f"user.{mallory.pk}").exists()
+
+
+def test_a_mention_by_email_and_of_oneself(workflow, alice, bob, carol, access):
+    services.post_message(access(bob, workflow.pk), "@**CAROL@example.com** and @**Bob**")
+    assert len(received(carol, Kind.WORKFLOW_MENTION)) == 1
+    assert received(bob, Kind.WORKFLOW_MENTION) == []
 
 
 def test_being_added_notifies_only_the_new_participant(acme, alice, bob, carol, access):
@@ -58,25 +66,17 @@ def test_deleting_notifies_all_participants_and_links_to_the_list(workflow, alic
     assert received(alice, Kind.WORKFLOW_DELETED) == []
 
 
-def test_a_participant_who_muted_messages_gets_none(workflow, alice, bob, carol, access):
-    set_preferences(carol, {Kind.WORKFLOW_MESSAGE: False})
-    services.post_message(access(bob, workflow.pk), "Hello")
-    assert received(carol, Kind.WORKFLOW_MESSAGE) == []
-    assert len(received(alice, Kind.WORKFLOW_MESSAGE)) == 1
+def test_a_participant_who_turned_mentions_off_gets_none(workflow, alice, bob, carol, access):
+    set_preferences(carol, {Kind.WORKFLOW_MENTION: False})
+    services.post_message(access(bob, workflow.pk), "@**Carol** @**Alice**")
+    assert received(carol, Kind.WORKFLOW_MENTION) == []
+    assert len(received(alice, Kind.WORKFLOW_MENTION)) == 1
 
 
-def test_a_shared_file_notifies_like_a_message(workflow, alice, bob, access):
-    upload = SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain")
-    services.share_file(access(bob, workflow.pk), upload)
-    [notification] = received(alice, Kind.WORKFLOW_MESSAGE)
-    assert notification.body == "Shared a file: notes.txt"
-
-
-def test_a_rolled_back_message_notifies_nobody(workflow, alice, bob, access):
+def test_a_rolled_back_mention_notifies_nobody(workflow, alice, bob, access):
     from django.db import transaction
 
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.post_message(access(bob, workflow.pk), "Never sent")
+        services.post_message(access(bob, workflow.pk), "@**Alice** never sent")
         raise RuntimeError("the request failed after posting")
-    assert received(alice, Kind.WORKFLOW_MESSAGE) == []
-
+    assert received(alice, Kind.WORKFLOW_MENTION) == []

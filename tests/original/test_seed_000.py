@@ -76,10 +76,10 @@ async def test_the_seeds_flow_create_message_socket_custom_event_check_and_clear
     bell = await seed_socket(alices_client, f"/notifications/{alice.email}/websocket")
 
     # POST /api/workflow/messages {workflowId, content}: the socket gets the same message.
-    posted = await call(bobs_client, "post", "/api/workflow/messages", {"workflowId": workflow["id"], "content": "Ship it"}, format="json")
+    posted = await call(bobs_client, "post", "/api/workflow/messages", {"workflowId": workflow["id"], "content": "Ship it @**Alice**"}, format="json")
     assert posted.status_code == 201
     message = posted.json()
-    assert isinstance(message["id"], int) and message["content"] == "Ship it" and message["sender"] == bob.email
+    assert isinstance(message["id"], int) and message["content"] == "Ship it @**Alice**" and message["sender"] == bob.email
     frame = await frame_of(workflow_socket, "message.created")
     assert frame["data"]["message"] == message
 
@@ -95,15 +95,15 @@ async def test_the_seeds_flow_create_message_socket_custom_event_check_and_clear
     frame = await frame_of(workflow_socket, "custom.build.done")
     assert frame["data"] == {"by": bob.email, "payload": {"ok": True}}
 
-    # The message notified Alice (who was told before that Bob added her): her socket, then
+    # The message mentioned Alice (who was told before that Bob added her): her socket, then
     # /check and /clear.
     created_frame = await frame_of(bell, "notification.created")
     assert created_frame["data"]["unread"] == 2
     notification = created_frame["data"]["notification"]
-    assert isinstance(notification["id"], int) and notification["kind"] == "workflow.message"
+    assert isinstance(notification["id"], int) and notification["kind"] == "workflow.mention"
     check = (await call(alices_client, "get", f"/notifications/{alice.email}/check")).json()
     assert check["unread"] == 2 and check["latest"][0] == notification
-    assert [n["kind"] for n in check["latest"]] == ["workflow.message", "workflow.participant_added"]
+    assert [n["kind"] for n in check["latest"]] == ["workflow.mention", "workflow.participant_added"]
     cleared = (await call(alices_client, "post", f"/notifications/{alice.email}/clear")).json()
     assert cleared == {"cleared": 2, "unread": 0}
     count_frame = await frame_of(bell, "notification.count")

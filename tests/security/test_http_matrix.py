@@ -54,6 +54,10 @@ MATRIX = [
     ("api-workflow-messages", "post", "/api/workflows/{workflow}/messages", {"content": "Hi"}, expect(401, 404, 404, 403, 201, 201, 404)),
     ("api-workflow-media", "post", "/api/workflows/{workflow}/media", "file", expect(401, 404, 404, 403, 201, 201, 404)),
     ("api-workflow-events", "post", "/api/workflows/{workflow}/events", {"type": "ping"}, expect(401, 404, 404, 403, 202, 202, 404)),
+    # A read state is a participant's own: the others get the workflow's 404.
+    ("api-workflow-read-state", "get", "/api/workflows/{workflow}/read_state", None, expect(401, 404, 404, 200, 200, 200, 404)),
+    ("api-workflow-read-state", "patch", "/api/workflows/{workflow}/read_state", {"muted": True}, expect(401, 404, 404, 200, 200, 200, 404)),
+    ("api-read-states", "get", "/api/read_states", None, SIGNED_IN),
     # Seed 000's original routes (project/original/).
     ("original-workflows", "get", "/api/workflow", None, SIGNED_IN),
     ("original-workflows", "post", "/api/workflow", {"tenant_id": "{tenant}", "title": "New"}, expect(401, 404, 201, 201, 201, 201, 404)),

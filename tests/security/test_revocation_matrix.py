@@ -38,24 +38,27 @@ ROUTES = [
     ("^notifications/(?P<email>[^/]+)/websocket/?$", "/notifications/{editor_email}/websocket"),
     ("ws/queue/", "/ws/queue/"),
     ("ws/queue/", "/ws/queue/?tenant={tenant}"),
+    ("^ws/inbox/$", "/ws/inbox/"),
 ]
 
 
-def expect(user, tenant, workflow, workflow_original, notifications, notifications_original, queue, queue_tenant):
+def expect(user, tenant, workflow, workflow_original, notifications, notifications_original, queue, queue_tenant, inbox):
     paths = [path for _, path in ROUTES]
-    return dict(zip(paths, (user, tenant, workflow, workflow_original, notifications, notifications_original, queue, queue_tenant)))
+    values = (user, tenant, workflow, workflow_original, notifications, notifications_original, queue, queue_tenant, inbox)
+    return dict(zip(paths, values))
 
 
 EVERY = {code: expect(*[code] * len(ROUTES)) for code in (4401, OPEN)}
 
-# (how the right ends, the socket's credential, what each route's socket does)
+# (how the right ends, the socket's credential, what each route's socket does). An inbox socket
+# stays open when a workflow's right ends: it leaves that workflow's group (tests/workflows/test_inbox.py).
 MATRIX = [
-    ("tenant removal", "session", expect(OPEN, 4403, 4403, 4403, OPEN, OPEN, OPEN, 4403)),
-    ("tenant removal", "token ticket", expect(OPEN, 4403, 4403, 4403, OPEN, OPEN, OPEN, 4403)),
-    ("tenant removal in the admin", "session", expect(OPEN, 4403, 4403, 4403, OPEN, OPEN, OPEN, 4403)),
-    ("tenant removal in the admin's tenant page", "session", expect(OPEN, 4403, 4403, 4403, OPEN, OPEN, OPEN, 4403)),
-    ("participant removal", "session", expect(OPEN, OPEN, 4403, 4403, OPEN, OPEN, OPEN, OPEN)),
-    ("workflow deleted", "session", expect(OPEN, OPEN, 4403, 4403, OPEN, OPEN, OPEN, OPEN)),
+    ("tenant removal", "session", expect(OPEN, 4403, 4403, 4403, OPEN, OPEN, OPEN, 4403, OPEN)),
+    ("tenant removal", "token ticket", expect(OPEN, 4403, 4403, 4403, OPEN, OPEN, OPEN, 4403, OPEN)),
+    ("tenant removal in the admin", "session", expect(OPEN, 4403, 4403, 4403, OPEN, OPEN, OPEN, 4403, OPEN)),
+    ("tenant removal in the admin's tenant page", "session", expect(OPEN, 4403, 4403, 4403, OPEN, OPEN, OPEN, 4403, OPEN)),
+    ("participant removal", "session", expect(OPEN, OPEN, 4403, 4403, OPEN, OPEN, OPEN, OPEN, OPEN)),
+    ("workflow deleted", "session", expect(OPEN, OPEN, 4403, 4403, OPEN, OPEN, OPEN, OPEN, OPEN)),
     ("token revoked", "token ticket", EVERY[4401]),
     ("password changed", "session", EVERY[4401]),
     ("password changed", "session ticket", EVERY[4401]),

@@ -30,6 +30,8 @@ MATRIX = [
     ("^workflow/(?P<workflow_id>[A-Za-z0-9]+)/websocket/?$", "/workflow/{workflow}/websocket", WORKFLOW),
     ("ws/notifications/", "/ws/notifications/", expect(4401, READY, READY, READY, READY, READY, READY)),
     ("ws/queue/", "/ws/queue/", expect(4401, READY, READY, READY, READY, READY, READY)),
+    # Anyone signed in: it follows only the workflows they take part in (tests/workflows/test_inbox.py).
+    ("^ws/inbox/$", "/ws/inbox/", expect(4401, READY, READY, READY, READY, READY, READY)),
     (
         "^notifications/(?P<email>[^/]+)/websocket/?$",
         "/notifications/{editor_email}/websocket",

@@ -64,9 +64,37 @@ def test_the_list_links_each_workflow_with_its_tenant_and_status(client, workflo
 
     response = client.get(LIST)
 
-    assert f'<a href="{url("workflow_detail", workflow)}">Quarterly review</a>' in response.text
-    assert "<td>Acme</td>" in response.text
+    assert f'<a href="{url("workflow_detail", workflow)}" class="workflow-row-title">Quarterly review</a>' in response.text
+    assert "<span>Acme</span>" in response.text
     assert '<span class="status status-active" data-status-badge>Active</span>' in response.text
+
+
+def test_the_list_puts_recent_activity_first_with_unread_counts_and_a_preview(client, workflow, alice, bob, acme):
+    quiet = services.create_workflow(acme, alice, "Quiet one", [(bob.email, "editor")])
+    services.post_message(get_workflow_access(bob, workflow.pk), "Numbers are in <b>early</b>")
+    services.post_message(get_workflow_access(bob, workflow.pk), "Second")
+    client.force_login(alice)
+    page = client.get(LIST).text
+    assert page.index("Quarterly review") < page.index("Quiet one")  # the latest message first
+    assert '<span data-unread-count>2</span><span class="visually-hidden"> unread</span>' in page
+    assert "<strong>Bob:</strong> Second" in page
+    services.post_message(get_workflow_access(bob, quiet.pk), "Now me")
+    page = client.get(LIST).text
+    assert page.index("Quiet one") < page.index("Quarterly review")
+    # Opening the workflow reads it.
+    opened = client.get(url("workflow_detail", workflow)).text
+    assert 'id="new-messages"' in opened and opened.index('id="new-messages"') < opened.index("Numbers are in")
+    assert "&lt;b&gt;early&lt;/b&gt;" in opened
+    page = client.get(LIST).text
+    assert page.count("data-unread hidden") == 1 and "<span data-unread-count>1</span>" in page
+    assert 'id="new-messages"' not in client.get(url("workflow_detail", workflow)).text
+
+
+def test_a_mention_is_highlighted_and_escaped(client, workflow, alice, bob):
+    services.post_message(get_workflow_access(bob, workflow.pk), "@**Alice** <script>x</script>")
+    client.force_login(alice)
+    page = client.get(url("workflow_detail", workflow)).text
+    assert '<span class="mention">@Alice</span> &lt;script&gt;x&lt;/script&gt;' in page
 
 
 def test_the_list_filters_by_status_and_tenant(client, workflow, alice, acme):
