@@ -195,6 +195,21 @@ class MessagesView(generics.ListAPIView):
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 
+class MessageDetailView(APIView):
+    """One's own message: edit its text, or delete it (the author only; others get 403)."""
+
+    @extend_schema(request=NewWorkflowMessageSerializer, responses=MessageSerializer)
+    def patch(self, request, workflow_id, message_id):
+        access = get_workflow_access(request.user, workflow_id)
+        content = validated(NewWorkflowMessageSerializer, request.data)["content"]
+        return Response(MessageSerializer(services.edit_message(access, message_id, content)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, workflow_id, message_id):
+        services.delete_message(get_workflow_access(request.user, workflow_id), message_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class MediaUploadView(APIView):
     """Share a file: stores it and posts the `share_link` message that links to it."""
 

@@ -38,7 +38,7 @@ class WorkflowConsumer(RealtimeConsumer):
 
 #: What an inbox socket forwards: enough for lists and badges, not a thread's typing or presence.
 INBOX_EVENTS = frozenset({
-    "message.created", "read_state.updated", "workflow.updated", "workflow.completed", "workflow.reopened",
+    "message.created", "message.updated", "message.deleted", "read_state.updated", "workflow.updated", "workflow.completed", "workflow.reopened",
     "workflow.cancelled", "workflow.deleted", "participant.added", "participant.removed",
 })
 #: The most recently active workflows an inbox socket follows (lists show the newest first).

@@ -30,6 +30,8 @@ MESSAGE = {
     "share_token": None,
     "share_url": None,
     "created_at": "2026-12-01T09:31:12.345678Z",
+    "edited_at": None,
+    "deleted_at": None,
 }
 
 CREATE_WORKFLOW = [

@@ -56,6 +56,10 @@ class MessageForm(forms.Form):
     )
 
 
+class DeleteMessageForm(forms.Form):
+    """Deleting one's own message asks nothing more: the button is the confirmation."""
+
+
 class UploadForm(forms.Form):
     file = forms.FileField(label="Share a file")
 

@@ -124,6 +124,9 @@ class Message(models.Model):
     media_file = models.ForeignKey(MediaFile, null=True, blank=True, on_delete=models.PROTECT, related_name="messages")
     share_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    #: Set when its author edits it; a deleted message keeps its place (and id) with no content.
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -159,6 +162,8 @@ class HistoryEvent(models.Model):
         REOPENED = "reopened"
         CANCELLED = "cancelled"
         DELETED = "deleted"
+        MESSAGE_EDITED = "message_edited"
+        MESSAGE_DELETED = "message_deleted"
 
     workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="history")
     event_type = models.CharField(max_length=32, choices=Type.choices)

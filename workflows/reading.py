@@ -26,7 +26,9 @@ def read_states(user: User) -> QuerySet[Participant]:
     """`user`'s participations, each with `unread_count`: one query, a count per workflow over
     the message index (workflow, id)."""
     unread = (
-        Message.objects.filter(workflow=OuterRef("workflow_id"), id__gt=OuterRef("last_read_message_id"))
+        Message.objects.filter(
+            workflow=OuterRef("workflow_id"), id__gt=OuterRef("last_read_message_id"), deleted_at__isnull=True
+        )
         .exclude(sender=user)
         .order_by()
         .values("workflow")

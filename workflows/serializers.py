@@ -151,6 +151,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "share_token",
             "share_url",
             "created_at",
+            "edited_at",
+            "deleted_at",
         ]
         read_only_fields = fields
 
@@ -169,6 +171,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "share_token": message.share_token,
             "share_url": reverse("share", args=[message.share_token]) if message.share_token else None,
             "created_at": self.fields["created_at"].to_representation(message.created_at),
+            "edited_at": self.fields["edited_at"].to_representation(message.edited_at) if message.edited_at else None,
+            "deleted_at": self.fields["deleted_at"].to_representation(message.deleted_at) if message.deleted_at else None,
         }
 
 

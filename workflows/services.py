@@ -220,11 +220,7 @@ def remove_participant(access: WorkflowAccess, email: str) -> None:
 
 def post_message(access: WorkflowAccess, content: str) -> Message:
     access.require("write")
-    content = (content or "").strip()
-    if not content:
-        raise ValidationError({"content": "A message cannot be empty."})
-    if len(content) > settings.WORKFLOW_MESSAGE_MAX_LENGTH:
-        raise ValidationError({"content": f"Messages are limited to {settings.WORKFLOW_MESSAGE_MAX_LENGTH} characters."})
+    content = _clean_content(content)
     _require_open(access.workflow)
     with transaction.atomic():
         message = Message.objects.create(workflow=access.workflow, sender=access.user, content=content)
@@ -234,6 +230,58 @@ def post_message(access: WorkflowAccess, content: str) -> Message:
             _notify(access.workflow, access.user, Kind.WORKFLOW_MENTION, title, content, recipients=mentioned,
                     message_id=str(message.pk))
     return message
+
+
+def edit_message(access: WorkflowAccess, message_id, content: str) -> Message:
+    """Its author changes a message's text (while they may still write and the workflow is
+    open); everyone sees it as edited. Mentions added by an edit notify nobody."""
+    message = _own_message(access, message_id)
+    if message.message_type != Message.Type.TEXT:
+        raise Conflict("Only a text message can be edited; delete a shared file's message instead.")
+    content = _clean_content(content)
+    with transaction.atomic():
+        message.content = content
+        message.edited_at = timezone.now()
+        message.save(update_fields=["content", "edited_at"])
+        _record(access.workflow, HistoryEvent.Type.MESSAGE_EDITED, access.user, "message.updated",
+                {"message": MessageSerializer(message).data}, message_id=str(message.pk))
+    return message
+
+
+def delete_message(access: WorkflowAccess, message_id) -> Message:
+    """Its author deletes a message: it keeps its place with no content (a shared file's link
+    stops working), and everyone sees "deleted" where it was."""
+    message = _own_message(access, message_id)
+    with transaction.atomic():
+        message.content = ""
+        message.share_token = None
+        message.deleted_at = timezone.now()
+        message.save(update_fields=["content", "share_token", "deleted_at"])
+        _record(access.workflow, HistoryEvent.Type.MESSAGE_DELETED, access.user, "message.deleted",
+                {"message": MessageSerializer(message).data}, message_id=str(message.pk))
+    return message
+
+
+def _own_message(access: WorkflowAccess, message_id) -> Message:
+    """A live message of this workflow that the caller wrote: Message.DoesNotExist (a 404) for
+    another workflow's or a deleted one, PermissionDenied for someone else's."""
+    access.require("write")
+    if not (str(message_id).isascii() and str(message_id).isdecimal()):
+        raise Message.DoesNotExist("No such message.")
+    message = access.workflow.messages.select_related("sender").get(pk=int(message_id), deleted_at__isnull=True)
+    if message.sender_id != access.user.pk:
+        raise PermissionDenied("Only its author edits or deletes a message.")
+    _require_open(access.workflow)
+    return message
+
+
+def _clean_content(content: str) -> str:
+    content = (content or "").strip()
+    if not content:
+        raise ValidationError({"content": "A message cannot be empty."})
+    if len(content) > settings.WORKFLOW_MESSAGE_MAX_LENGTH:
+        raise ValidationError({"content": f"Messages are limited to {settings.WORKFLOW_MESSAGE_MAX_LENGTH} characters."})
+    return content
 
 
 def share_file(access: WorkflowAccess, uploaded) -> Message:

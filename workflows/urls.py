@@ -13,6 +13,11 @@ api_urlpatterns = [
         name="api-workflow-participant",
     ),
     path("workflows/<str:workflow_id>/messages", api.MessagesView.as_view(), name="api-workflow-messages"),
+    path(
+        "workflows/<str:workflow_id>/messages/<str:message_id>",
+        api.MessageDetailView.as_view(),
+        name="api-workflow-message",
+    ),
     path("workflows/<str:workflow_id>/media", api.MediaUploadView.as_view(), name="api-workflow-media"),
     path("workflows/<str:workflow_id>/events", api.CustomEventView.as_view(), name="api-workflow-events"),
     path("workflows/<str:workflow_id>/read_state", api.ReadStateView.as_view(), name="api-workflow-read-state"),
@@ -24,6 +29,12 @@ page_urlpatterns = [
     path("workflows/", views.workflow_list, name="workflow_list"),
     path("workflows/<str:workflow_id>/", views.workflow_detail, name="workflow_detail"),
     path("workflows/<str:workflow_id>/messages/", views.post_message, name="workflow_post_message"),
+    path("workflows/<str:workflow_id>/messages/<str:message_id>/edit/", views.edit_message, name="workflow_edit_message"),
+    path(
+        "workflows/<str:workflow_id>/messages/<str:message_id>/delete/",
+        views.delete_message,
+        name="workflow_delete_message",
+    ),
     path("workflows/<str:workflow_id>/upload/", views.upload_file, name="workflow_upload"),
     path("workflows/<str:workflow_id>/participants/", views.add_participant, name="workflow_add_participant"),
     path(

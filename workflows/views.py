@@ -21,6 +21,7 @@ from . import reading, services
 from .access import get_workflow_access, workflows_for
 from .forms import (
     DeleteForm,
+    DeleteMessageForm,
     MessageForm,
     ParticipantForm,
     RemoveParticipantForm,
@@ -29,14 +30,14 @@ from .forms import (
     WorkflowFilterForm,
     WorkflowForm,
 )
-from .models import Participant, Workflow
+from .models import Message, Participant, Workflow
 
 WORKFLOWS_PER_PAGE = 25
 #: The detail page shows the latest messages only; older ones are in the REST API.
 MESSAGES_SHOWN = 100
 
 #: What services raise when they refuse a valid-looking request.
-REFUSALS = (ValidationError, PermissionDenied, Conflict, Participant.DoesNotExist)
+REFUSALS = (ValidationError, PermissionDenied, Conflict, Participant.DoesNotExist, Message.DoesNotExist)
 
 STATUS_DONE = {
     Workflow.Status.COMPLETED: "Completed",
@@ -111,6 +112,26 @@ def post_message(request, workflow_id):
         return redirect(_detail_url(access.workflow, "composer"))
 
     return _detail_form_post(request, workflow_id, MessageForm, "message_form", perform)
+
+
+@login_required
+@require_POST
+def edit_message(request, workflow_id, message_id):
+    def perform(access, data):
+        message = services.edit_message(access, message_id, data["content"])
+        return redirect(_detail_url(access.workflow, f"m-{message.pk}"))
+
+    return _detail_form_post(request, workflow_id, MessageForm, "message_form", perform)
+
+
+@login_required
+@require_POST
+def delete_message(request, workflow_id, message_id):
+    def perform(access, data):
+        services.delete_message(access, message_id)
+        return redirect(_detail_url(access.workflow, "messages"))
+
+    return _detail_form_post(request, workflow_id, DeleteMessageForm, "message_form", perform)
 
 
 @login_required
@@ -229,6 +250,8 @@ def _show_refusal(form, error, field_names=None) -> HTTPStatus:
         return HTTPStatus.FORBIDDEN
     if isinstance(error, Conflict):
         return HTTPStatus.CONFLICT
+    if isinstance(error, Message.DoesNotExist):
+        return HTTPStatus.NOT_FOUND  # another workflow's, or deleted
     return HTTPStatus.BAD_REQUEST  # Participant.DoesNotExist: the address names no participant
 
 

@@ -21,6 +21,8 @@ EVENT_TYPES: dict[str, str] = {
     "participant.added": "someone was added to a workflow",
     "participant.removed": "someone left or was removed from a workflow",
     "message.created": "a message or a shared file was posted to a workflow",
+    "message.updated": "its author edited a message (`edited_at` set)",
+    "message.deleted": "its author deleted a message (no content, `deleted_at` set)",
     "read_state.updated": "the user read a workflow, marked it unread or muted it (to them: every tab and device)",
     # notifications
     "notification.created": "a notification for the user",

@@ -56,6 +56,8 @@ function handle(frame) {
     reload(); // too much was missed to replay: the page is the fresh state
   } else if (frame.type === "message.created") {
     addMessage(data.message);
+  } else if (frame.type === "message.updated" || frame.type === "message.deleted") {
+    updateMessage(data.message);
   } else if (frame.type === "workflow.updated") {
     document.getElementById("workflow-title").textContent = data.workflow.title;
     document.title = `${data.workflow.title} · Harbor`;
@@ -111,7 +113,13 @@ function addMessage(message) {
   } else {
     content.append(...withMentions(message.content));
   }
+  const edited = element("span", "chat-edited", "(edited)");
+  edited.dataset.edited = "";
+  edited.hidden = true;
+  meta.append(" ", edited);
+  item.id = `m-${Number(message.id)}`;
   item.append(meta, content);
+  if (message.sender === me && composer) item.append(ownActions(message));
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   log.hidden = false;
   noMessages.hidden = true;
@@ -120,6 +128,85 @@ function addMessage(message) {
   forgetTypist(message.sender);
   markRead();
 }
+
+// An edit or a delete, from anyone's tab: the message changes in place.
+function updateMessage(message) {
+  const item = log.querySelector(`[data-message-id="${Number(message.id)}"]`);
+  if (!item) return;
+  const content = item.querySelector(".chat-content");
+  if (message.deleted_at) {
+    content.textContent = "This message was deleted.";
+    item.classList.add("chat-message-deleted");
+    item.querySelector("[data-own-message]")?.remove();
+    item.querySelector("[data-edited]").hidden = true;
+  } else {
+    content.replaceChildren(...withMentions(message.content));
+    item.querySelector("[data-edited]").hidden = !message.edited_at;
+    const textarea = item.querySelector("[data-edit-message] textarea");
+    if (textarea) textarea.value = message.content;
+  }
+}
+
+// The page's own forms (they work without this module), for a message added live.
+function ownActions(message) {
+  const actions = element("div", "chat-actions");
+  actions.dataset.ownMessage = "";
+  const base = `${location.pathname}messages/${Number(message.id)}`;
+  if (message.message_type === "text") {
+    const details = element("details");
+    const form = element("form", "stacked-form");
+    form.method = "post";
+    form.action = `${base}/edit/`;
+    form.dataset.editMessage = "";
+    const label = element("label", "visually-hidden", "Edit your message");
+    label.htmlFor = `edit-${Number(message.id)}`;
+    const textarea = element("textarea");
+    textarea.name = "content";
+    textarea.id = label.htmlFor;
+    textarea.rows = 2;
+    textarea.required = true;
+    textarea.value = message.content;
+    form.append(csrfInput(), label, textarea, element("button", "button-secondary", "Save"));
+    details.append(element("summary", "", "Edit"), form);
+    actions.append(details);
+  }
+  const remove = element("form", "inline-form");
+  remove.method = "post";
+  remove.action = `${base}/delete/`;
+  remove.dataset.deleteMessage = "";
+  remove.append(csrfInput(), element("button", "button-link", "Delete"));
+  actions.append(remove);
+  return actions;
+}
+
+function csrfInput() {
+  const input = element("input");
+  input.type = "hidden";
+  input.name = "csrfmiddlewaretoken";
+  input.value = csrfToken();
+  return input;
+}
+
+// Edits and deletes over the API while live: the socket then updates every tab, this one too.
+async function changeOverApi(event) {
+  const form = event.target;
+  const editing = form.matches("[data-edit-message]");
+  if (!socket.live || !(editing || form.matches("[data-delete-message]"))) return;
+  event.preventDefault();
+  const id = form.closest("[data-message-id]").dataset.messageId;
+  const response = await fetch(`${root.dataset.messagesApi}/${id}`, {
+    method: editing ? "PATCH" : "DELETE",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    body: editing ? JSON.stringify({ content: form.querySelector("textarea").value }) : undefined,
+  }).catch(() => null);
+  if (response?.ok) form.closest("details")?.removeAttribute("open");
+  else {
+    navigate();
+    form.submit(); // the page's answer says what went wrong
+  }
+}
+log.addEventListener("submit", changeOverApi);
 
 // Text and highlighted "@Name" nodes, as the template's with_mentions filter renders them.
 function withMentions(text) {

@@ -117,6 +117,32 @@ def test_messages_count_as_unread_not_as_bells_and_reading_clears_them_live(team
     bob_list.screenshot(path=str(ARTIFACTS / "workflow-list-live.png"), full_page=True)
 
 
+def test_an_edit_and_a_delete_reach_the_other_browser_live(team):
+    alice, bob = team.alice, team.bob
+    bob.goto(team.workflow_url)
+    alice.goto(team.workflow_url)
+    wait_live(alice)
+    wait_live(bob)
+    alice.locator("#composer textarea").fill("Kick-of at ten")
+    alice.locator("#composer textarea").press("Enter")
+    mine = alice.locator("#messages li.chat-message").last  # the only one
+    theirs = bob.locator("#messages li.chat-message").filter(has_text="Kick-of at ten")
+    expect(theirs).to_be_visible(timeout=LIVE_MS)
+    expect(theirs.locator("summary, button")).to_have_count(0)  # not bob's to change
+
+    mine.get_by_text("Edit", exact=True).click()
+    mine.get_by_label("Edit your message").fill("Kick-off at ten")
+    mine.get_by_role("button", name="Save").click()
+    edited = bob.locator("#messages li.chat-message").filter(has_text="Kick-off at ten")
+    expect(edited).to_contain_text("(edited)", timeout=LIVE_MS)
+    expect(bob).to_have_url(team.workflow_url)  # no reload happened
+
+    mine.get_by_role("button", name="Delete").click()
+    expect(edited).to_have_count(0, timeout=LIVE_MS)
+    expect(bob.locator("#messages")).to_contain_text("This message was deleted.")
+    bob.screenshot(path=str(ARTIFACTS / "thread-edit-delete.png"), full_page=True)
+
+
 def test_a_shared_file_opens_for_a_participant_and_404s_for_an_outsider(team, server, open_browser, tmp_path):
     picture = tmp_path / "diagram.png"
     picture.write_bytes(PNG)

@@ -39,6 +39,7 @@ class World:
     editor_token_id: int
     editor_account_id: str
     editor_subscription_id: str
+    editor_message_id: int
 
     def values(self) -> dict:
         """What a route template may name."""
@@ -50,6 +51,7 @@ class World:
             "editor_token": self.editor_token_id,
             "editor_account": self.editor_account_id,
             "editor_subscription": self.editor_subscription_id,
+            "editor_message": self.editor_message_id,
             "viewer_email": self.users["viewer"].email,
             "editor_email": self.users["editor"].email,
             "newcomer_email": self.users["newcomer"].email,
@@ -80,11 +82,13 @@ def world(db) -> World:
     shared = workflows.share_file(get_workflow_access(users["editor"], workflow.pk), upload)
     [notification] = notifications.notify([users["editor"]], Kind.QUEUE_REPLY, title="For the editor")
     editor_token, _ = accounts.issue_api_token(users["editor"], "to revoke")
+    said = workflows.post_message(get_workflow_access(users["editor"], workflow.pk), "The editor's words")
     # A connected account is made by the OAuth flow (tested in tests/subscriptions); here only its row.
     account = ProviderAccount.objects.create(user=users["editor"], provider="spotify", external_id="editor-spotify")
     subscription = subscriptions.add_subscription(account, "spotify_show", "show-1", "A show")
     return World(
-        users, acme.pk, workflow.pk, shared.share_token, notification.pk, editor_token.pk, account.pk, subscription.pk
+        users, acme.pk, workflow.pk, shared.share_token, notification.pk, editor_token.pk, account.pk, subscription.pk,
+        said.pk,
     )
 
 

@@ -52,6 +52,9 @@ MATRIX = [
     ("api-workflow-participant", "delete", "/api/workflows/{workflow}/participants/{viewer_email}", None, expect(401, 404, 404, 204, 403, 204, 404)),
     ("api-workflow-messages", "get", "/api/workflows/{workflow}/messages", None, WORKFLOW_READ),
     ("api-workflow-messages", "post", "/api/workflows/{workflow}/messages", {"content": "Hi"}, expect(401, 404, 404, 403, 201, 201, 404)),
+    # Only its author (the editor) edits or deletes a message.
+    ("api-workflow-message", "patch", "/api/workflows/{workflow}/messages/{editor_message}", {"content": "Edited"}, expect(401, 404, 404, 403, 200, 403, 404)),
+    ("api-workflow-message", "delete", "/api/workflows/{workflow}/messages/{editor_message}", None, expect(401, 404, 404, 403, 204, 403, 404)),
     ("api-workflow-media", "post", "/api/workflows/{workflow}/media", "file", expect(401, 404, 404, 403, 201, 201, 404)),
     ("api-workflow-events", "post", "/api/workflows/{workflow}/events", {"type": "ping"}, expect(401, 404, 404, 403, 202, 202, 404)),
     # A read state is a participant's own: the others get the workflow's 404.
