@@ -14,6 +14,10 @@ from subscriptions.urls import page_urlpatterns as subscriptions_pages
 from workflows.urls import api_urlpatterns as workflows_api
 from workflows.urls import page_urlpatterns as workflows_pages
 
+admin.site.site_header = "Harbor administration"
+admin.site.site_title = "Harbor admin"
+admin.site.index_title = "Harbor administration"
+
 api_urlpatterns = [
     *accounts_api,
     *workflows_api,

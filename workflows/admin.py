@@ -43,6 +43,40 @@ class WorkflowAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    """Every workflow's messages in one searchable list, read-only: posting, editing and
+    deleting go through workflows.services so that history and live events follow."""
+
+    list_display = ["id", "short_content", "workflow", "tenant", "sender", "message_type", "created_at"]
+    list_display_links = ["id", "short_content"]
+    list_filter = ["message_type", ("workflow__deleted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["content", "sender__email", "sender__display_name", "workflow__title", "=workflow__id"]
+    list_select_related = ["workflow__tenant", "sender"]
+    readonly_fields = [f.name for f in Message._meta.fields]
+    date_hierarchy = "created_at"
+    ordering = ["-id"]
+    # A COUNT(*) over every message on each page view is what makes big changelists slow.
+    show_full_result_count = False
+
+    @admin.display(description="Message")
+    def short_content(self, message):
+        return message.content if len(message.content) <= 80 else message.content[:79] + "…"
+
+    @admin.display(description="Tenant", ordering="workflow__tenant__name")
+    def tenant(self, message):
+        return message.workflow.tenant
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(HistoryEvent)
 class HistoryEventAdmin(admin.ModelAdmin):
     list_display = ["workflow", "event_type", "performed_by", "event_timestamp", "status"]

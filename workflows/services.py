@@ -2,6 +2,7 @@
 and publishes its real-time event in one transaction. Events carry each resource's one shape,
 the output serializers of workflows.serializers."""
 
+import logging
 from pathlib import Path
 
 from django.conf import settings
@@ -173,6 +174,46 @@ def delete_workflow(access: WorkflowAccess) -> None:
         _record(workflow, HistoryEvent.Type.DELETED, access.user, "workflow.deleted")
         _notify(workflow, access.user, Kind.WORKFLOW_DELETED, f"{access.user.get_full_name()} deleted “{workflow.title}”")
         publish(workflow.group, ACCESS_CHANGED, {"reason": "workflow_deleted"})
+        # Its files go once the deletion is committed (a rolled-back delete keeps them). One
+        # batch here keeps the request short on a remote storage; `manage.py
+        # purge_deleted_files` removes the rest and whatever a failure left behind.
+        transaction.on_commit(lambda: purge_deleted_files(workflow_id=workflow.pk, max_batches=1), robust=True)
+
+
+logger = logging.getLogger(__name__)
+#: Files removed from storage per batch (one query and one UPDATE a batch).
+PURGE_BATCH_SIZE = 100
+
+
+def purge_deleted_files(
+    workflow_id: str | None = None, batch_size: int | None = None, max_batches: int | None = None
+) -> int:
+    """Remove from storage the files shared in deleted workflows (one workflow's, or every
+    one's), a batch at a time; returns how many went. The MediaFile rows stay, for the history,
+    with an empty file name. A file is deleted before its name is cleared, so a crash in between
+    only means deleting it again next time (deleting a missing file is no error)."""
+    batch_size = batch_size or PURGE_BATCH_SIZE
+    storage = MediaFile._meta.get_field("file").storage
+    files = MediaFile.objects.filter(messages__workflow__deleted_at__isnull=False).exclude(file="")
+    if workflow_id is not None:
+        files = files.filter(messages__workflow_id=workflow_id)
+    purged, batches, failed = 0, 0, []
+    while max_batches is None or batches < max_batches:
+        batch = list(files.exclude(pk__in=failed).order_by("pk").values_list("pk", "file").distinct()[:batch_size])
+        if not batch:
+            break
+        batches += 1
+        done = []
+        for pk, name in batch:
+            try:
+                storage.delete(name)
+            except Exception:  # one unreachable file must not stop the others; the next run retries it
+                logger.exception("could not delete %s (media file %s) from storage", name, pk)
+                failed.append(pk)
+            else:
+                done.append(pk)
+        purged += MediaFile.objects.filter(pk__in=done).update(file="")
+    return purged
 
 
 def add_participant(access: WorkflowAccess, email: str, role: str = Role.EDITOR) -> Participant:
