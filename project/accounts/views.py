@@ -72,18 +72,34 @@ class HarborPasswordChangeDoneView(PasswordChangeDoneView):
     template_name = "accounts/password_change_done.html"
 
 
-# The new token is rendered straight into the POST response (no redirect, no message) so that
-# it is never stored server-side; never_cache keeps it out of browser and proxy caches too.
+#: The secret of a token just created, between the POST that made it and the one GET that shows it.
+NEW_TOKEN_SESSION_KEY = "accounts.new_api_token"
+
+
+# Post/redirect/get: the POST mints the token and redirects, so reloading the page shows the
+# list instead of minting another. The secret waits in the session for the redirect's GET,
+# which removes it (Harbor keeps only the hash); never_cache keeps the page that shows it out
+# of browser and proxy caches, and Back does not bring it back.
 @never_cache
 @login_required
 def tokens(request):
     form = ApiTokenForm(request.POST or None)
+    status = HTTPStatus.OK
+    if request.method == "POST":
+        if form.is_valid():
+            token, raw = services.issue_api_token(request.user, form.cleaned_data["name"], form.expires_in())
+            request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "secret": raw}
+            return redirect("tokens")
+        status = HTTPStatus.BAD_REQUEST
+    api_tokens = list(request.user.api_tokens.all())
     new_token = None
-    if request.method == "POST" and form.is_valid():
-        _, new_token = services.issue_api_token(request.user, form.cleaned_data["name"], form.expires_in())
-        form = ApiTokenForm()
-    context = {"form": form, "new_token": new_token, "api_tokens": request.user.api_tokens.all()}
-    return render(request, "accounts/tokens.html", context)
+    if fresh := request.session.pop(NEW_TOKEN_SESSION_KEY, None):
+        # Only while it is still there and usable: revoked from another tab, it is not news.
+        new_token = next((t for t in api_tokens if t.pk == fresh["id"] and t.is_usable()), None)
+        if new_token is not None:
+            new_token.secret = fresh["secret"]
+    context = {"form": form, "new_token": new_token, "api_tokens": api_tokens}
+    return render(request, "accounts/tokens.html", context, status=status)
 
 
 @login_required

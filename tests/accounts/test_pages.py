@@ -179,18 +179,29 @@ def test_it_changes_the_password(client, alice):
 # --- API tokens ------------------------------------------------------------------------------
 
 
+def new_secret(response) -> str | None:
+    found = re.findall(r'value="(hbr_[^"]+)"', response.text)
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
 def test_it_shows_a_new_token_once_and_the_token_works_until_revoked(client, alice):
     client.force_login(alice)
 
     response = client.post(reverse("tokens"), {"name": "laptop", "expires_in_days": "30"})
 
-    assert response.status_code == 200
-    assert "no-store" in response["Cache-Control"]
-    [raw] = re.findall(r'value="(hbr_[^"]+)"', response.text)
+    assert response.status_code == 302 and response["Location"] == reverse("tokens")
+    assert "hbr_" not in response.text
+    page = client.get(reverse("tokens"))
+    assert page.status_code == 200
+    assert "no-store" in page["Cache-Control"]
+    assert "Your new token “laptop”" in page.text
+    raw = new_secret(page)
     token = ApiToken.objects.get(user=alice, name="laptop")
+    assert raw.startswith(token.prefix)
     assert token.expires_at is not None
     listing = client.get(reverse("tokens")).text
-    assert raw not in listing
+    assert raw not in listing and "Your new token" not in listing
     assert f"{token.prefix}…" in listing
 
     api = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
@@ -203,12 +214,68 @@ def test_it_shows_a_new_token_once_and_the_token_works_until_revoked(client, ali
     assert api.get("/api/tenants").status_code == 401
 
 
-def test_it_rejects_an_expiry_out_of_range(client, alice):
+def test_reloading_the_page_that_shows_a_new_token_mints_no_second_one(client, alice):
     client.force_login(alice)
 
-    response = client.post(reverse("tokens"), {"name": "forever", "expires_in_days": "3651"})
+    shown = client.post(reverse("tokens"), {"name": "ci"}, follow=True)
+    reloaded = client.get(reverse("tokens"))
 
-    assert response.context["form"].errors["expires_in_days"]
+    assert new_secret(shown) is not None
+    assert new_secret(reloaded) is None
+    assert ApiToken.objects.filter(user=alice).count() == 1
+    assert "accounts.new_api_token" not in client.session  # Harbor keeps only the hash now
+
+
+def test_the_new_token_has_a_copy_button_wired_by_a_static_script(client, alice):
+    client.force_login(alice)
+
+    page = client.post(reverse("tokens"), {"name": "ci"}, follow=True).text
+
+    assert 'data-copy="new-token"' in page and 'id="new-token"' in page
+    assert re.search(r'<script type="module" src="/static/js/tokens\.js">', page)
+    assert " onclick=" not in page and "<script>" not in page  # the CSP runs no inline code
+
+
+def test_a_token_revoked_before_its_page_loads_is_not_shown(client, alice):
+    client.force_login(alice)
+    client.post(reverse("tokens"), {"name": "ci"})
+    services.revoke_api_token(ApiToken.objects.get(user=alice))
+
+    page = client.get(reverse("tokens"))
+
+    assert new_secret(page) is None and "Your new token" not in page.text
+
+
+def test_a_new_token_is_shown_only_in_the_session_that_made_it(client, alice):
+    client.force_login(alice)
+    client.post(reverse("tokens"), {"name": "ci"})
+    other_browser = Client()
+    other_browser.force_login(alice)
+
+    assert new_secret(other_browser.get(reverse("tokens"))) is None
+    assert new_secret(client.get(reverse("tokens"))) is not None
+
+
+@pytest.mark.parametrize(
+    "data, field, error",
+    [
+        ({"name": "", "expires_in_days": ""}, "name", "This field is required."),
+        ({"name": "   "}, "name", "This field is required."),
+        ({"name": "x" * 101}, "name", "Ensure this value has at most 100 characters (it has 101)."),
+        ({"name": "ci", "expires_in_days": "0"}, "expires_in_days", "Ensure this value is greater than or equal to 1."),
+        ({"name": "ci", "expires_in_days": "3651"}, "expires_in_days", "Ensure this value is less than or equal to 3650."),
+        ({"name": "ci", "expires_in_days": "²"}, "expires_in_days", "Enter a whole number."),
+        ({"name": "ci", "expires_in_days": "soon"}, "expires_in_days", "Enter a whole number."),
+    ],
+)
+def test_it_refuses_a_bad_token_form_and_says_why(client, alice, data, field, error):
+    client.force_login(alice)
+
+    response = client.post(reverse("tokens"), data)
+
+    assert response.status_code == 400
+    assert response.context["form"].errors[field] == [error]
+    assert error in response.text
     assert response.context["new_token"] is None
     assert not ApiToken.objects.filter(user=alice).exists()
 
