@@ -6,6 +6,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from .presentation import present
 from .registry import public_report, run_checks
 
 
@@ -26,28 +27,9 @@ def health(request):
     return JsonResponse(body, status=503 if report["status"] == "down" else 200)
 
 
-def detail_rows(result: dict, prefix: str = "") -> list[tuple[str, object]]:
-    """A check's details as (key, value) rows; nested dicts become dotted keys."""
-    rows = []
-    for key, value in result.items():
-        if key == "status" and not prefix:
-            continue
-        if isinstance(value, dict) and value:
-            rows.extend(detail_rows(value, f"{prefix}{key}."))
-        elif isinstance(value, list | tuple):
-            rows.append((f"{prefix}{key}", ", ".join(map(str, value)) or "—"))
-        else:
-            rows.append((f"{prefix}{key}", "—" if value in (None, "") else value))
-    return rows
-
-
 @never_cache
 @staff_member_required
 @require_GET
 def status_page(request):
     report = run_checks()
-    checks = [
-        {"name": name, "status": result["status"], "rows": detail_rows(result)}
-        for name, result in report["checks"].items()
-    ]
-    return render(request, "health/status.html", {"report": report, "checks": checks})
+    return render(request, "health/status.html", {"report": report, **present(report)})

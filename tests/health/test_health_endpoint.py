@@ -144,3 +144,24 @@ async def test_the_channel_layer_check_works_while_this_process_is_receiving(asy
         assert (await asyncio.wait_for(waiting, 2))["type"] == "still.working"
     finally:
         waiting.cancel()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_bot_and_unconfigured_providers_are_details_not_faults(client, settings, health_token):
+    """Monitors keep reading ok: a queue with no bot and a provider without credentials fail
+    nothing. The details say which it is, and the status page says it in words."""
+    from project.workers.services import Heartbeat
+
+    settings.SUBSCRIPTION_PROVIDERS = {
+        name: dict(config, client_id="", client_secret="") for name, config in settings.SUBSCRIPTION_PROVIDERS.items()
+    }
+    body = client.get(f"/health?token={health_token}").json()
+    assert body["status"] == "ok"
+    assert body["checks"]["queue"]["status"] == "ok" and body["checks"]["queue"]["bots_running"] == 0
+    for name in ["subscriptions.spotify", "subscriptions.youtube"]:
+        assert body["checks"][name]["status"] == "ok" and body["checks"][name]["configured"] is False
+
+    Heartbeat("queue-bot").beat("idle")
+    Heartbeat("poll_subscriptions").beat("idle")
+    assert client.get(f"/health?token={health_token}").json()["checks"]["queue"]["bots_running"] == 1
+    assert client.get("/health").json()["checks"]["queue"] == {"status": "ok"}

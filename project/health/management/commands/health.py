@@ -5,7 +5,21 @@ from django.core.management.base import BaseCommand
 from django.core.serializers.json import DjangoJSONEncoder
 
 from project.health.registry import run_checks
-from project.health.views import detail_rows
+
+
+def detail_rows(result: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """A check's details as (key, value) pairs for a terminal; nested dicts become dotted keys."""
+    rows = []
+    for key, value in result.items():
+        if key == "status" and not prefix:
+            continue
+        if isinstance(value, dict) and value:
+            rows.extend(detail_rows(value, f"{prefix}{key}."))
+        elif isinstance(value, list | tuple):
+            rows.append((f"{prefix}{key}", ", ".join(map(str, value)) or "—"))
+        else:
+            rows.append((f"{prefix}{key}", "—" if value in (None, "") else value))
+    return rows
 
 
 class Command(BaseCommand):
