@@ -43,6 +43,21 @@ class WorkflowAdmin(admin.ModelAdmin):
         return False
 
 
+class WorkflowDeletedFilter(admin.SimpleListFilter):
+    title = "workflow"
+    parameter_name = "workflow"
+
+    def lookups(self, request, model_admin):
+        return [("live", "Live"), ("deleted", "Deleted")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "live":
+            return queryset.filter(workflow__deleted_at__isnull=True)
+        if self.value() == "deleted":
+            return queryset.filter(workflow__deleted_at__isnull=False)
+        return queryset
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     """Every workflow's messages in one searchable list, read-only: posting, editing and
@@ -50,7 +65,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     list_display = ["id", "short_content", "workflow", "tenant", "sender", "message_type", "created_at"]
     list_display_links = ["id", "short_content"]
-    list_filter = ["message_type", ("workflow__deleted_at", admin.EmptyFieldListFilter)]
+    list_filter = ["message_type", WorkflowDeletedFilter]
     search_fields = ["content", "sender__email", "sender__display_name", "workflow__title", "=workflow__id"]
     list_select_related = ["workflow__tenant", "sender"]
     readonly_fields = [f.name for f in Message._meta.fields]

@@ -66,7 +66,7 @@ def test_the_admin_works_under_the_policy(server, open_browser):
     tenant = accounts.create_tenant(staff, "Acme")
 
     page.goto(f"{server.url}/admin/")  # the session is a staff one now
-    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    expect(page.get_by_role("heading", name="Harbor administration", exact=True)).to_be_visible()
 
     # The admin's scripts ran: the two-box permission picker, the calendar links, the inline
     # rows' autocomplete (select2).

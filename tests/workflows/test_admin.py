@@ -67,6 +67,19 @@ def test_the_message_list_finds_a_workflow_by_its_exact_id(staff_client, workflo
     assert "Kick-off on Monday" not in staff_client.get(MESSAGES, {"q": workflow.pk[:-1]}).text
 
 
+def test_the_message_list_filters_live_and_deleted_workflows(staff_client, workflow, bob, erin, acme):
+    services.post_message(access(bob, workflow), "Kick-off on Monday")
+    other = services.create_workflow(acme, erin, "Hiring", [])
+    services.post_message(access(erin, other), "Another thread")
+    services.delete_workflow(access(erin, other))
+
+    live = staff_client.get(MESSAGES, {"workflow": "live"}).text
+    deleted = staff_client.get(MESSAGES, {"workflow": "deleted"}).text
+
+    assert "Kick-off on Monday" in live and "Another thread" not in live
+    assert "Another thread" in deleted and "Kick-off on Monday" not in deleted
+
+
 def test_a_long_message_is_shortened_in_the_list(staff_client, workflow, bob):
     services.post_message(access(bob, workflow), "word " * 100)
     page = staff_client.get(MESSAGES).text
