@@ -8,6 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -186,17 +187,22 @@ PURGE_BATCH_SIZE = 100
 
 
 def purge_deleted_files(
-    workflow_id: str | None = None, batch_size: int | None = None, max_batches: int | None = None
+    workflow_id: str | None = None, batch_size: int | None = None, max_batches: int | None = None,
+    media_file_id: int | None = None,
 ) -> int:
-    """Remove from storage the files shared in deleted workflows (one workflow's, or every
-    one's), a batch at a time; returns how many went. The MediaFile rows stay, for the history,
+    """Remove from storage the files shared in deleted workflows or by deleted messages (one
+    workflow's, one file, or every one), a batch at a time; returns how many went. The MediaFile rows stay, for the history,
     with an empty file name. A file is deleted before its name is cleared, so a crash in between
     only means deleting it again next time (deleting a missing file is no error)."""
     batch_size = batch_size or PURGE_BATCH_SIZE
     storage = MediaFile._meta.get_field("file").storage
-    files = MediaFile.objects.filter(messages__workflow__deleted_at__isnull=False).exclude(file="")
+    files = MediaFile.objects.filter(
+        Q(messages__workflow__deleted_at__isnull=False) | Q(messages__deleted_at__isnull=False)
+    ).exclude(file="")
     if workflow_id is not None:
         files = files.filter(messages__workflow_id=workflow_id)
+    if media_file_id is not None:
+        files = files.filter(pk=media_file_id)
     purged, batches, failed = 0, 0, []
     while max_batches is None or batches < max_batches:
         batch = list(files.exclude(pk__in=failed).order_by("pk").values_list("pk", "file").distinct()[:batch_size])
@@ -300,6 +306,8 @@ def delete_message(access: WorkflowAccess, message_id) -> Message:
         message.save(update_fields=["content", "share_token", "deleted_at"])
         _record(access.workflow, HistoryEvent.Type.MESSAGE_DELETED, access.user, "message.deleted",
                 {"message": MessageSerializer(message).data}, message_id=str(message.pk))
+        if message.media_file_id:  # a shared file goes with its message, once that is committed
+            transaction.on_commit(lambda: purge_deleted_files(media_file_id=message.media_file_id), robust=True)
     return message
 
 

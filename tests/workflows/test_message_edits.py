@@ -91,3 +91,20 @@ def test_the_page_edits_and_deletes_without_javascript(client, workflow, message
     assert client.post(f"/workflows/{workflow.pk}/messages/{own.pk}/delete/").status_code == 403
     client.force_login(erin)
     assert client.post(f"/workflows/{workflow.pk}/messages/999999/delete/").status_code == 404
+
+
+def test_deleting_a_shared_files_message_removes_the_file(api_as, workflow, erin, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    shared = services.share_file(access(erin, workflow), SimpleUploadedFile("a.txt", b"secret", "text/plain"))
+    media = shared.media_file
+    storage, name = media.file.storage, media.file.name
+    assert storage.exists(name)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api_as("editor").delete(message_url(workflow, shared)).status_code == 204
+    assert not storage.exists(name)
+    media.refresh_from_db()
+    assert media.file.name == ""
+    # Its message is no text to edit either way.
+    text = services.post_message(access(erin, workflow), "words")
+    assert api_as("editor").patch(message_url(workflow, text), {"content": "new words"}, format="json").status_code == 200
