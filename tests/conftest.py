@@ -25,6 +25,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
 
 
+#: A real 1×1 PNG (70 bytes, made by Pillow): shared images are decoded for their thumbnail.
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d4944415478da63e00ebff01f0003d50232d8a33fef0000000049454e44ae426082"
+)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def test_only_settings(tmp_path_factory):
     """Pages render without `collectstatic` (production hashes static names), uploads go to a

@@ -182,7 +182,7 @@ class MessagesView(generics.ListAPIView):
 
     def get_queryset(self):
         access = get_workflow_access(self.request.user, self.kwargs["workflow_id"])
-        return access.workflow.messages.select_related("sender")
+        return access.workflow.messages.select_related("sender", "media_file")
 
     @extend_schema(examples=examples.LIST_MESSAGES)
     def get(self, request, workflow_id):

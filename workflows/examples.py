@@ -32,6 +32,7 @@ MESSAGE = {
     "created_at": "2026-12-01T09:31:12.345678Z",
     "edited_at": None,
     "deleted_at": None,
+    "file": None,
 }
 
 CREATE_WORKFLOW = [

@@ -97,6 +97,8 @@ class MediaFile(models.Model):
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField()
     file = models.FileField(upload_to=media_upload_path, max_length=255)
+    #: A small WebP of an image (workflows/thumbnails.py); empty for other files.
+    thumbnail = models.FileField(upload_to=media_upload_path, max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):

@@ -128,6 +128,27 @@ class HistoryEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SharedFileSerializer(serializers.Serializer):
+    """What a thread shows of a shared file without fetching it (documents `_shared_file`)."""
+
+    name = serializers.CharField()
+    size = serializers.IntegerField(help_text="Bytes.")
+    content_type = serializers.CharField()
+    thumbnail_url = serializers.CharField(allow_null=True, help_text="A WebP preview of an image, else null.")
+
+
+def _shared_file(message) -> dict | None:
+    if not (message.share_token and message.media_file_id):
+        return None
+    media = message.media_file
+    return {
+        "name": media.original_name,
+        "size": media.size,
+        "content_type": media.content_type,
+        "thumbnail_url": reverse("share_thumbnail", args=[message.share_token]) if media.thumbnail else None,
+    }
+
+
 class MessageSerializer(serializers.ModelSerializer):
     """A message, as REST returns it and sockets receive it in `message.created`."""
 
@@ -138,6 +159,7 @@ class MessageSerializer(serializers.ModelSerializer):
     share_url = serializers.CharField(
         read_only=True, allow_null=True, help_text="The path that serves a shared file (`/share/<token>`), else null."
     )
+    file = SharedFileSerializer(read_only=True, allow_null=True, help_text="A share_link message's file, else null.")
 
     class Meta:
         model = Message
@@ -153,6 +175,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "created_at",
             "edited_at",
             "deleted_at",
+            "file",
         ]
         read_only_fields = fields
 
@@ -173,6 +196,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "created_at": self.fields["created_at"].to_representation(message.created_at),
             "edited_at": self.fields["edited_at"].to_representation(message.edited_at) if message.edited_at else None,
             "deleted_at": self.fields["deleted_at"].to_representation(message.deleted_at) if message.deleted_at else None,
+            "file": _shared_file(message),
         }
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,6 +22,7 @@ from project.realtime.services import ACCESS_CHANGED, publish
 from . import reading
 from .models import HistoryEvent, MediaFile, Message, Participant, Workflow, new_share_token
 from .serializers import MessageSerializer, ParticipantSerializer, WorkflowSerializer
+from .thumbnails import thumbnail_of
 
 Status = Workflow.Status
 Role = Participant.Role
@@ -205,20 +207,22 @@ def purge_deleted_files(
         files = files.filter(pk=media_file_id)
     purged, batches, failed = 0, 0, []
     while max_batches is None or batches < max_batches:
-        batch = list(files.exclude(pk__in=failed).order_by("pk").values_list("pk", "file").distinct()[:batch_size])
+        batch = list(files.exclude(pk__in=failed).order_by("pk").values_list("pk", "file", "thumbnail").distinct()[:batch_size])
         if not batch:
             break
         batches += 1
         done = []
-        for pk, name in batch:
+        for pk, name, thumbnail in batch:
             try:
                 storage.delete(name)
+                if thumbnail:
+                    storage.delete(thumbnail)
             except Exception:  # one unreachable file must not stop the others; the next run retries it
                 logger.exception("could not delete %s (media file %s) from storage", name, pk)
                 failed.append(pk)
             else:
                 done.append(pk)
-        purged += MediaFile.objects.filter(pk__in=done).update(file="")
+        purged += MediaFile.objects.filter(pk__in=done).update(file="", thumbnail="")
     return purged
 
 
@@ -317,7 +321,7 @@ def _own_message(access: WorkflowAccess, message_id) -> Message:
     access.require("write")
     if not (str(message_id).isascii() and str(message_id).isdecimal()):
         raise Message.DoesNotExist("No such message.")
-    message = access.workflow.messages.select_related("sender").get(pk=int(message_id), deleted_at__isnull=True)
+    message = access.workflow.messages.select_related("sender", "media_file").get(pk=int(message_id), deleted_at__isnull=True)
     if message.sender_id != access.user.pk:
         raise PermissionDenied("Only its author edits or deletes a message.")
     _require_open(access.workflow)
@@ -341,7 +345,7 @@ def share_file(access: WorkflowAccess, uploaded) -> Message:
     access.require("write")
     _require_open(access.workflow)
     if uploaded.size > settings.MEDIA_MAX_UPLOAD_BYTES:
-        raise ValidationError({"file": f"Files are limited to {settings.MEDIA_MAX_UPLOAD_BYTES} bytes."})
+        raise ValidationError({"file": f"Files are limited to {filesizeformat(settings.MEDIA_MAX_UPLOAD_BYTES)}."})
     content_type = (uploaded.content_type or "").split(";")[0].strip().lower()
     if content_type not in settings.MEDIA_ALLOWED_TYPES:
         raise ValidationError({"file": f"Files of type {content_type or 'unknown'} are not accepted."})
@@ -353,9 +357,12 @@ def share_file(access: WorkflowAccess, uploaded) -> Message:
         content_type=content_type,
         size=uploaded.size,
     )
+    thumbnail = thumbnail_of(uploaded) if content_type.startswith("image/") else None
     try:
         with transaction.atomic():
             media.file.save(original_name, uploaded, save=False)
+            if thumbnail is not None:
+                media.thumbnail.save(f"{original_name}.webp", thumbnail, save=False)
             media.save()
             message = Message.objects.create(
                 workflow=access.workflow,
@@ -367,9 +374,10 @@ def share_file(access: WorkflowAccess, uploaded) -> Message:
             )
             _posted(access, message)
     except Exception:
-        # The file is stored before the rows; without them nobody could ever reach or delete it.
-        if media.file.name:
-            media.file.storage.delete(media.file.name)
+        # The files are stored before the rows; without them nobody could ever reach or delete them.
+        for stored in (media.file, media.thumbnail):
+            if stored.name:
+                stored.storage.delete(stored.name)
         raise
     return message
 

@@ -2,7 +2,7 @@
 browsers follow it with their session."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 
 from .access import get_workflow_access
@@ -12,13 +12,29 @@ from .models import Message
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
-@login_required
-def shared_file(request, token):
+def _shared_media(request, token):
     shared = Message.objects.select_related("media_file").filter(media_file__isnull=False)
     message = get_object_or_404(shared, share_token=token)
     # 404 unless the caller may read the workflow and it is not deleted: a link leaks nothing.
     get_workflow_access(request.user, message.workflow_id)
-    media = message.media_file
+    return message.media_file
+
+
+@login_required
+def shared_thumbnail(request, token):
+    """The WebP preview of a shared image, for the same people as the image."""
+    media = _shared_media(request, token)
+    if not media.thumbnail:
+        raise Http404
+    response = FileResponse(media.thumbnail.open("rb"), content_type="image/webp")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@login_required
+def shared_file(request, token):
+    media = _shared_media(request, token)
     response = FileResponse(
         media.file.open("rb"),
         as_attachment=media.content_type not in INLINE_TYPES,

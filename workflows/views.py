@@ -4,6 +4,7 @@ The detail page's script only adds live updates on top."""
 
 from http import HTTPStatus
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -200,10 +201,11 @@ def _render_detail(request, access, status=HTTPStatus.OK, **forms):
     last_cursor = (
         Event.objects.filter(group=workflow.group).order_by("-id").values_list("id", flat=True).first() or 0
     )
-    recent = list(workflow.messages.select_related("sender").order_by("-id")[:MESSAGES_SHOWN])
+    recent = list(workflow.messages.select_related("sender", "media_file").order_by("-id")[:MESSAGES_SHOWN])
     read_before = _read_on_opening(request, access, recent[0] if recent else None)
     context = {
         # The "new messages" divider goes above the first message after the reader's cursor.
+        "max_upload_bytes": settings.MEDIA_MAX_UPLOAD_BYTES,
         "first_unread_id": next(
             (m.pk for m in reversed(recent) if m.pk > read_before and m.sender_id != request.user.pk), None
         ) if read_before is not None else None,

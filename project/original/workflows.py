@@ -132,7 +132,7 @@ class MessagesView(APIView):
         query = validated(MessagePageQuerySerializer, request.query_params)
         access = get_workflow_access(request.user, query["workflowId"])
         after, limit = query.get("after"), query["limit"]
-        messages = access.workflow.messages.select_related("sender").order_by("id")
+        messages = access.workflow.messages.select_related("sender", "media_file").order_by("id")
         if after is not None:
             messages = messages.filter(pk__gt=after)
         batch = list(messages[: limit + 1])

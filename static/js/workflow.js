@@ -107,9 +107,23 @@ function addMessage(message) {
   meta.append(author, " ", time);
   const content = element("p", "chat-content");
   if (message.message_type === "share_link" && message.share_token) {
+    const href = `/share/${encodeURIComponent(message.share_token)}`;
+    if (message.file?.thumbnail_url) {
+      // The same link as the name's, for the pointer only: one link per file for everyone else.
+      const preview = element("a", "chat-thumbnail");
+      preview.href = href;
+      preview.tabIndex = -1;
+      preview.setAttribute("aria-hidden", "true");
+      const image = element("img");
+      image.src = message.file.thumbnail_url;
+      image.alt = "";
+      preview.append(image);
+      content.append(preview);
+    }
     const link = element("a", "", message.content);
-    link.href = `/share/${encodeURIComponent(message.share_token)}`;
+    link.href = href;
     content.append(link);
+    if (message.file) content.append(" ", element("span", "chat-file-facts", `${fileSize(message.file.size)} · ${message.file.content_type}`));
   } else {
     content.append(...withMentions(message.content));
   }
@@ -207,6 +221,33 @@ async function changeOverApi(event) {
   }
 }
 log.addEventListener("submit", changeOverApi);
+
+// As Django's filesizeformat: "1.2 MB".
+function fileSize(bytes) {
+  const units = ["bytes", "KB", "MB", "GB"];
+  let size = bytes;
+  let unit = 0;
+  while (size >= 1024 && unit < units.length - 1) {
+    size /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${size} bytes` : `${size.toFixed(1)} ${units[unit]}`;
+}
+
+// A file over the limit is refused before it is sent, not after minutes of uploading it.
+const uploadForm = document.querySelector(".upload-form");
+uploadForm?.addEventListener("submit", (event) => {
+  const file = uploadForm.querySelector("input[type=file]").files[0];
+  const limit = Number(root.dataset.maxUploadBytes);
+  const error = uploadForm.querySelector("[data-upload-error]");
+  error.hidden = true;
+  if (file && limit && file.size > limit) {
+    event.preventDefault();
+    event.stopImmediatePropagation(); // no reload: nothing was sent
+    error.textContent = `${file.name} is ${fileSize(file.size)}; files are limited to ${fileSize(limit)}.`;
+    error.hidden = false;
+  }
+});
 
 // Text and highlighted "@Name" nodes, as the template's with_mentions filter renders them.
 function withMentions(text) {

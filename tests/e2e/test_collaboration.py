@@ -6,16 +6,13 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import http_json
+from tests.conftest import TINY_PNG, http_json
 
 from .conftest import ARTIFACTS, LIVE_MS, register, wait_live
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000185d114090000000049454e44ae426082"
-)
+PNG = TINY_PNG
 
 
 @dataclass
@@ -151,8 +148,14 @@ def test_a_shared_file_opens_for_a_participant_and_404s_for_an_outsider(team, se
     wait_live(bob)
     alice.get_by_label("Share a file").set_input_files(str(picture))
     alice.get_by_role("button", name="Upload and share").click()
-    link = bob.locator("#messages").get_by_role("link", name="diagram.png")
+    link = bob.locator("#messages").get_by_role("link", name="diagram.png", exact=True)
     expect(link).to_be_visible(timeout=LIVE_MS)
+    # A thumbnail, decoded by the browser, with the file's size and type beside it.
+    thumbnail = bob.locator("#messages .chat-thumbnail img")
+    expect(thumbnail).to_be_visible()
+    bob.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    expect(bob.locator("#messages .chat-file-facts")).to_contain_text("70\xa0bytes · image/png")
+    bob.screenshot(path=str(ARTIFACTS / "thread-thumbnail.png"), full_page=True)
     share_url = link.get_attribute("href")
     assert share_url.startswith("/share/")
 
@@ -164,3 +167,16 @@ def test_a_shared_file_opens_for_a_participant_and_404s_for_an_outsider(team, se
     register(mallory, server.url, "mallory@evil.example", "Mallory")
     assert mallory.request.get(f"{server.url}{share_url}").status == 404
     assert http_json("GET", f"{server.url}{share_url}".replace("/share/", "/api/share/"))[0] == 404
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_sent(team, tmp_path):
+    big = tmp_path / "huge.pdf"
+    big.write_bytes(b"%PDF" + b"0" * (10 * 1024 * 1024 + 1))
+    alice = team.alice
+    wait_live(alice)
+    requests = []
+    alice.on("request", lambda request: requests.append(request.url) if request.method == "POST" else None)
+    alice.get_by_label("Share a file").set_input_files(str(big))
+    alice.get_by_role("button", name="Upload and share").click()
+    expect(alice.locator("[data-upload-error]")).to_contain_text("files are limited to 10.0 MB")
+    assert requests == [] and alice.url == team.workflow_url

@@ -20,7 +20,7 @@ from workflows import services as workflows
 from workflows.access import get_workflow_access
 from workflows.models import Message
 
-from ..conftest import PASSWORD, bearer_client
+from ..conftest import PASSWORD, TINY_PNG, bearer_client
 from ..realtime.sockets import connect, open_socket
 
 HOST = (b"host", b"testserver")
@@ -169,7 +169,7 @@ def test_messages_page_by_workflow_id_after_a_message_id(workflow, bob, carol):
 def test_a_shared_file_has_an_absolute_link(workflow, bob, carol):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    shared = workflows.share_file(get_workflow_access(bob, workflow.pk), SimpleUploadedFile("a.png", b"\x89PNG", "image/png"))
+    shared = workflows.share_file(get_workflow_access(bob, workflow.pk), SimpleUploadedFile("a.png", TINY_PNG, "image/png"))
     [message] = bearer_client(carol).get(f"/api/workflow/messages?workflowId={workflow.pk}").json()["results"]
     assert message["share_url"] == f"http://testserver/share/{shared.share_token}"
 

@@ -1,3 +1,4 @@
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -6,12 +7,13 @@ from project.realtime.models import Event
 from workflows import services
 from workflows.models import MediaFile, Message
 
+from ..conftest import TINY_PNG
 from .conftest import access, who_may_write
 
 pytestmark = pytest.mark.django_db
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
-LIMIT = 64
+PNG = TINY_PNG
+LIMIT = 128
 
 
 @pytest.fixture(autouse=True)
@@ -166,3 +168,44 @@ def test_the_link_dies_with_its_workflow(client, share_url, workflow, bob, victo
 def test_an_unknown_token_is_404(client, victor):
     response, _ = fetch(client, victor, "/share/not-a-real-token")
     assert response.status_code == 404
+
+
+def shared_chart(api_as, workflow, settings):
+    from PIL import Image
+
+    settings.MEDIA_MAX_UPLOAD_BYTES = 1_000_000
+    picture = BytesIO()
+    Image.new("RGB", (1200, 600), (200, 30, 30)).save(picture, "PNG")
+    return picture.getvalue(), upload(api_as("editor"), workflow, "chart.png", picture.getvalue(), "image/png").json()
+
+
+def test_a_shared_image_has_a_thumbnail_and_its_file_facts(api_as, workflow, victor, client, settings):
+    from PIL import Image
+
+    png, message = shared_chart(api_as, workflow, settings)
+    assert message["file"] == {
+        "name": "chart.png", "size": len(png), "content_type": "image/png",
+        "thumbnail_url": f"/share/{message['share_token']}/thumbnail",
+    }
+    response, body = fetch(client, victor, message["file"]["thumbnail_url"])
+    assert response.status_code == 200 and response["Content-Type"] == "image/webp"
+    assert Image.open(BytesIO(body)).size == (480, 240)
+
+
+def test_a_thumbnail_is_for_the_same_people_as_its_image(api_as, workflow, mallory, client, settings):
+    _, message = shared_chart(api_as, workflow, settings)
+    response, _ = fetch(client, mallory, message["file"]["thumbnail_url"])
+    assert response.status_code == 404
+
+
+def test_a_text_file_has_no_thumbnail(api_as, workflow):
+    message = upload(api_as("editor"), workflow, "notes.txt", b"hello", "text/plain").json()
+    assert message["file"]["thumbnail_url"] is None and message["file"]["size"] == 5
+
+
+@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n" + b"\x00" * 24, b"GIF89a not really", b"<svg/>"])
+def test_a_file_that_claims_to_be_an_image_but_is_not_is_refused(api_as, workflow, content):
+    response = upload(api_as("editor"), workflow, "fake.png", content, "image/png")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"file": ["This file is not a readable image."]}
+    assert not MediaFile.objects.exists() and not Message.objects.exists()

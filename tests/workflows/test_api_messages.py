@@ -8,6 +8,7 @@ from project.realtime.models import Event
 from workflows import services
 from workflows.models import Message
 
+from ..conftest import TINY_PNG
 from .conftest import access, who_may_write
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +49,7 @@ def test_the_rest_message_is_the_socket_frames_message(api_as, workflow):
 
 
 def test_a_shared_files_message_has_the_same_shape_everywhere(api_as, workflow, erin):
-    shared = services.share_file(access(erin, workflow), SimpleUploadedFile("a.png", b"\x89PNG\r\n", "image/png"))
+    shared = services.share_file(access(erin, workflow), SimpleUploadedFile("a.png", TINY_PNG, "image/png"))
     [listed] = api_as("viewer").get(nested(workflow)).json()["results"]
     assert listed["share_url"] == f"/share/{shared.share_token}" and listed["id"] == str(shared.pk)
     assert Event.objects.get(group=workflow.group, type="message.created").as_frame()["data"]["message"] == listed

@@ -12,11 +12,12 @@ from django.core.management import CommandError, call_command
 from workflows import services
 from workflows.models import MediaFile
 
+from ..conftest import TINY_PNG
 from .conftest import access
 
 pytestmark = pytest.mark.django_db
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+PNG = TINY_PNG
 
 
 @pytest.fixture(autouse=True)

@@ -18,9 +18,8 @@ def start_from_now(apps, schema_editor):
         last_message_id=Subquery(newest.values("id")[:1]),
         last_activity_at=Coalesce(Subquery(newest.values("created_at")[:1]), F("updated_at")),
     )
-    Participant.objects.update(
-        last_read_message_id=Coalesce(Subquery(newest.filter(workflow=OuterRef("workflow_id")).values("id")[:1]), 0)
-    )
+    newest_of_theirs = Message.objects.filter(workflow=OuterRef("workflow_id")).order_by("-id")
+    Participant.objects.update(last_read_message_id=Coalesce(Subquery(newest_of_theirs.values("id")[:1]), 0))
 
 
 class Migration(migrations.Migration):
