@@ -58,7 +58,7 @@ def start_connect(provider_name: str, redirect_uri: str) -> tuple[str, str, str]
     """(authorization URL, state, PKCE verifier). Raises ValidationError for an unknown or
     unconfigured provider."""
     provider = _provider(provider_name)
-    if not provider.config["client_id"]:
+    if not provider.configured:
         raise ValidationError({"provider": f"{provider.label} is not configured on this server."})
     return oauth.authorization_url(provider, redirect_uri)
 

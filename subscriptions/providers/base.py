@@ -56,10 +56,31 @@ class Provider(ABC):
     token_endpoint_auth_method = "client_secret_basic"
     #: Extra query parameters of the authorization URL (e.g. Google's access_type=offline).
     authorize_params: dict = {}
+    #: Where an operator registers Harbor as an OAuth client (shown while it is not configured).
+    console = ""
 
     @property
     def config(self) -> dict:
         return settings.SUBSCRIPTION_PROVIDERS[self.name]
+
+    @property
+    def configured(self) -> bool:
+        """Whether this server has OAuth client credentials for the provider: without both,
+        no one can connect an account (the token exchange would be refused)."""
+        return bool(self.config["client_id"] and self.config["client_secret"])
+
+    @property
+    def credential_settings(self) -> tuple[str, str]:
+        """The environment variables that configure the client (project/settings.py)."""
+        prefix = self.name.upper()
+        return f"{prefix}_CLIENT_ID", f"{prefix}_CLIENT_SECRET"
+
+    @property
+    def kind_labels(self) -> list[str]:
+        from ..models import Subscription
+
+        labels = dict(Subscription.Kind.choices)
+        return [labels[kind] for kind in self.kinds]
 
     @property
     def oauth_dependency(self) -> str:

@@ -10,6 +10,7 @@ class Spotify(Provider):
     name = "spotify"
     label = "Spotify"
     kinds = ("spotify_show", "spotify_artist", "spotify_playlist")
+    console = "https://developer.spotify.com/dashboard"
 
     def fetch_profile(self, client, access_token):
         data, _ = self.get_json(client, "/v1/me", access_token)

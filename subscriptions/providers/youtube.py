@@ -10,6 +10,7 @@ class YouTube(Provider):
     name = "youtube"
     label = "YouTube"
     kinds = ("youtube_channel", "youtube_playlist")
+    console = "https://console.cloud.google.com/apis/credentials"
     token_endpoint_auth_method = "client_secret_post"
     #: Google issues a refresh token only for offline access, and again only with consent.
     authorize_params = {"access_type": "offline", "prompt": "consent"}

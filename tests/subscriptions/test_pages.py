@@ -55,11 +55,41 @@ def test_a_callback_with_someone_elses_state_connects_nothing(alice, alice_clien
     assert "link has expired" in replay  # the state was single use
 
 
-def test_a_refusal_at_the_provider_is_shown(alice_client, fake):
+def test_declining_consent_at_the_provider_says_so(alice_client, fake):
     start_flow(alice_client)
     page = alice_client.get("/subscriptions/callback/?error=access_denied&state=x", follow=True).content.decode()
-    assert "Spotify did not connect: access_denied." in page
+    assert "You declined to connect Spotify, so nothing was connected." in page
+    assert "expired" not in page
     assert not ProviderAccount.objects.exists()
+
+
+def test_declining_a_second_time_still_says_declined_not_expired(alice_client, fake):
+    """The consent screen left open in another tab: our session entry is gone by the second
+    refusal, which is still the user's answer."""
+    start_flow(alice_client)
+    alice_client.get("/subscriptions/callback/?error=access_denied&state=x")
+    page = alice_client.get("/subscriptions/callback/?error=access_denied", follow=True).content.decode()
+    assert "You declined to connect" in page and "expired" not in page
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    ("temporarily_unavailable", "Spotify could not sign you in right now"),
+    ("invalid_scope", "Spotify refused the sign-in request (invalid_scope)"),
+    ("<script>", "Spotify refused the sign-in request, so nothing"),  # not echoed
+])
+def test_other_provider_errors_are_explained_without_echoing_the_query(alice_client, fake, error, expected):
+    start_flow(alice_client)
+    response = alice_client.get("/subscriptions/callback/", {"error": error, "error_description": "<b>x</b>"}, follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200 and expected in page
+    assert "<script>" not in page and "&lt;b&gt;" not in page
+    assert not ProviderAccount.objects.exists()
+
+
+def test_a_callback_without_code_or_error_is_an_error_not_a_crash(alice_client, fake):
+    start_flow(alice_client)
+    response = alice_client.get("/subscriptions/callback/?state=x", follow=True)
+    assert response.status_code == 200 and "Spotify did not connect" in response.content.decode()
 
 
 def test_disconnect_erases_the_tokens(alice, alice_client, fake):
