@@ -15,6 +15,9 @@ MAX_PRIORITY = 10
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 ENTITY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 WORKER_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")
+#: The heartbeat name of `manage.py run_bot` (project/workers). Every bot's heartbeat name starts
+#: with it (`--name queue-bot-duke`), which is how the stream page tells whether a bot is online.
+BOT_HEARTBEAT = "queue-bot"
 
 
 def new_message_id() -> str:

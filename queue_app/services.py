@@ -17,6 +17,7 @@ publish) is queue_app.serializers.message_data.
 
 import logging
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -30,8 +31,9 @@ from notifications.services import notify
 from project.accounts.models import Membership, Tenant, User
 from project.accounts.services import Conflict
 from project.realtime.services import publish, publish_many
+from project.workers.services import list_workers
 
-from .models import COLOR, ENTITY, MAX_PRIORITY, WORKER_ID, QueueMessage, now_ms, stream_group
+from .models import BOT_HEARTBEAT, COLOR, ENTITY, MAX_PRIORITY, WORKER_ID, QueueMessage, now_ms, stream_group
 from .serializers import message_data
 
 TABLE = QueueMessage._meta.db_table
@@ -84,6 +86,32 @@ def _bot_sql() -> str:
 
 
 _BOT_SQL = _bot_sql()
+
+
+def _name_key(name: str) -> str:
+    """How two names are compared for impersonation: compatibility-normalised, case-folded,
+    letters and digits only, so "Harbor-Bot", "harbor bot" and "Ｈarbor bot" are one name."""
+    return "".join(c for c in unicodedata.normalize("NFKC", name).casefold() if c.isalnum())
+
+
+def reserved_names() -> dict[str, str]:
+    """The names bots post under, which humans may not use: QUEUE_BOT_NAME (a reply's default
+    name), the configured personas (a reply's name is its entity), and every active bot user's
+    display name. {comparison key: the name as shown}. Bots are few: one query."""
+    from django.contrib.auth.models import Permission
+
+    names = [settings.QUEUE_BOT_NAME, *settings.QUEUE_PERSONAS]
+    permission = Permission.objects.filter(codename="work_queue", content_type__app_label="queue_app")
+    bots = User.objects.filter(Q(user_permissions__in=permission) | Q(groups__permissions__in=permission), is_active=True)
+    names += [bot.get_short_name() for bot in bots.distinct().only("display_name", "email")]
+    return {_name_key(name): name for name in names if _name_key(name)}
+
+
+def _check_name_not_reserved(user: User, username: str) -> None:
+    """A human may not post under a bot's name; bots (and staff, who may work the queue) may."""
+    key = _name_key(username)
+    if key and key in reserved_names() and not is_bot(user):
+        raise ValidationError({"username": f"“{username}” is a bot's name; choose another name to post under."})
 
 
 def make_bot(user: User) -> User:
@@ -194,6 +222,8 @@ def post_message(
         raise ValidationError(errors)
     if message_type == Type.AI and not is_bot(user):
         raise PermissionDenied("Only bots and staff post ai messages.")
+    if message_type == Type.HUMAN:
+        _check_name_not_reserved(user, username)
     tenant = stream_tenant(user, tenant_id)
     parent = None
     if reply_to:
@@ -605,6 +635,14 @@ def stats() -> dict:
         "stale_processing": QueueMessage.objects.filter(status=Status.PROCESSING, lease_expires_at__lt=now).count(),
         "failed": QueueMessage.objects.filter(status=Status.FAILED).count(),
     }
+
+
+def bot_presence() -> dict:
+    """Whether a bot is answering: the `manage.py run_bot` heartbeats (project/workers) that are
+    up — beat within WORKER_STALE_SECONDS and not stopped. A bot started with --api-url writes
+    no heartbeat here and is not counted. {"online", "bots": how many}."""
+    up = [w for w in list_workers() if w["up"] and w["name"].startswith(BOT_HEARTBEAT)]
+    return {"online": bool(up), "bots": len(up)}
 
 
 def group_for_stream(tenant_id: str | None) -> str:

@@ -16,4 +16,5 @@ api_urlpatterns = [
 
 page_urlpatterns = [
     path("queue/", views.stream_page, name="queue_stream"),
+    path("queue/bots/", views.bot_presence, name="queue_bots"),
 ]

@@ -1,14 +1,17 @@
-"""The live stream page. It renders the stream itself (threaded, newest 100), and its composer
-posts as an ordinary form; static/js/queue.js adds the socket, polling fallback and posting
-without a reload."""
+"""The live stream page. It renders the stream itself (threaded, newest 100, newest at the
+bottom) with the bots' presence, and its composer posts as an ordinary form; static/js/queue.js
+adds the socket, polling fallback, posting without a reload and a poll of `bots/` that keeps
+the "bot online / offline" indicator current."""
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 
 from project.accounts.access import tenants_for
 
@@ -21,11 +24,28 @@ MAX_DEPTH = 4
 
 
 class ComposerForm(forms.Form):
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=settings.QUEUE_MESSAGE_MAX_LENGTH)
-    username = forms.CharField(max_length=100, required=False, help_text="Shown with your message; default: your name.")
-    entity = forms.CharField(max_length=64, required=False, help_text="Which bot should answer (optional).")
-    priority = forms.IntegerField(min_value=0, max_value=MAX_PRIORITY, initial=0)
+    text = forms.CharField(
+        label="Message", max_length=settings.QUEUE_MESSAGE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Write a message…"}),
+        help_text="Enter sends; Shift+Enter starts a new line.",
+    )
+    username = forms.CharField(
+        label="Post as", max_length=100, required=False,
+        help_text="Shown with your message; default: your display name. Bots' names are reserved for bots.",
+    )
+    entity = forms.CharField(label="Entity", max_length=64, required=False,
+                             help_text="Which bot persona should answer, e.g. duke (optional).")
+    priority = forms.IntegerField(min_value=0, max_value=MAX_PRIORITY, initial=0,
+                                  help_text=f"0-{MAX_PRIORITY}; higher is answered first.")
     reply_to = forms.CharField(max_length=10, required=False, widget=forms.HiddenInput)
+
+    OPTIONS = ("username", "entity", "priority")
+
+    def options(self):
+        return [self[name] for name in self.OPTIONS]
+
+    def options_have_errors(self) -> bool:
+        return any(self[name].errors for name in self.OPTIONS)
 
 
 def threaded(messages) -> list[tuple]:
@@ -68,6 +88,9 @@ def stream_page(request):
             return redirect(f"{reverse('queue_stream')}{'?tenant=' + tenant_id if tenant_id else ''}#composer")
     messages = services.list_messages(tenant, limit=PAGE_MESSAGES)
     context = {
+        "bots": services.bot_presence(),
+        # Nothing is gained by asking more often than bots write their heartbeats.
+        "bots_poll_ms": int(settings.WORKER_HEARTBEAT_SECONDS * 1000),
         "tenant": tenant,
         "streams": tenants_for(request.user),
         "threads": threaded(messages),
@@ -76,3 +99,12 @@ def stream_page(request):
         "form": form,
     }
     return render(request, "queue_app/stream.html", context, status=400 if form.errors else 200)
+
+
+@never_cache
+@login_required
+@require_GET
+def bot_presence(request):
+    """`{"online", "bots"}` for the page's indicator (queue.js polls it): bots work every
+    stream, so this is the same for all of them."""
+    return JsonResponse(services.bot_presence())

@@ -1,6 +1,7 @@
 // Live updates for the queue stream page (docs/queue.md). The page works without this module;
-// it adds the socket, a polling fallback while the socket is down, replies in place and posting
-// without a reload.
+// it adds the socket, a polling fallback while the socket is down, replies in place, posting
+// without a reload (Enter sends), times in the viewer's zone, and the "bot online / offline"
+// indicator kept current by polling the bots' presence.
 import { LiveSocket } from "./live-socket.js";
 
 // While the socket is down, poll the stream from its cursor every 5 s, backing off to 30 s (as
@@ -24,7 +25,13 @@ const composer = document.querySelector("#composer form");
 const input = composer?.querySelector("textarea");
 const replyField = composer?.querySelector("[name=reply_to]");
 const replying = document.getElementById("replying");
+const composerError = document.getElementById("composer-error");
+const presence = document.getElementById("bot-presence");
+const botsOffline = document.getElementById("bots-offline");
 const tenant = root.dataset.tenant;
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
 
 // GET /api/queue/messages hands back `next_cursor` even on its last page: kept, it fetches
 // only what was posted after the last message seen.
@@ -113,6 +120,23 @@ function paint(name) {
   if (/^#[0-9a-fA-F]{6}$/.test(name.dataset.color ?? "")) name.style.color = name.dataset.color;
 }
 
+// Server-rendered times are UTC; the viewer reads their own zone: the time alone for today,
+// with the date otherwise, and the full date and zone on hover.
+function localise(time) {
+  const when = new Date(time.getAttribute("datetime"));
+  if (Number.isNaN(when.getTime())) return;
+  const today = new Date().toDateString() === when.toDateString();
+  time.textContent = (today ? timeFormat : dateTimeFormat).format(when);
+  time.title = fullFormat.format(when);
+}
+
+function setStatus(item, status) {
+  const badge = item.querySelector("[data-status]"); // ai messages have none: they are born complete
+  if (!badge) return;
+  badge.textContent = status;
+  badge.className = `status queue-status-${status}`;
+}
+
 function render(message, depth) {
   const item = element("li", `queue-message queue-message-${message.message_type}`);
   item.id = `m-${message.id}`;
@@ -123,13 +147,25 @@ function render(message, depth) {
   if (message.color) name.dataset.color = message.color;
   paint(name);
   meta.append(name, " ");
+  if (message.message_type === "ai") {
+    const type = element("span", "queue-type", "AI");
+    type.title = "Written by a bot";
+    meta.append(type, " ");
+  }
   if (message.entity) meta.append(element("span", "queue-entity", `→ ${message.entity}`), " ");
-  const badge = element("span", `status queue-status-${message.status}`, message.status);
-  badge.dataset.status = "";
+  const time = element("time");
+  time.setAttribute("datetime", message.created_at);
+  localise(time);
+  meta.append(time, " ");
+  if (message.message_type !== "ai") {
+    const badge = element("span", `status queue-status-${message.status}`, message.status);
+    badge.dataset.status = "";
+    meta.append(badge, " ");
+  }
   const reply = element("button", "button-link", "Reply");
   reply.type = "button";
   reply.dataset.replyTo = message.id;
-  meta.append(badge, " ", reply);
+  meta.append(reply);
   item.append(meta, element("p", "chat-content", message.text));
   return item;
 }
@@ -138,17 +174,13 @@ function upsert(message) {
   if (!message) return;
   const existing = document.getElementById(`m-${message.id}`);
   if (existing) {
-    const badge = existing.querySelector("[data-status]");
-    badge.textContent = message.status;
-    badge.className = `status queue-status-${message.status}`;
+    setStatus(existing, message.status);
     return;
   }
   const parent = message.reply_to && document.getElementById(`m-${message.reply_to}`);
   if (parent && message.message_type === "ai") {
     // A bot's reply means its message is complete (polling sees replies, not status changes).
-    const badge = parent.querySelector("[data-status]");
-    badge.textContent = "complete";
-    badge.className = "status queue-status-complete";
+    setStatus(parent, "complete");
   }
   const depth = parent ? Math.min(MAX_DEPTH, Number(parent.dataset.depth) + 1) : 0;
   const item = render(message, depth);
@@ -182,8 +214,30 @@ document.getElementById("reply-cancel")?.addEventListener("click", () => {
   replying.hidden = true;
 });
 
+function showError(text) {
+  composerError.textContent = text;
+  composerError.hidden = !text;
+}
+
+// The API's 400 names fields: {"error": {"message", "fields": {"username": ["…"]}}}.
+function errorText(body) {
+  const fields = body?.error?.fields;
+  if (fields && typeof fields === "object") {
+    const labels = { text: "Message", username: "Post as", entity: "Entity", priority: "Priority", reply_to: "Reply" };
+    return Object.entries(fields)
+      .map(([name, errors]) => `${labels[name] ?? name}: ${[errors].flat().join(" ")}`)
+      .join(" ");
+  }
+  return body?.error?.message ?? "";
+}
+
 async function postOverApi(event) {
   event.preventDefault();
+  if (!input.value.trim()) {
+    showError("Message: a message cannot be empty.");
+    input.focus();
+    return;
+  }
   const button = composer.querySelector("button[type=submit]");
   const field = (name) => composer.querySelector(`[name=${name}]`)?.value ?? "";
   const body = {
@@ -202,7 +256,20 @@ async function postOverApi(event) {
       headers: { "Content-Type": "application/json", "X-CSRFToken": field("csrfmiddlewaretoken") },
       body: JSON.stringify(body),
     });
+    if (response.status === 400 || response.status === 403) {
+      const body = await response.json().catch(() => null);
+      const text = errorText(body);
+      if (text) {
+        showError(text);
+        const fields = Object.keys(body?.error?.fields ?? {});
+        if (fields.some((name) => ["username", "entity", "priority"].includes(name))) {
+          composer.querySelector(".queue-options").open = true;
+        }
+        return;
+      }
+    }
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    showError("");
     input.value = "";
     replyField.value = "";
     replying.hidden = true;
@@ -215,8 +282,54 @@ async function postOverApi(event) {
 }
 
 composer?.addEventListener("submit", postOverApi);
+// Enter sends, Shift+Enter breaks the line (not while an input method is composing a character).
+input?.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    composer.requestSubmit();
+  }
+});
+
+// --- Bot presence -------------------------------------------------------------------------
+// The bots' heartbeats (manage.py workers) are polled: a bot that was killed sends no event,
+// it just stops beating, so only asking tells "offline" apart from "quiet".
+const BOTS_POLL_MS = Math.max(1000, Number(root.dataset.botsPollMs) || 5000);
+
+function showPresence({ online, bots }) {
+  presence.dataset.online = String(online);
+  presence.querySelector("[data-bot-label]").textContent = online
+    ? `Bot online${bots > 1 ? ` (${bots})` : ""}`
+    : "Bot offline";
+  botsOffline.hidden = online;
+}
+
+let presenceInFlight = false;
+
+async function refreshPresence() {
+  if (presenceInFlight) return;
+  presenceInFlight = true;
+  try {
+    const response = await fetch(root.dataset.botsUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (response.ok) showPresence(await response.json());
+  } catch {
+    // Harbor unreachable: keep what we last knew; the connection indicator says we are offline.
+  } finally {
+    presenceInFlight = false;
+  }
+}
+
+// A hidden tab does not poll; it catches up as soon as it is shown again.
+function pollPresence() {
+  if (document.visibilityState === "visible") refreshPresence();
+  setTimeout(pollPresence, BOTS_POLL_MS);
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") refreshPresence();
+});
 
 stream.querySelectorAll("[data-color]").forEach(paint);
+stream.querySelectorAll("time[datetime]").forEach(localise);
+setTimeout(pollPresence, BOTS_POLL_MS);
 stream.scrollTop = stream.scrollHeight;
 setIndicator("connecting");
 new LiveSocket(root.dataset.wsPath, { cursor: null, onFrame: handle, onState }).connect();

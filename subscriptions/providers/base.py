@@ -76,11 +76,13 @@ class Provider(ABC):
         return f"{prefix}_CLIENT_ID", f"{prefix}_CLIENT_SECRET"
 
     @property
-    def kind_labels(self) -> list[str]:
+    def follows(self) -> str:
+        """What one can follow on it, for people: "shows, artists and playlists"."""
         from ..models import Subscription
 
         labels = dict(Subscription.Kind.choices)
-        return [labels[kind] for kind in self.kinds]
+        things = [f"{labels[kind].removeprefix(self.label).strip().lower()}s" for kind in self.kinds]
+        return " and ".join([", ".join(things[:-1]), things[-1]] if len(things) > 1 else things)
 
     @property
     def oauth_dependency(self) -> str:

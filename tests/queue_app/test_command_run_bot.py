@@ -54,6 +54,7 @@ def test_once_answers_and_reports(alice):
         (["--concurrency", "0"], "--concurrency"),
         (["--lease-seconds", "0"], "--lease-seconds"),
         (["--api-url", "http://127.0.0.1:9"], "--token"),
+        (["--name", "answerer"], "--name must start with 'queue-bot'"),  # the queue page would not count it
     ],
 )
 def test_bad_arguments_are_refused(args, complaint):

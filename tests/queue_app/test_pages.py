@@ -54,3 +54,33 @@ def test_a_tenant_stream_page_is_for_members(client, alice, acme, mallory):
 
 def test_anonymous_visitors_are_sent_to_log_in(client):
     assert client.get("/queue/").status_code == 302
+
+
+def test_messages_show_their_time_and_ai_replies_their_type(browser, alice):
+    question = services.post_message(alice, "Question?", timestamp=1_764_633_600_000)  # 2025-12-02 00:00 UTC
+    claimed = services.claim(question.pk, "w1")
+    _, answer, _ = services.complete(question.pk, "w1", claimed.claim_token, "Answer.")
+    page = browser.get("/queue/").content.decode()
+    human = re.search(rf'<li [^>]*id="m-{question.pk}".*?</li>', page, re.S).group(0)
+    ai = re.search(rf'<li [^>]*id="m-{answer.pk}".*?</li>', page, re.S).group(0)
+    assert '<time datetime="2025-12-02T00:00:00+00:00"' in human and "Dec 2, 00:00 UTC</time>" in human
+    assert "queue-type" not in human and "data-status" in human
+    assert 'class="queue-type" title="Written by a bot">AI</span>' in ai
+    assert "data-status" not in ai  # born complete: no status to follow
+    assert "<time datetime=" in ai
+
+
+def test_the_composer_is_a_message_box_with_the_rest_under_options(browser):
+    page = browser.get("/queue/").content.decode()
+    assert '<label for="id_text" class="visually-hidden">Message</label>' in page and 'aria-describedby="id_text_helptext"' in page
+    assert re.search(r'<details class="queue-options">\s*<summary>Options', page)  # closed until needed
+    assert page.index('id="stream"') < page.index('id="composer"')  # newest at the bottom, then the box
+
+
+def test_an_empty_or_overlong_message_is_a_form_error(browser, settings):
+    assert b"This field is required." in browser.post("/queue/", {"text": "", "priority": 0}).content
+    response = browser.post("/queue/", {"text": "x" * (settings.QUEUE_MESSAGE_MAX_LENGTH + 1), "priority": 0})
+    assert response.status_code == 400 and b"Ensure this value has at most" in response.content
+    assert browser.post("/queue/", {"text": "hi", "priority": "11"}).status_code == 400
+    assert browser.post("/queue/", {"text": "hi", "priority": "0", "reply_to": "nope"}).status_code == 400
+    assert not QueueMessage.objects.exists()

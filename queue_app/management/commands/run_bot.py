@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from project.workers.services import Heartbeat
 from queue_app.bot import BotEngine, HttpBackend, LocalBackend
 from queue_app.providers import PROVIDERS
-from queue_app.models import ENTITY
+from queue_app.models import BOT_HEARTBEAT, ENTITY
 
 
 class Command(BaseCommand):
@@ -28,7 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--idle-seconds", type=float, default=1.0, help="Wait when nothing is claimable.")
         parser.add_argument("--api-url", default="", help="A remote Harbor, e.g. https://harbor.example.com")
         parser.add_argument("--token", default="", help="A bot user's API token (with --api-url).")
-        parser.add_argument("--name", default="queue-bot", help="The heartbeat name in `manage.py workers`.")
+        parser.add_argument("--name", default=BOT_HEARTBEAT,
+                            help=f"The heartbeat name in `manage.py workers`; starts with {BOT_HEARTBEAT!r} "
+                                 "(the queue page counts those as bots online).")
 
     def handle(self, *args, provider, entities, concurrency, once, lease_seconds, idle_seconds, api_url, token,
                name, **options):
@@ -44,6 +46,8 @@ class Command(BaseCommand):
             raise CommandError("--idle-seconds must be more than 0.")
         if lease_seconds is not None and not 0 < lease_seconds <= settings.QUEUE_MAX_LEASE_SECONDS:
             raise CommandError(f"--lease-seconds must be more than 0 and at most {settings.QUEUE_MAX_LEASE_SECONDS:g}.")
+        if not name.startswith(BOT_HEARTBEAT) or len(name) > 64:
+            raise CommandError(f"--name must start with {BOT_HEARTBEAT!r} (e.g. {BOT_HEARTBEAT}-duke), up to 64 characters.")
         if bool(api_url) != bool(token):
             raise CommandError("--api-url and --token go together.")
         backend = HttpBackend(api_url, token) if api_url else LocalBackend()
