@@ -135,7 +135,8 @@ class StreamQuerySerializer(QuerySerializer):
 class NewQueueMessageSerializer(StrictSerializer):
     text = serializers.CharField(max_length=100_000)
     username = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
-                                     help_text="Shown with the message; default: your display name.")
+                                     help_text="Shown with the message; default: your display name. Bots' "
+                                               "names (QUEUE_BOT_NAME, personas, bot users) are for bots: 400.")
     color = _color_field()
     tenant_id = serializers.CharField(max_length=16, required=False, allow_null=True, default=None)
     priority = serializers.IntegerField(min_value=0, max_value=MAX_PRIORITY, required=False, default=0)

@@ -257,11 +257,11 @@ async function postOverApi(event) {
       body: JSON.stringify(body),
     });
     if (response.status === 400 || response.status === 403) {
-      const body = await response.json().catch(() => null);
-      const text = errorText(body);
+      const answer = await response.json().catch(() => null);
+      const text = errorText(answer);
       if (text) {
         showError(text);
-        const fields = Object.keys(body?.error?.fields ?? {});
+        const fields = Object.keys(answer?.error?.fields ?? {});
         if (fields.some((name) => ["username", "entity", "priority"].includes(name))) {
           composer.querySelector(".queue-options").open = true;
         }
