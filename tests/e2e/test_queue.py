@@ -138,6 +138,7 @@ def test_the_queue_and_connect_pages_fit_a_phone(server, open_browser):
     reply = services.post_message(alice, "A reply", reply_to=question.pk)
     services.post_message(alice, "A reply to the reply", reply_to=reply.pk)
     page.set_viewport_size({"width": 390, "height": 844})
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for path in ("/queue/", "/subscriptions/accounts/", "/subscriptions/connect/spotify/"):
         page.goto(f"{server.url}{path}")
         width = page.evaluate("() => document.documentElement.scrollWidth")
