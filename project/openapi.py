@@ -66,6 +66,9 @@ class HarborAutoSchema(AutoSchema):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
         if direction == "request" and isinstance(serializer, StrictInput):
             schema["additionalProperties"] = False
+        if direction == "request" and (one_of := getattr(serializer, "schema_requires_one_of", ())):
+            # A rule across fields (at least one of them is sent), which a `required` list cannot say.
+            schema["anyOf"] = [{"required": [name]} for name in one_of]
         return schema
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):

@@ -323,6 +323,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "project.accounts.models.Membership.Role",
         "ParticipantRoleEnum": "workflows.models.Participant.Role",
+        #: editor or viewer: a participant added to a workflow or named by a template.
+        "AddedParticipantRoleEnum": "workflows.models.TemplateParticipant.ROLES",
         "WorkflowStatusEnum": "workflows.models.Workflow.Status",
         "WorkflowMessageTypeEnum": "workflows.models.Message.Type",
         "NotificationKindEnum": "notifications.models.Kind",

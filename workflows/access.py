@@ -1,13 +1,13 @@
 """The one way to reach a workflow: tenant-scoped through project.accounts.access, visible to
 its participants and to its tenant's owners and admins, 404 for everyone else."""
 
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery
 from django.http import Http404
 
-from project.accounts.access import scope_to_user
+from project.accounts.access import get_for_user, scope_to_user
 from project.accounts.models import Membership
 
-from .models import Participant, Workflow
+from .models import Participant, TemplateParticipant, Workflow, WorkflowTemplate
 from .services import WorkflowAccess
 
 
@@ -52,3 +52,20 @@ def get_workflow_access(user, workflow_id) -> WorkflowAccess:
             joined_at=workflow.participant_joined_at,
         )
     return WorkflowAccess(workflow, user, participant, workflow.tenant_role)
+
+
+def templates_for(user):
+    """The workflow templates of `user`'s tenants (any member may start a workflow from one),
+    with what showing them needs."""
+    return scope_to_user(_templates(), user)
+
+
+def get_template(user, template_id, tenant_id=None) -> WorkflowTemplate:
+    """One template of `user`'s tenants (of tenant `tenant_id` if given), or Http404."""
+    lookup = {"pk": template_id} if tenant_id is None else {"pk": template_id, "tenant_id": tenant_id}
+    return get_for_user(_templates(), user, **lookup)
+
+
+def _templates():
+    participants = Prefetch("participants", queryset=TemplateParticipant.objects.select_related("user"))
+    return WorkflowTemplate.objects.select_related("tenant", "created_by").prefetch_related(participants)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import HistoryEvent, MediaFile, Message, Participant, Workflow
+from .models import HistoryEvent, MediaFile, Message, Participant, TemplateParticipant, Workflow, WorkflowTemplate
 
 
 class ParticipantInline(admin.TabularInline):
@@ -117,3 +117,29 @@ class MediaFileAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class TemplateParticipantInline(admin.TabularInline):
+    model = TemplateParticipant
+    extra = 0
+    fields = ["user", "role"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False  # through the tenant's templates page or API, which check membership
+
+
+@admin.register(WorkflowTemplate)
+class WorkflowTemplateAdmin(admin.ModelAdmin):
+    """Read and delete: writes go through workflows.templates_service (names, patterns, members)."""
+
+    list_display = ["name", "tenant", "title_pattern", "created_by", "updated_at"]
+    search_fields = ["name", "id", "tenant__name", "title_pattern"]
+    readonly_fields = [f.name for f in WorkflowTemplate._meta.fields]
+    inlines = [TemplateParticipantInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("tenant", "created_by")

@@ -14,8 +14,8 @@ from rest_framework.views import APIView
 from project.accounts.access import get_membership
 from project.api import CursorPagination, validated
 
-from . import examples, reading, services
-from .access import get_workflow_access, workflows_for
+from . import examples, reading, services, templates_service
+from .access import get_template, get_workflow_access, workflows_for
 from .models import Participant
 from .serializers import (
     CustomEventSerializer,
@@ -23,11 +23,11 @@ from .serializers import (
     MediaUploadSerializer,
     MessageSerializer,
     NewWorkflowMessageSerializer,
+    NewWorkflowSerializer,
     NewParticipantSerializer,
     ParticipantSerializer,
     ReadStateSerializer,
     ReadStateUpdateSerializer,
-    WorkflowCreateSerializer,
     WorkflowDetailSerializer,
     WorkflowFilterSerializer,
     WorkflowSerializer,
@@ -63,10 +63,15 @@ def filtered_workflows(user, filters: dict):
 
 
 def create_workflow(request, data) -> services.WorkflowAccess:
-    """`data` checked by WorkflowCreateSerializer; shared with the original route."""
+    """`data` checked by NewWorkflowSerializer, or by WorkflowCreateSerializer for the original
+    route, which shares this."""
     membership = get_membership(request.user, data["tenant_id"])
     participants = [(p["email"], p["role"]) for p in data["participants"]]
-    workflow = services.create_workflow(membership.tenant, request.user, data["title"], participants)
+    if template_id := data.get("template_id"):  # NewWorkflowSerializer's
+        template = get_template(request.user, template_id, tenant_id=membership.tenant_id)
+        workflow = templates_service.start_workflow(template, request.user, data.get("title", ""), participants)
+    else:
+        workflow = services.create_workflow(membership.tenant, request.user, data["title"], participants)
     return get_workflow_access(request.user, workflow.pk)
 
 
@@ -94,9 +99,9 @@ class WorkflowListView(generics.ListAPIView):
     def get(self, request):
         return super().get(request)
 
-    @extend_schema(request=WorkflowCreateSerializer, responses={201: WorkflowDetailSerializer}, examples=examples.CREATE_WORKFLOW)
+    @extend_schema(request=NewWorkflowSerializer, responses={201: WorkflowDetailSerializer}, examples=examples.CREATE_WORKFLOW)
     def post(self, request):
-        access = create_workflow(request, validated(WorkflowCreateSerializer, request.data))
+        access = create_workflow(request, validated(NewWorkflowSerializer, request.data))
         return Response(workflow_detail_data(request, access), status=status.HTTP_201_CREATED)
 
 

@@ -51,3 +51,30 @@ LIST_MESSAGES = [
     # One item: drf-spectacular wraps it in the list envelope, with the envelope's own examples.
     OpenApiExample("One page, and the cursor that fetches what comes later", response_only=True, value=MESSAGE),
 ]
+TEMPLATE = {
+    "id": "Rk2vQm8TzW4p",
+    "tenant_id": "TMTwezQEWtXh",
+    "name": "Release",
+    "title_pattern": "Release {date}",
+    "description": "Everything a release needs, in order.",
+    "participants": [{"email": "bob@example.com", "display_name": "Bob", "role": "viewer"}],
+    "first_message": "- [ ] Changelog\n- [ ] Tag the release\n- [ ] Announce",
+    "created_by": "alice@example.com",
+    "created_at": "2026-12-01T09:00:00.000000Z",
+    "updated_at": "2026-12-01T09:00:00.000000Z",
+}
+
+CREATE_WORKFLOW.insert(1, OpenApiExample(
+    "From a template (its title pattern gives the title)",
+    request_only=True,
+    value={"tenant_id": "TMTwezQEWtXh", "template_id": "Rk2vQm8TzW4p"},
+))
+CREATE_TEMPLATE = [
+    OpenApiExample(
+        "A release checklist",
+        request_only=True,
+        value={key: TEMPLATE[key] for key in ("name", "title_pattern", "description", "first_message")}
+        | {"participants": [{"email": "bob@example.com", "role": "viewer"}]},
+    ),
+    OpenApiExample("The new template", response_only=True, status_codes=["201"], value=TEMPLATE),
+]

@@ -1,6 +1,7 @@
 import secrets
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -197,3 +198,54 @@ class HistoryEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("History events are never deleted.")
+
+
+#: A template's title pattern knows one placeholder, `{date}`: the day the workflow is started
+#: (YYYY-MM-DD, settings.TIME_ZONE). Any other brace is refused, so that a pattern never means
+#: something else later; the pattern must not be blank.
+TITLE_PATTERN_REGEX = r"^\s*(?:[^{}\s\x00]|\{date\})(?:[^{}\x00]|\{date\})*$"
+TITLE_PATTERN_HELP = "“{date}” becomes the day the workflow starts (2026-12-01); no other braces."
+validate_title_pattern = RegexValidator(TITLE_PATTERN_REGEX, f"Not a title pattern: {TITLE_PATTERN_HELP}")
+
+
+class WorkflowTemplate(models.Model):
+    """What a tenant's owners and admins set up once for the workflows they start often: the
+    title, who takes part and the first message (a checklist is a message of lines).
+    Written by workflows.templates_service only."""
+
+    id = models.CharField(primary_key=True, max_length=16, default=new_public_id, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="workflow_templates")
+    name = models.CharField(max_length=120)
+    title_pattern = models.CharField(max_length=200, validators=[validate_title_pattern], help_text=TITLE_PATTERN_HELP)
+    description = models.TextField(blank=True)
+    first_message = models.TextField(blank=True, help_text="Posted by whoever starts the workflow.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="workflow_template_unique_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class TemplateParticipant(models.Model):
+    """A default participant of a template. Someone who has since left the tenant is skipped
+    when a workflow is started (workflows.templates_service.start_workflow)."""
+
+    ROLES = [(Participant.Role.EDITOR, Participant.Role.EDITOR.label), (Participant.Role.VIEWER, Participant.Role.VIEWER.label)]
+
+    template = models.ForeignKey(WorkflowTemplate, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(max_length=16, choices=ROLES, default=Participant.Role.EDITOR)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["template", "user"], name="template_participant_unique_user")]
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.user} ({self.role}) in template {self.template_id}"

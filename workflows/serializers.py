@@ -9,11 +9,21 @@ import json
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from project.accounts.access import tenants_for
 from project.serializers import QuerySerializer, StrictSerializer
 
-from .models import HistoryEvent, Message, Participant, Workflow
+from .models import (
+    TITLE_PATTERN_HELP,
+    TITLE_PATTERN_REGEX,
+    HistoryEvent,
+    Message,
+    Participant,
+    TemplateParticipant,
+    Workflow,
+    WorkflowTemplate,
+)
 
 #: The serialized `data` of a custom event; it travels to every socket of the workflow.
 MAX_CUSTOM_EVENT_BYTES = 16 * 1024
@@ -257,4 +267,92 @@ class ReadStateUpdateSerializer(StrictSerializer):
     def validate(self, attrs):
         if not attrs:
             raise serializers.ValidationError("Send last_read_message_id, muted or both.")
+        return attrs
+
+
+class TemplateParticipantSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", read_only=True)
+    display_name = serializers.CharField(source="user.display_name", read_only=True)
+
+    class Meta:
+        model = TemplateParticipant
+        fields = ["email", "display_name", "role"]
+        read_only_fields = fields
+
+
+class WorkflowTemplateSerializer(serializers.ModelSerializer):
+    """A workflow template, as every template route returns it."""
+
+    id = serializers.CharField(read_only=True)
+    tenant_id = serializers.CharField(read_only=True)
+    participants = TemplateParticipantSerializer(many=True, read_only=True)
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, allow_null=True)
+
+    class Meta:
+        model = WorkflowTemplate
+        fields = [
+            "id",
+            "tenant_id",
+            "name",
+            "title_pattern",
+            "description",
+            "participants",
+            "first_message",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class WorkflowTemplateCreateSerializer(StrictSerializer):
+    # The limits are workflows.templates_service's (LIMITS); uniqueness and membership too.
+    name = serializers.CharField(max_length=120, help_text="Unique in the tenant (ignoring case).")
+    title_pattern = serializers.RegexField(
+        TITLE_PATTERN_REGEX,
+        max_length=200,
+        help_text=f"{TITLE_PATTERN_HELP} Titles are cut at 200 characters.",
+        error_messages={"invalid": f"Not a title pattern: {TITLE_PATTERN_HELP}"},
+    )
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    participants = NewParticipantSerializer(
+        many=True, required=False, default=list, help_text="Members of the tenant who join each workflow."
+    )
+    first_message = serializers.CharField(
+        required=False, allow_blank=True, default="",
+        help_text="Posted by whoever starts the workflow (a checklist: one item per line); at most "
+        "WORKFLOW_MESSAGE_MAX_LENGTH characters.",
+    )
+
+
+class WorkflowTemplateUpdateSerializer(WorkflowTemplateCreateSerializer):
+    """PATCH: only the fields sent change; `participants` replaces the list."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required, field.default = False, empty
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Send at least one field to change.")
+        return attrs
+
+
+class NewWorkflowSerializer(WorkflowCreateSerializer):
+    """POST /api/workflows: a title, a template, or both (the title then replaces the pattern's).
+    Seed 000's route keeps WorkflowCreateSerializer."""
+
+    #: The schema says it too (project.openapi): a body without both is invalid.
+    schema_requires_one_of = ("title", "template_id")
+
+    title = serializers.CharField(max_length=200, required=False)
+    template_id = serializers.CharField(
+        max_length=16, required=False,
+        help_text="A workflow template of the tenant: its participants join and its first message is posted.",
+    )
+
+    def validate(self, attrs):
+        if "title" not in attrs and "template_id" not in attrs:
+            raise serializers.ValidationError({"title": ["Send a title, a template_id, or both."]})
         return attrs

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, sharing, views
+from . import api, sharing, templates_api, templates_views, views
 
 api_urlpatterns = [
     path("workflows", api.WorkflowListView.as_view(), name="api-workflows"),
@@ -22,6 +22,16 @@ api_urlpatterns = [
     path("workflows/<str:workflow_id>/events", api.CustomEventView.as_view(), name="api-workflow-events"),
     path("workflows/<str:workflow_id>/read_state", api.ReadStateView.as_view(), name="api-workflow-read-state"),
     path("read_states", api.ReadStatesView.as_view(), name="api-read-states"),
+    path(
+        "tenants/<str:tenant_id>/workflow_templates",
+        templates_api.WorkflowTemplateListView.as_view(),
+        name="api-workflow-templates",
+    ),
+    path(
+        "tenants/<str:tenant_id>/workflow_templates/<str:template_id>",
+        templates_api.WorkflowTemplateDetailView.as_view(),
+        name="api-workflow-template",
+    ),
 ]
 
 page_urlpatterns = [
@@ -45,4 +55,15 @@ page_urlpatterns = [
     ),
     path("workflows/<str:workflow_id>/status/", views.change_status, name="workflow_change_status"),
     path("workflows/<str:workflow_id>/delete/", views.delete_workflow, name="workflow_delete"),
+    path("tenants/<str:tenant_id>/workflow_templates/", templates_views.template_list, name="workflow_templates"),
+    path(
+        "tenants/<str:tenant_id>/workflow_templates/<str:template_id>/",
+        templates_views.template_edit,
+        name="workflow_template_edit",
+    ),
+    path(
+        "tenants/<str:tenant_id>/workflow_templates/<str:template_id>/delete/",
+        templates_views.template_delete,
+        name="workflow_template_delete",
+    ),
 ]

@@ -18,8 +18,8 @@ from project.accounts.models import normalize_email
 from project.accounts.services import Conflict
 from project.realtime.models import Event
 
-from . import reading, services
-from .access import get_workflow_access, workflows_for
+from . import reading, services, templates_service
+from .access import get_workflow_access, templates_for, workflows_for
 from .forms import (
     DeleteForm,
     DeleteMessageForm,
@@ -62,6 +62,9 @@ def workflow_list(request):
         workflows = workflows.filter(tenant=wanted_tenant)
 
     initial = {"tenant": request.session.get(CURRENT_TENANT_SESSION_KEY)}
+    # "Start a workflow" from a template's page picks it here.
+    if picked := templates_for(request.user).filter(pk=request.GET.get("template", "")).first():
+        initial = {"tenant": picked.tenant_id, "template": picked.pk}
     form = WorkflowForm(request.user, request.POST or None, initial=initial)
     status = HTTPStatus.OK
     if request.method == "POST":
@@ -70,7 +73,10 @@ def workflow_list(request):
             data = form.cleaned_data
             participants = [(email, Participant.Role.EDITOR) for email in data["participants"]]
             try:
-                workflow = services.create_workflow(data["tenant"], request.user, data["title"], participants)
+                if data.get("template"):
+                    workflow = templates_service.start_workflow(data["template"], request.user, data["title"], participants)
+                else:
+                    workflow = services.create_workflow(data["tenant"], request.user, data["title"], participants)
             except REFUSALS as error:
                 # The service names a participant's address `email`; the form calls it `participants`.
                 status = _show_refusal(form, error, field_names={"email": "participants"})

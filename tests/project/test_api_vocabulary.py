@@ -99,6 +99,7 @@ def test_harbors_own_routes_speak_snake_case_and_list_in_the_envelope(schema):
 WITH_EXAMPLES = {
     ("POST", "/api/auth/token"),
     ("POST", "/api/workflows"),
+    ("POST", "/api/tenants/{tenant_id}/workflow_templates"),
     ("GET", "/api/workflows/{workflow_id}/messages"),
     ("POST", "/api/workflows/{workflow_id}/messages"),
     ("POST", "/api/queue/messages"),

@@ -24,6 +24,7 @@ from subscriptions import services as subscriptions
 from subscriptions.models import ProviderAccount
 from tests.conftest import PASSWORD
 from workflows import services as workflows
+from workflows import templates_service as workflow_templates
 from workflows.access import get_workflow_access
 
 PERSONAS = ["anonymous", "outsider", "non_participant", "viewer", "editor", "initiator", "staff"]
@@ -40,6 +41,7 @@ class World:
     editor_account_id: str
     editor_subscription_id: str
     editor_message_id: int
+    template_id: str
 
     def values(self) -> dict:
         """What a route template may name."""
@@ -52,6 +54,7 @@ class World:
             "editor_account": self.editor_account_id,
             "editor_subscription": self.editor_subscription_id,
             "editor_message": self.editor_message_id,
+            "template": self.template_id,
             "viewer_email": self.users["viewer"].email,
             "editor_email": self.users["editor"].email,
             "newcomer_email": self.users["newcomer"].email,
@@ -86,9 +89,12 @@ def world(db) -> World:
     # A connected account is made by the OAuth flow (tested in tests/subscriptions); here only its row.
     account = ProviderAccount.objects.create(user=users["editor"], provider="spotify", external_id="editor-spotify")
     subscription = subscriptions.add_subscription(account, "spotify_show", "show-1", "A show")
+    template = workflow_templates.create_template(
+        owner_membership, name="Release", title_pattern="Release {date}", participants=[(users["viewer"].email, "viewer")]
+    )
     return World(
         users, acme.pk, workflow.pk, shared.share_token, notification.pk, editor_token.pk, account.pk, subscription.pk,
-        said.pk,
+        said.pk, template.pk,
     )
 
 

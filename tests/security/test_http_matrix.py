@@ -61,6 +61,13 @@ MATRIX = [
     ("api-workflow-read-state", "get", "/api/workflows/{workflow}/read_state", None, expect(401, 404, 404, 200, 200, 200, 404)),
     ("api-workflow-read-state", "patch", "/api/workflows/{workflow}/read_state", {"muted": True}, expect(401, 404, 404, 200, 200, 200, 404)),
     ("api-read-states", "get", "/api/read_states", None, SIGNED_IN),
+    # Any member of the tenant starts a workflow from its template; its owners and admins (none of these) write them.
+    ("api-workflows", "post", "/api/workflows", {"tenant_id": "{tenant}", "template_id": "{template}"}, expect(401, 404, 201, 201, 201, 201, 404)),
+    ("api-workflow-templates", "get", "/api/tenants/{tenant}/workflow_templates", None, TENANT_READ),
+    ("api-workflow-templates", "post", "/api/tenants/{tenant}/workflow_templates", {"name": "Weekly", "title_pattern": "Weekly {{date}}"}, TENANT_MANAGE),
+    ("api-workflow-template", "get", "/api/tenants/{tenant}/workflow_templates/{template}", None, TENANT_READ),
+    ("api-workflow-template", "patch", "/api/tenants/{tenant}/workflow_templates/{template}", {"name": "Renamed"}, TENANT_MANAGE),
+    ("api-workflow-template", "delete", "/api/tenants/{tenant}/workflow_templates/{template}", None, TENANT_MANAGE),
     # Seed 000's original routes (project/original/).
     ("original-workflows", "get", "/api/workflow", None, SIGNED_IN),
     ("original-workflows", "post", "/api/workflow", {"tenant_id": "{tenant}", "title": "New"}, expect(401, 404, 201, 201, 201, 201, 404)),
