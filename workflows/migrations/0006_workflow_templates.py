@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_ws_ticket_session'),
-        ('workflows', '0003_read_cursors'),
+        ('workflows', '0005_thumbnails'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
