@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from project.accounts.models import User
+from project.accounts.models import Membership, User
 from project.realtime.services import publish
 
 from .models import Message, Participant
@@ -36,7 +36,12 @@ def read_states(user: User) -> QuerySet[Participant]:
         .values("count")
     )
     return (
-        Participant.objects.filter(user=user, workflow__deleted_at__isnull=True)
+        # Tenant-scoped as every read is: a participation outlives no membership.
+        Participant.objects.filter(
+            user=user,
+            workflow__deleted_at__isnull=True,
+            workflow__tenant_id__in=Membership.objects.filter(user=user).values("tenant_id"),
+        )
         .annotate(
             unread_count=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
             activity_at=F("workflow__last_activity_at"),

@@ -37,6 +37,7 @@ api_urlpatterns = [
 page_urlpatterns = [
     path("share/<str:token>", sharing.shared_file, name="share"),
     path("share/<str:token>/thumbnail", sharing.shared_thumbnail, name="share_thumbnail"),
+    path("", views.home, name="home"),
     path("workflows/", views.workflow_list, name="workflow_list"),
     path("workflows/<str:workflow_id>/", views.workflow_detail, name="workflow_detail"),
     path("workflows/<str:workflow_id>/messages/", views.post_message, name="workflow_post_message"),

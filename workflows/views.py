@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from notifications.models import Kind, Notification
 from project.accounts.context_processors import CURRENT_TENANT_SESSION_KEY
 from project.accounts.models import normalize_email
 from project.accounts.services import Conflict
@@ -45,6 +46,34 @@ STATUS_DONE = {
     Workflow.Status.ACTIVE: "Reopened",
     Workflow.Status.CANCELLED: "Cancelled",
 }
+
+
+#: How many of the most recently active workflows the home page shows.
+HOME_WORKFLOWS = 8
+HOME_MENTIONS = 5
+
+
+@login_required
+def home(request):
+    """What needs you: your most recently active workflows with their unread counts (live, as
+    the list's), the mentions you have not read, and your tenants."""
+    states = list(
+        reading.read_states(request.user).select_related("workflow__tenant", "workflow__last_message__sender")[:HOME_WORKFLOWS]
+    )
+    for state in states:
+        state.workflow.read_state = state
+    unread = [state for state in states if state.unread_count and not state.muted]
+    mentions = Notification.objects.filter(
+        recipient=request.user, kind=Kind.WORKFLOW_MENTION, read_at__isnull=True
+    ).order_by("-created_at", "-id")[:HOME_MENTIONS]
+    context = {
+        "workflows": [state.workflow for state in states],
+        "total_unread": reading.total_unread(request.user),
+        "unread_workflows": len(unread),
+        "mentions": mentions,
+        "memberships": request.user.memberships.select_related("tenant").order_by("tenant__name", "tenant_id"),
+    }
+    return render(request, "workflows/home.html", context)
 
 
 @login_required

@@ -12,7 +12,6 @@ api_urlpatterns = [
 ]
 
 page_urlpatterns = [
-    path("", views.home, name="home"),
     path("accounts/register/", views.register, name="register"),
     path("accounts/login/", views.HarborLoginView.as_view(), name="login"),
     path("accounts/logout/", views.HarborLogoutView.as_view(), name="logout"),

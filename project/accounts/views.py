@@ -18,12 +18,6 @@ from .forms import DUPLICATE_EMAIL, AddMemberForm, ApiTokenForm, LoginForm, Regi
 from .models import ApiToken, Membership, normalize_email
 
 
-@login_required
-def home(request):
-    memberships = request.user.memberships.select_related("tenant").order_by("tenant__name", "tenant_id")
-    return render(request, "accounts/home.html", {"memberships": memberships})
-
-
 def register(request):
     if request.user.is_authenticated:
         return redirect("home")

@@ -446,3 +446,19 @@ def test_deleting_hides_the_workflow_from_the_list(client, workflow, alice):
     assert list(listing.context["page"].object_list) == []
     assert detail(client, workflow).status_code == 404
     assert Workflow.objects.get(pk=workflow.pk).deleted_by == alice  # kept for the audit trail
+
+
+def test_home_shows_what_needs_you(client, workflow, alice, bob, acme, django_capture_on_commit_callbacks):
+    client.force_login(alice)
+    assert "You are all caught up." in client.get(reverse("home")).text
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_message(get_workflow_access(bob, workflow.pk), "Numbers?")
+        services.post_message(get_workflow_access(bob, workflow.pk), "@**Alice** please look at the numbers")
+    home = client.get(reverse("home")).text
+    assert "2 unread messages in 1 workflow below." in home
+    assert "Bob mentioned you in “Quarterly review”" in home
+    assert f'data-workflow-id="{workflow.pk}"' in home and "<span data-unread-count>2</span>" in home
+    assert '<a href="/tenants/' in home  # the tenants, further down
+    # Opening the workflow reads it.
+    client.get(url("workflow_detail", workflow))
+    assert "You are all caught up." in client.get(reverse("home")).text

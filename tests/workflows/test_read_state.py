@@ -120,3 +120,13 @@ def test_only_participants_have_a_read_state(api_as, workflow):
     assert api_as("tenant owner").get(f"/api/workflows/{workflow.pk}").status_code == 200
     assert api_as("tenant owner").get(f"/api/workflows/{workflow.pk}/read_state").status_code == 404
     assert api_as("other tenant").get(f"/api/workflows/{workflow.pk}/read_state").status_code == 404
+
+
+def test_a_participant_who_left_the_tenant_has_no_read_states(api_as, workflow, bob, erin, acme, alice):
+    from project.accounts import services as accounts
+    from project.accounts.models import Membership
+
+    post(bob, workflow)
+    accounts.remove_member(acme, Membership.objects.get(tenant=acme, user=alice), erin.email)
+    assert list(reading.read_states(erin)) == [] and reading.total_unread(erin) == 0
+    assert api_as("editor").get("/api/read_states").json()["results"] == []
