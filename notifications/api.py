@@ -12,6 +12,8 @@ from project.api import CursorPagination, validated
 from . import services
 from .models import Notification
 from .serializers import (
+    BulkDeleteSerializer,
+    DeletedSerializer,
     NotificationFilterSerializer,
     NotificationSerializer,
     PreferencesSerializer,
@@ -39,6 +41,20 @@ class NotificationListView(generics.ListAPIView):
     @extend_schema(parameters=[NotificationFilterSerializer])
     def get(self, request):
         return super().get(request)
+
+    @extend_schema(operation_id="api_notifications_read_destroy", parameters=[BulkDeleteSerializer], responses={200: DeletedSerializer})
+    def delete(self, request):
+        """Clear the list: every notification already read (`?read=true`, required)."""
+        validated(BulkDeleteSerializer, request.query_params)
+        return Response({"deleted": services.delete(request.user)})
+
+
+class NotificationDetailView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, notification_id: int):
+        if not services.delete(request.user, [notification_id]):
+            raise NotFound()
+        return Response(status=204)
 
 
 class NotificationReadView(APIView):

@@ -26,6 +26,14 @@ class NotificationFilterSerializer(QuerySerializer):
     )
 
 
+class DeletedSerializer(serializers.Serializer):
+    deleted = serializers.IntegerField(help_text="How many notifications were deleted.")
+
+
+class BulkDeleteSerializer(QuerySerializer):
+    read = serializers.ChoiceField(choices=["true"], help_text="`true`: delete every notification already read.")
+
+
 class ReadResultSerializer(serializers.Serializer):
     notification = NotificationSerializer()
     unread = serializers.IntegerField()

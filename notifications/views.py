@@ -44,6 +44,21 @@ def mark_read(request):
 
 
 @login_required
+@require_POST
+def delete(request):
+    """One notification (`id`), or without it every one already read."""
+    form = MarkReadForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That is not a notification.")
+        return redirect("notification_list")
+    notification_id = form.cleaned_data["id"]
+    deleted = services.delete(request.user, None if notification_id is None else [notification_id])
+    if notification_id is None:
+        messages.success(request, f"Deleted {deleted} read notification{'' if deleted == 1 else 's'}.")
+    return redirect("notification_list")
+
+
+@login_required
 def preferences(request):
     form = PreferencesForm(request.POST or None, enabled=services.enabled_kinds(request.user))
     if request.method == "POST" and form.is_valid():

@@ -81,6 +81,8 @@ MATRIX = [
     ("api-notification-preferences", "get", "/api/notifications/preferences", None, SIGNED_IN),
     ("api-notification-preferences", "patch", "/api/notifications/preferences", {"kinds": {"queue.reply": False}}, SIGNED_IN),
     ("api-notification-read", "post", "/api/notifications/{notification}/read", None, EDITOR_ONLY),
+    ("api-notifications", "delete", "/api/notifications?read=true", None, SIGNED_IN),
+    ("api-notification", "delete", "/api/notifications/{notification}", None, expect(401, 404, 404, 404, 204, 404, 404)),
     ("notifications_check", "get", "/notifications/{editor_email}/check", None, EDITOR_ONLY),
     ("notifications_clear", "post", "/notifications/{editor_email}/clear", None, EDITOR_ONLY),
     ("api-subscriptions", "get", "/api/subscriptions", None, SIGNED_IN),
