@@ -48,8 +48,11 @@ class TokenObtainView(APIView):
         serializer.is_valid(raise_exception=True)
         email, password = serializer.validated_data["email"], serializer.validated_data["password"]
         # The backend enforces the lockout and counts failures; checking first says why.
-        if lockout.is_locked_out(email, lockout.client_address(request)):
-            raise exceptions.Throttled(detail=lockout.LOCKED_OUT)
+        client = lockout.client_address(request)
+        if lockout.is_locked_out(email, client):
+            locked = exceptions.Throttled(detail=lockout.locked_out_message(email, client))
+            locked.wait = lockout.seconds_left(email, client)  # Retry-After; the message says it in words
+            raise locked
         user = authenticate(request, email=email, password=password)
         if user is None:
             raise exceptions.AuthenticationFailed("Invalid email or password.")

@@ -20,7 +20,7 @@ class LockoutModelBackend(ModelBackend):
             return None
         client = lockout.client_address(request)
         if lockout.is_locked_out(email, client):
-            raise PermissionDenied(lockout.LOCKED_OUT)
+            raise PermissionDenied(lockout.locked_out_message(email, client))
         user = super().authenticate(request, username=email, password=password)
         if user is None:
             lockout.record_failure(email, client)

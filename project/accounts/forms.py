@@ -45,7 +45,7 @@ class LockoutFormMixin:
     def clean(self):
         email = self.cleaned_data.get("username")
         if email and lockout.is_locked_out(email, lockout.client_address(self.request)):
-            raise ValidationError(lockout.LOCKED_OUT, code="locked_out")
+            raise ValidationError(lockout.locked_out_message(email, lockout.client_address(self.request)), code="locked_out")
         return super().clean()
 
     @property

@@ -6,11 +6,11 @@ every process sees the same count. After LOGIN_FAILURE_LIMIT failures the pair i
 LOGIN_FAILURE_WINDOW seconds after the first failure; a success clears the count."""
 
 import hashlib
+import math
+import time
 
 from django.conf import settings
 from django.core.cache import cache
-
-LOCKED_OUT = "Too many failed attempts; try again later."
 
 
 def _key(email: str, client: str) -> str:
@@ -27,9 +27,21 @@ def is_locked_out(email: str, client: str) -> bool:
     return cache.get(_key(email, client), 0) >= settings.LOGIN_FAILURE_LIMIT
 
 
+def seconds_left(email: str, client: str) -> int:
+    """How long a lockout still lasts (the window from the first failure)."""
+    until = cache.get(_key(email, client) + ":until")
+    return max(1, math.ceil(until - time.time())) if until else settings.LOGIN_FAILURE_WINDOW
+
+
+def locked_out_message(email: str, client: str) -> str:
+    minutes = math.ceil(seconds_left(email, client) / 60)
+    return f"Too many failed attempts; try again in {minutes} minute{'' if minutes == 1 else 's'}."
+
+
 def record_failure(email: str, client: str) -> None:
     key = _key(email, client)
     if cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW):
+        cache.set(key + ":until", time.time() + settings.LOGIN_FAILURE_WINDOW, timeout=settings.LOGIN_FAILURE_WINDOW)
         return
     try:
         cache.incr(key)
@@ -38,4 +50,4 @@ def record_failure(email: str, client: str) -> None:
 
 
 def clear_failures(email: str, client: str) -> None:
-    cache.delete(_key(email, client))
+    cache.delete_many([_key(email, client), _key(email, client) + ":until"])

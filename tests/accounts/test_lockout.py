@@ -15,7 +15,8 @@ from ..conftest import PASSWORD
 pytestmark = pytest.mark.django_db
 
 WRONG = "wrong password"
-LOCKED_OUT = "Too many failed attempts; try again later."
+#: The default window is 15 minutes, counted from the first failure.
+LOCKED_OUT = "Too many failed attempts; try again in 15 minutes."
 
 
 @pytest.fixture
@@ -69,6 +70,7 @@ def test_failures_on_the_admin_login_lock_the_login_page_and_the_token_endpoint(
     assert SESSION_KEY not in client.session
     token = token_login(api_client, staff.email)
     assert token.status_code == 429 and token.json()["error"]["message"] == LOCKED_OUT
+    assert 0 < token.json()["error"]["retry_after"] <= 901 and 0 < int(token["Retry-After"]) <= 900
 
 
 def test_failures_add_up_across_entry_points(client, api_client, staff):

@@ -117,7 +117,7 @@ def test_it_refuses_even_the_right_password_after_too_many_failures(client, alic
     response = log_in(client, alice.email, PASSWORD)
 
     assert response.status_code == 429
-    assert "Too many failed attempts; try again later." in response.text
+    assert "Too many failed attempts; try again in 15 minutes." in response.text
     assert SESSION_KEY not in client.session
 
 
