@@ -250,6 +250,8 @@ def _render_detail(request, access, status=HTTPStatus.OK, **forms):
         # Not `messages`: that name belongs to django.contrib.messages in base.html.
         "workflow_messages": recent[::-1],
         "participants": workflow.participants.select_related("user"),
+        # For static/js/workflow.js: names for presence and typing, and whom "@" offers.
+        "people": [{"name": p.user.get_full_name(), "email": p.user.email} for p in workflow.participants.select_related("user")],
         "history": workflow.history.select_related("performed_by"),
         "message_form": MessageForm(),
         "upload_form": UploadForm(),

@@ -69,7 +69,7 @@ function handle(frame) {
   } else if (frame.type === "typing") {
     showTyping(data.user);
   } else if (frame.type === "presence") {
-    const users = data.users ?? [];
+    const users = (data.users ?? []).map(nameOf);
     presenceLine.textContent = users.length ? `Online: ${users.join(", ")}` : "";
   }
 }
@@ -140,6 +140,8 @@ function addMessage(message) {
   log.append(item);
   if (atBottom) log.scrollTop = log.scrollHeight;
   forgetTypist(message.sender);
+  showTime(time);
+  groupMessages();
   markRead();
 }
 
@@ -296,8 +298,13 @@ function forgetTypist(email) {
   renderTyping();
 }
 
+// Presence and typing frames name people by email (the socket protocol's); the page says names.
+function nameOf(email) {
+  return people.find((person) => person.email === email)?.name ?? email;
+}
+
 function renderTyping() {
-  const names = [...typists.keys()];
+  const names = [...typists.keys()].map(nameOf);
   typingLine.textContent = names.length ? `${names.join(", ")} ${names.length === 1 ? "is" : "are"} typing…` : "";
 }
 
@@ -350,6 +357,130 @@ sessionStorage.removeItem(draftKey);
 document.addEventListener("submit", (event) => {
   if (!event.defaultPrevented) navigate();
 });
+
+// --- Times in the reader's zone, relative while recent ----------------------------------------
+const MINUTE = 60_000;
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const absolute = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+function showTime(node) {
+  const when = new Date(node.dateTime);
+  if (Number.isNaN(when.getTime())) return;
+  const ago = Date.now() - when.getTime();
+  node.title = absolute.format(when);
+  if (ago < MINUTE) node.textContent = "just now";
+  else if (ago < 60 * MINUTE) node.textContent = relative.format(-Math.round(ago / MINUTE), "minute");
+  else if (ago < 24 * 60 * MINUTE) node.textContent = relative.format(-Math.round(ago / (60 * MINUTE)), "hour");
+  else node.textContent = absolute.format(when);
+}
+
+function showTimes() {
+  for (const node of document.querySelectorAll("#messages time[datetime], #history time[datetime]")) showTime(node);
+}
+
+// --- Consecutive messages of one author read as one block --------------------------------------
+const GROUP_WITHIN_MS = 5 * MINUTE;
+
+function groupMessages() {
+  let previous = null;
+  for (const item of log.querySelectorAll("li")) {
+    if (!item.classList.contains("chat-message")) {
+      previous = null; // the "new messages" divider starts a block
+      continue;
+    }
+    const author = item.querySelector(".chat-meta strong")?.title ?? "";
+    const at = new Date(item.querySelector("time")?.dateTime ?? 0).getTime();
+    const continued = previous && previous.author === author && author && at - previous.at < GROUP_WITHIN_MS;
+    item.classList.toggle("chat-message-continued", Boolean(continued));
+    previous = { author, at };
+  }
+}
+
+// --- @mentions: the composer offers the other participants after "@" ----------------------------
+const people = JSON.parse(document.getElementById("people")?.textContent ?? "[]");
+const mentionable = people.filter((person) => person.email !== me);
+let suggestions = null;
+
+function mentionQuery() {
+  const before = input.value.slice(0, input.selectionStart);
+  const match = before.match(/(?:^|\s)@([^\s@*]{0,40})$/);
+  return match ? match[1].toLowerCase() : null;
+}
+
+function closeSuggestions() {
+  suggestions?.remove();
+  suggestions = null;
+  input?.removeAttribute("aria-activedescendant");
+}
+
+function insertMention(person) {
+  const before = input.value.slice(0, input.selectionStart).replace(/@[^\s@*]*$/, "");
+  const after = input.value.slice(input.selectionStart);
+  const token = `@**${person.name}** `;
+  input.value = before + token + after;
+  input.selectionStart = input.selectionEnd = (before + token).length;
+  closeSuggestions();
+  input.focus();
+}
+
+function offerMentions() {
+  const query = mentionQuery();
+  closeSuggestions();
+  if (query === null) return;
+  const found = mentionable.filter((p) => p.name.toLowerCase().includes(query) || p.email.startsWith(query)).slice(0, 6);
+  if (!found.length) return;
+  suggestions = element("ul", "mention-suggestions");
+  suggestions.id = "mention-suggestions";
+  suggestions.setAttribute("role", "listbox");
+  suggestions.setAttribute("aria-label", "Mention someone");
+  found.forEach((person, n) => {
+    const option = element("li", n === 0 ? "mention-option mention-option-active" : "mention-option", person.name);
+    option.id = `mention-option-${n}`;
+    option.setAttribute("role", "option");
+    option.title = person.email;
+    option.addEventListener("mousedown", (event) => {
+      event.preventDefault(); // keep the textarea's focus and caret
+      insertMention(person);
+    });
+    option.person = person;
+    suggestions.append(option);
+  });
+  input.setAttribute("aria-activedescendant", "mention-option-0");
+  input.after(suggestions);
+}
+
+function moveSuggestion(step) {
+  const options = [...suggestions.children];
+  const current = options.findIndex((o) => o.classList.contains("mention-option-active"));
+  const next = (current + step + options.length) % options.length;
+  options[current]?.classList.remove("mention-option-active");
+  options[next].classList.add("mention-option-active");
+  input.setAttribute("aria-activedescendant", options[next].id);
+}
+
+if (input && mentionable.length) {
+  input.setAttribute("aria-autocomplete", "list");
+  input.addEventListener("input", offerMentions);
+  input.addEventListener("blur", closeSuggestions);
+  // Before Enter-sends: while suggestions show, Enter and Tab pick one.
+  input.addEventListener("keydown", (event) => {
+    if (!suggestions) return;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      moveSuggestion(event.key === "ArrowDown" ? 1 : -1);
+    } else if (event.key === "Enter" || event.key === "Tab") {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      insertMention(suggestions.querySelector(".mention-option-active").person);
+    } else if (event.key === "Escape") {
+      closeSuggestions();
+    }
+  }, { capture: true });
+}
+
+showTimes();
+groupMessages();
+setInterval(showTimes, MINUTE);
 
 log.scrollTop = log.scrollHeight;
 setIndicator("offline");

@@ -52,8 +52,8 @@ def team(server, open_browser) -> Team:
 
 def test_a_new_team_sets_up_a_workflow_through_the_pages(team):
     participants = team.alice.locator("#participants")
-    expect(participants).to_contain_text("alice@example.com")
-    expect(participants).to_contain_text("bob@example.com")
+    expect(participants).to_contain_text("Alice")
+    expect(participants.get_by_text("Bob", exact=True)).to_have_attribute("title", "bob@example.com")
     team.bob.goto(team.workflow_url)
     expect(team.bob.locator("#workflow-title")).to_have_text("Launch plan")
 
@@ -64,11 +64,11 @@ def test_a_message_typed_by_one_appears_for_the_other_with_typing_and_presence(t
     alice.goto(team.workflow_url)
     wait_live(alice)
     wait_live(bob)
-    expect(alice.locator("#presence")).to_contain_text("bob@example.com", timeout=LIVE_MS)
+    expect(alice.locator("#presence")).to_contain_text("Bob", timeout=LIVE_MS)  # names, not emails
 
     composer = alice.locator("#composer textarea")
     composer.press_sequentially("Kick-off at ten")
-    expect(bob.locator("#typing")).to_contain_text("is typing", timeout=LIVE_MS)
+    expect(bob.locator("#typing")).to_contain_text("Alice is typing", timeout=LIVE_MS)
     alice.locator("#composer").get_by_role("button", name="Send").click()
 
     expect(bob.locator("#messages")).to_contain_text("Kick-off at ten", timeout=LIVE_MS)
@@ -106,7 +106,13 @@ def test_messages_count_as_unread_not_as_bells_and_reading_clears_them_live(team
     expect(unread).to_be_hidden(timeout=LIVE_MS)  # read in the other tab
 
     wait_live(thread)
-    composer.fill("@**Bob** can you take the numbers?")
+    # The composer offers the participants after "@"; Enter picks one, the next Enter sends.
+    composer.fill("")
+    composer.press_sequentially("@bo")
+    expect(team.alice.get_by_role("option", name="Bob")).to_be_visible()
+    composer.press("Enter")
+    expect(composer).to_have_value("@**Bob** ")
+    composer.press_sequentially("can you take the numbers?")
     composer.press("Enter")
     expect(thread.locator("#messages .mention")).to_have_text("@Bob", timeout=LIVE_MS)
     expect(bell).to_have_text("2", timeout=LIVE_MS)

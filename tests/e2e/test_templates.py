@@ -66,8 +66,8 @@ def test_a_workflow_made_from_a_template_has_its_participants_and_first_message(
 
     expect(bob.locator("#workflow-title")).to_have_text(re.compile(r"^Release \d{4}-\d{2}-\d{2}$"))
     participants = bob.locator("#participants")
-    expect(participants).to_contain_text("bob@example.com")
-    expect(participants).to_contain_text("carol@example.com")
+    expect(participants).to_contain_text("Bob")
+    expect(participants).to_contain_text("Carol")
     expect(participants).to_contain_text(re.compile("viewer", re.I))
     expect(bob.locator("#messages")).to_contain_text("- [ ] Changelog")
     assert fits_the_width(bob), "the workflow page scrolls sideways at 390 px"
