@@ -89,6 +89,19 @@ class DeleteMessageForm(forms.Form):
     """Deleting one's own message asks nothing more: the button is the confirmation."""
 
 
+class ReadStateForm(forms.Form):
+    """The thread page's mute switch and its "mark unread from here"."""
+
+    muted = forms.TypedChoiceField(choices=[("true", "Mute"), ("false", "Unmute")], coerce=lambda v: v == "true", required=False, empty_value=None)
+    unread_from = forms.IntegerField(min_value=1, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("muted") is None and data.get("unread_from") is None:
+            raise forms.ValidationError("Choose to mute, unmute or mark unread.")
+        return data
+
+
 class UploadForm(forms.Form):
     file = forms.FileField(label="Share a file")
 

@@ -89,6 +89,15 @@ def update_read_state(access, *, last_read_message_id=..., muted=None) -> Partic
     return participant
 
 
+def mark_unread_from(access, message_id) -> Participant:
+    """"Mark as unread" from a message: the cursor moves to the message before it."""
+    if not (str(message_id).isascii() and str(message_id).isdecimal()
+            and access.workflow.messages.filter(pk=int(message_id)).exists()):
+        raise ValidationError({"unread_from": "No such message in this workflow."})
+    before = access.workflow.messages.filter(pk__lt=int(message_id)).order_by("-pk").values_list("pk", flat=True).first()
+    return update_read_state(access, last_read_message_id=before)
+
+
 def mentioned_participants(workflow, author: User, content: str) -> list[User]:
     """The participants `content` mentions (`@**Display Name**` or `@**email**`), the author
     excepted. A name nobody in the workflow has mentions nobody: it reveals nothing either."""

@@ -25,6 +25,7 @@ from .forms import (
     DeleteForm,
     DeleteMessageForm,
     MessageForm,
+    ReadStateForm,
     ParticipantForm,
     RemoveParticipantForm,
     StatusForm,
@@ -172,6 +173,23 @@ def delete_message(request, workflow_id, message_id):
 
 @login_required
 @require_POST
+def change_read_state(request, workflow_id):
+    def perform(access, data):
+        if access.participant is None:
+            raise PermissionDenied("Only participants mute or mark a workflow unread.")
+        if data["unread_from"] is not None:
+            reading.mark_unread_from(access, data["unread_from"])
+            messages.success(request, f"“{access.workflow.title}” is unread from that message on.")
+            return redirect("workflow_list")  # reopening the thread would read it again
+        reading.update_read_state(access, muted=data["muted"])
+        messages.success(request, f"{'Muted' if data['muted'] else 'Unmuted'} “{access.workflow.title}”.")
+        return redirect(_detail_url(access.workflow))
+
+    return _detail_form_post(request, workflow_id, ReadStateForm, "read_state_form", perform)
+
+
+@login_required
+@require_POST
 def upload_file(request, workflow_id):
     def perform(access, data):
         services.share_file(access, data["file"])
@@ -238,9 +256,12 @@ def _render_detail(request, access, status=HTTPStatus.OK, **forms):
     )
     recent = list(workflow.messages.select_related("sender", "media_file").order_by("-id")[:MESSAGES_SHOWN])
     read_before = _read_on_opening(request, access, recent[0] if recent else None)
+    muted = access.participant is not None and reading.read_state(access).muted
     context = {
         # The "new messages" divider goes above the first message after the reader's cursor.
         "max_upload_bytes": settings.MEDIA_MAX_UPLOAD_BYTES,
+        "muted": muted,
+        "read_state_form": ReadStateForm(),
         "first_unread_id": next(
             (m.pk for m in reversed(recent) if m.pk > read_before and m.sender_id != request.user.pk), None
         ) if read_before is not None else None,

@@ -108,3 +108,22 @@ def test_deleting_a_shared_files_message_removes_the_file(api_as, workflow, erin
     # Its message is no text to edit either way.
     text = services.post_message(access(erin, workflow), "words")
     assert api_as("editor").patch(message_url(workflow, text), {"content": "new words"}, format="json").status_code == 200
+
+
+def test_the_page_mutes_and_marks_unread_from_a_message(client, workflow, bob, erin):
+    first = services.post_message(access(bob, workflow), "One")
+    services.post_message(access(bob, workflow), "Two")
+    client.force_login(erin)
+    page = client.get(f"/workflows/{workflow.pk}/").text
+    assert page.count(">Mark unread</button>") == 2 and ">Mute</button>" in page
+    response = client.post(f"/workflows/{workflow.pk}/read_state/", {"unread_from": first.pk}, follow=True)
+    assert "is unread from that message on." in response.text
+    assert "<span data-unread-count>2</span>" in response.text  # back on the list, both unread
+    client.post(f"/workflows/{workflow.pk}/read_state/", {"muted": "true"})
+    page = client.get(f"/workflows/{workflow.pk}/").text
+    assert ">Unmute</button>" in page and '<span class="badge">muted</span>' in page
+    from workflows import reading
+
+    assert reading.total_unread(erin) == 0
+    assert client.post(f"/workflows/{workflow.pk}/read_state/", {}).status_code == 400
+    assert client.post(f"/workflows/{workflow.pk}/read_state/", {"unread_from": 999999}).status_code == 400
