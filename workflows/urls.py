@@ -48,6 +48,7 @@ page_urlpatterns = [
         name="workflow_delete_message",
     ),
     path("workflows/<str:workflow_id>/upload/", views.upload_file, name="workflow_upload"),
+    path("workflows/<str:workflow_id>/messages/earlier/", views.earlier_messages, name="workflow_earlier_messages"),
     path("workflows/<str:workflow_id>/read_state/", views.change_read_state, name="workflow_read_state"),
     path("workflows/<str:workflow_id>/participants/", views.add_participant, name="workflow_add_participant"),
     path(

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -254,12 +255,15 @@ def _render_detail(request, access, status=HTTPStatus.OK, **forms):
     last_cursor = (
         Event.objects.filter(group=workflow.group).order_by("-id").values_list("id", flat=True).first() or 0
     )
-    recent = list(workflow.messages.select_related("sender", "media_file").order_by("-id")[:MESSAGES_SHOWN])
-    read_before = _read_on_opening(request, access, recent[0] if recent else None)
+    before = _message_id(request.GET.get("before"))
+    recent, has_earlier = _messages_before(workflow, before)
+    # Reading back through history is not reading what is new.
+    read_before = _read_on_opening(request, access, recent[0] if recent and before is None else None)
     muted = access.participant is not None and reading.read_state(access).muted
     context = {
         # The "new messages" divider goes above the first message after the reader's cursor.
         "max_upload_bytes": settings.MEDIA_MAX_UPLOAD_BYTES,
+        "has_earlier": has_earlier,
         "muted": muted,
         "read_state_form": ReadStateForm(),
         "first_unread_id": next(
@@ -283,6 +287,35 @@ def _render_detail(request, access, status=HTTPStatus.OK, **forms):
         **forms,
     }
     return render(request, "workflows/workflow_detail.html", context, status=status)
+
+
+def _message_id(raw) -> int | None:
+    return int(raw) if raw and raw.isascii() and raw.isdecimal() and len(raw) < 19 else None
+
+
+def _messages_before(workflow, before: int | None) -> tuple[list, bool]:
+    """The MESSAGES_SHOWN messages before `before` (or the newest), newest first, and whether
+    there are earlier ones still."""
+    messages = workflow.messages.select_related("sender", "media_file").order_by("-id")
+    if before is not None:
+        messages = messages.filter(pk__lt=before)
+    page = list(messages[: MESSAGES_SHOWN + 1])
+    return page[:MESSAGES_SHOWN], len(page) > MESSAGES_SHOWN
+
+
+@login_required
+def earlier_messages(request, workflow_id):
+    """The thread's scroll back: the messages before `?before=`, as the page's own list items
+    (static/js/workflow.js puts them on top). `X-Earlier` names where to continue, if anywhere."""
+    access = get_workflow_access(request.user, workflow_id)
+    before = _message_id(request.GET.get("before"))
+    if before is None:
+        return HttpResponseBadRequest("`before` must be a message id.")
+    page, has_earlier = _messages_before(access.workflow, before)
+    response = render(request, "workflows/message_items.html", {"workflow": access.workflow, "access": access, "workflow_messages": page[::-1]})
+    if has_earlier and page:
+        response["X-Earlier"] = str(page[-1].pk)
+    return response
 
 
 def _read_on_opening(request, access, newest) -> int | None:

@@ -478,6 +478,38 @@ if (input && mentionable.length) {
   }, { capture: true });
 }
 
+// --- Scrolling back: earlier messages load above, the view stays where it was -----------------
+const earlier = document.getElementById("load-earlier");
+let loadingEarlier = false;
+
+async function loadEarlier(event) {
+  event?.preventDefault();
+  if (!earlier || loadingEarlier) return;
+  loadingEarlier = true;
+  const first = log.querySelector(".chat-message")?.dataset.messageId;
+  try {
+    const response = await fetch(`${earlier.dataset.earlierUrl}?before=${encodeURIComponent(first)}`, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const items = document.createElement("template");
+    items.innerHTML = await response.text(); // the server's own rendering of the page's items
+    const heightBefore = log.scrollHeight;
+    log.prepend(items.content);
+    log.scrollTop += log.scrollHeight - heightBefore;
+    for (const node of log.querySelectorAll("time[datetime]")) showTime(node);
+    groupMessages();
+    const next = response.headers.get("X-Earlier");
+    if (!next) earlier.parentElement.remove();
+  } catch {
+    location.assign(earlier.href); // the page's own way back
+  } finally {
+    loadingEarlier = false;
+  }
+}
+earlier?.addEventListener("click", loadEarlier);
+log.addEventListener("scroll", () => {
+  if (log.scrollTop < 40 && document.body.contains(earlier)) loadEarlier();
+});
+
 showTimes();
 groupMessages();
 setInterval(showTimes, MINUTE);

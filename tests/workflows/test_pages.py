@@ -462,3 +462,21 @@ def test_home_shows_what_needs_you(client, workflow, alice, bob, acme, django_ca
     # Opening the workflow reads it.
     client.get(url("workflow_detail", workflow))
     assert "You are all caught up." in client.get(reverse("home")).text
+
+
+def test_the_thread_scrolls_back_through_history(client, workflow, alice, bob, settings):
+    from workflows import views
+
+    writer = get_workflow_access(bob, workflow.pk)
+    ids = [services.post_message(writer, f"Message {n}").pk for n in range(views.MESSAGES_SHOWN + 30)]
+    client.force_login(alice)
+    page = client.get(url("workflow_detail", workflow)).text
+    assert "Message 29<" not in page and "Message 30<" in page and 'id="load-earlier"' in page
+    earlier = client.get(reverse("workflow_earlier_messages", args=[workflow.pk]), {"before": ids[30]})
+    assert earlier.status_code == 200 and "X-Earlier" not in earlier
+    assert earlier.text.index("Message 0<") < earlier.text.index("Message 29<") and "Message 30<" not in earlier.text
+    # Without JavaScript the link opens the page at that point.
+    back = client.get(url("workflow_detail", workflow), {"before": ids[30]}).text
+    assert "Message 0<" in back and "Message 30<" not in back
+    assert client.get(reverse("workflow_earlier_messages", args=[workflow.pk]), {"before": "x"}).status_code == 400
+    assert client.get(reverse("workflow_earlier_messages", args=[workflow.pk])).status_code == 400
