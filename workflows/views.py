@@ -258,13 +258,13 @@ def _render_detail(request, access, status=HTTPStatus.OK, **forms):
     before = _message_id(request.GET.get("before"))
     recent, has_earlier = _messages_before(workflow, before)
     # Reading back through history is not reading what is new.
-    read_before = _read_on_opening(request, access, recent[0] if recent and before is None else None)
-    muted = access.participant is not None and reading.read_state(access).muted
+    state = _read_on_opening(request, access, recent[0] if recent and before is None else None)
+    read_before = state.last_read_message_id if state else None
     context = {
         # The "new messages" divider goes above the first message after the reader's cursor.
         "max_upload_bytes": settings.MEDIA_MAX_UPLOAD_BYTES,
         "has_earlier": has_earlier,
-        "muted": muted,
+        "muted": bool(state and state.muted),
         "read_state_form": ReadStateForm(),
         "first_unread_id": next(
             (m.pk for m in reversed(recent) if m.pk > read_before and m.sender_id != request.user.pk), None
@@ -318,16 +318,16 @@ def earlier_messages(request, workflow_id):
     return response
 
 
-def _read_on_opening(request, access, newest) -> int | None:
+def _read_on_opening(request, access, newest):
     """Opening a workflow reads it: the participant's cursor moves to the newest message (every
-    tab and device hears of it). Returns where the cursor was, for the "new messages" divider;
-    None for a reader who takes no part (a tenant manager), who has no cursor."""
+    tab and device hears of it). Returns the read state as it was (for the "new messages"
+    divider and the mute switch); None for a reader who takes no part (a tenant manager)."""
     if access.participant is None:
         return None
-    before = reading.read_state(access).last_read_message_id
-    if request.method == "GET" and newest is not None and newest.pk > before:
+    state = reading.read_state(access)
+    if request.method == "GET" and newest is not None and newest.pk > state.last_read_message_id:
         reading.update_read_state(access, last_read_message_id=newest.pk)
-    return before
+    return state
 
 
 def _show_refusal(form, error, field_names=None) -> HTTPStatus:
