@@ -1,17 +1,6 @@
 from django.conf import settings
 
-from project.workers.services import list_workers
-
 from . import services
-
-#: run_bot's heartbeat name (its --name default); a worker whose name starts with it is a bot.
-BOT_HEARTBEAT_PREFIX = "queue-bot"
-
-
-def bots_running() -> int:
-    """Bots in this database with a fresh heartbeat. A bot on another Harbor (--api-url) beats
-    nowhere here: it shows only in its claims."""
-    return sum(w["up"] for w in list_workers() if w["name"].startswith(BOT_HEARTBEAT_PREFIX))
 
 
 def queue_health() -> dict:
@@ -22,4 +11,4 @@ def queue_health() -> dict:
     stats = services.stats()
     late = stats["oldest_pending_age_s"] > settings.QUEUE_PENDING_AGE_WARNING_SECONDS
     status = "degraded" if late or stats["stale_processing"] else "ok"
-    return {"status": status, **stats, "bots_running": bots_running()}
+    return {"status": status, **stats, "bots_running": services.bot_presence()["bots"]}

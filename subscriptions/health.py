@@ -22,7 +22,7 @@ def provider_check(provider: Provider):
             "status": worst,
             # Without OAuth client credentials nobody can connect an account: nothing fails,
             # so the status stays ok, and the status page says "not configured".
-            "configured": bool(provider.config["client_id"] and provider.config["client_secret"]),
+            "configured": provider.configured,
             "breakers": {name: state["breaker"] if state else "unused" for name, state in states.items()},
             "last_error_at": max((s["last_error_at"] for s in states.values() if s and s["last_error_at"]),
                                  default=None),
