@@ -110,6 +110,13 @@ def new_share_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def message_pk(raw) -> int | None:
+    """A message id a client sent (digits, as ids are strings on the wire), or None when it can
+    name no message: not digits, or more than a bigint column holds (the query would fail)."""
+    raw = "" if raw is None else str(raw)
+    return int(raw) if raw.isascii() and raw.isdecimal() and len(raw) < 19 else None
+
+
 class Message(models.Model):
     """A message's id is its cursor: clients ask for everything after the last one they saw."""
 

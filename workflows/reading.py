@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from project.accounts.models import Membership, User
 from project.realtime.services import publish
 
-from .models import Message, Participant
+from .models import Message, Participant, message_pk
 from .serializers import ReadStateSerializer
 
 #: `@**Name**` (Zulip's syntax): a participant named by display name or email.
@@ -72,10 +72,10 @@ def update_read_state(access, *, last_read_message_id=..., muted=None) -> Partic
         if last_read_message_id is None:
             changes["last_read_message_id"] = 0
         else:
-            if not (str(last_read_message_id).isascii() and str(last_read_message_id).isdecimal()
-                    and access.workflow.messages.filter(pk=int(last_read_message_id)).exists()):
+            pk = message_pk(last_read_message_id)
+            if pk is None or not access.workflow.messages.filter(pk=pk).exists():
                 raise ValidationError({"last_read_message_id": "No such message in this workflow."})
-            changes["last_read_message_id"] = int(last_read_message_id)
+            changes["last_read_message_id"] = pk
     if muted is not None:
         changes["muted"] = muted
     with transaction.atomic():
@@ -91,10 +91,10 @@ def update_read_state(access, *, last_read_message_id=..., muted=None) -> Partic
 
 def mark_unread_from(access, message_id) -> Participant:
     """"Mark as unread" from a message: the cursor moves to the message before it."""
-    if not (str(message_id).isascii() and str(message_id).isdecimal()
-            and access.workflow.messages.filter(pk=int(message_id)).exists()):
+    pk = message_pk(message_id)
+    if pk is None or not access.workflow.messages.filter(pk=pk).exists():
         raise ValidationError({"unread_from": "No such message in this workflow."})
-    before = access.workflow.messages.filter(pk__lt=int(message_id)).order_by("-pk").values_list("pk", flat=True).first()
+    before = access.workflow.messages.filter(pk__lt=pk).order_by("-pk").values_list("pk", flat=True).first()
     return update_read_state(access, last_read_message_id=before)
 
 

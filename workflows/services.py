@@ -20,7 +20,7 @@ from project.accounts.services import Conflict, recheck_user_access
 from project.realtime.services import ACCESS_CHANGED, publish
 
 from . import reading
-from .models import HistoryEvent, MediaFile, Message, Participant, Workflow, new_share_token
+from .models import HistoryEvent, MediaFile, Message, Participant, Workflow, message_pk, new_share_token
 from .serializers import MessageSerializer, ParticipantSerializer, WorkflowSerializer
 from .thumbnails import thumbnail_of
 
@@ -319,9 +319,10 @@ def _own_message(access: WorkflowAccess, message_id) -> Message:
     """A live message of this workflow that the caller wrote: Message.DoesNotExist (a 404) for
     another workflow's or a deleted one, PermissionDenied for someone else's."""
     access.require("write")
-    if not (str(message_id).isascii() and str(message_id).isdecimal()):
+    pk = message_pk(message_id)
+    if pk is None:
         raise Message.DoesNotExist("No such message.")
-    message = access.workflow.messages.select_related("sender", "media_file").get(pk=int(message_id), deleted_at__isnull=True)
+    message = access.workflow.messages.select_related("sender", "media_file").get(pk=pk, deleted_at__isnull=True)
     if message.sender_id != access.user.pk:
         raise PermissionDenied("Only its author edits or deletes a message.")
     _require_open(access.workflow)

@@ -34,7 +34,7 @@ from .forms import (
     WorkflowFilterForm,
     WorkflowForm,
 )
-from .models import Message, Participant, Workflow
+from .models import Message, Participant, Workflow, message_pk
 
 WORKFLOWS_PER_PAGE = 25
 #: The detail page shows the latest messages only; older ones are in the REST API.
@@ -255,7 +255,7 @@ def _render_detail(request, access, status=HTTPStatus.OK, **forms):
     last_cursor = (
         Event.objects.filter(group=workflow.group).order_by("-id").values_list("id", flat=True).first() or 0
     )
-    before = _message_id(request.GET.get("before"))
+    before = message_pk(request.GET.get("before"))
     recent, has_earlier = _messages_before(workflow, before)
     # Reading back through history is not reading what is new.
     state = _read_on_opening(request, access, recent[0] if recent and before is None else None)
@@ -289,10 +289,6 @@ def _render_detail(request, access, status=HTTPStatus.OK, **forms):
     return render(request, "workflows/workflow_detail.html", context, status=status)
 
 
-def _message_id(raw) -> int | None:
-    return int(raw) if raw and raw.isascii() and raw.isdecimal() and len(raw) < 19 else None
-
-
 def _messages_before(workflow, before: int | None) -> tuple[list, bool]:
     """The MESSAGES_SHOWN messages before `before` (or the newest), newest first, and whether
     there are earlier ones still."""
@@ -308,7 +304,7 @@ def earlier_messages(request, workflow_id):
     """The thread's scroll back: the messages before `?before=`, as the page's own list items
     (static/js/workflow.js puts them on top). `X-Earlier` names where to continue, if anywhere."""
     access = get_workflow_access(request.user, workflow_id)
-    before = _message_id(request.GET.get("before"))
+    before = message_pk(request.GET.get("before"))
     if before is None:
         return HttpResponseBadRequest("`before` must be a message id.")
     page, has_earlier = _messages_before(access.workflow, before)

@@ -64,7 +64,8 @@ def test_a_bad_edit_is_a_400_naming_the_field(api_as, workflow, message, body, f
 def test_no_such_message_is_a_404(api_as, workflow, acme, bob, erin):
     other = services.create_workflow(acme, bob, "Other", [(erin.email, "editor")])
     foreign = services.post_message(access(erin, other), "Elsewhere")
-    for path in (message_url(workflow, foreign), f"/api/workflows/{workflow.pk}/messages/nope"):
+    for path in (message_url(workflow, foreign), f"/api/workflows/{workflow.pk}/messages/nope",
+                 f"/api/workflows/{workflow.pk}/messages/{'9' * 30}"):  # more than a bigint holds
         assert api_as("editor").patch(path, {"content": "x"}, format="json").status_code == 404
 
 
