@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "project.health",
     "project.resilience",
     "project.workers",
+    "project.mail",
     "workflows",
     "notifications",
     "queue_app",
@@ -379,6 +380,59 @@ RETRY_MAX_ATTEMPTS = env.int("RETRY_MAX_ATTEMPTS", default=4)
 if BREAKER_FAILURE_THRESHOLD < 1 or RETRY_MAX_ATTEMPTS < 1 or min(HTTP_TIMEOUT_SECONDS) <= 0:
     raise ImproperlyConfigured(
         "BREAKER_FAILURE_THRESHOLD and RETRY_MAX_ATTEMPTS must be >= 1 and HTTP timeouts > 0."
+    )
+
+# --- Email (project/mail, docs/email.md) ----------------------------------------------------
+#: Where mail goes, as a URL: smtp+tls://user:password@host:587 (STARTTLS), smtp+ssl://…:465,
+#: smtp://host:25; consolemail:// (the default with DEBUG) prints each mail on the worker's stdout.
+_email_url = env.str("EMAIL_URL", default="") or ("consolemail://" if DEBUG else "smtp://localhost:25")
+try:
+    _email = environ.Env.email_url_config(_email_url)
+except ImproperlyConfigured as error:
+    raise ImproperlyConfigured(
+        f"EMAIL_URL: {error}; use smtp://, smtp+tls://, smtp+ssl://, consolemail:// or dummymail://"
+    ) from None
+#: Django's mail API writes to the outbox; `manage.py send_email` delivers through this backend.
+EMAIL_BACKEND = "project.mail.backends.OutboxBackend"
+EMAIL_DELIVERY_BACKEND = _email.pop("EMAIL_BACKEND")
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+#: Seconds an SMTP connection may take to answer (Django's default waits forever).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Harbor <harbor@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+#: The right-hand side of every Message-ID (default: the domain of DEFAULT_FROM_EMAIL).
+EMAIL_MESSAGE_ID_DOMAIN = env.str(
+    "EMAIL_MESSAGE_ID_DOMAIN", default=DEFAULT_FROM_EMAIL.rpartition("@")[2].strip("> ") or "localhost"
+)
+#: Emails one worker takes per connection, and how long it holds them.
+EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=50)
+EMAIL_LEASE_SECONDS = env.float("EMAIL_LEASE_SECONDS", default=120.0)
+#: Backoff after a failed attempt: doubling from the base up to the cap (with jitter) ...
+EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=30.0)
+EMAIL_RETRY_CAP_SECONDS = env.float("EMAIL_RETRY_CAP_SECONDS", default=3600.0)
+#: ... until the email is this old; then it is marked failed.
+EMAIL_GIVE_UP_SECONDS = env.float("EMAIL_GIVE_UP_SECONDS", default=3 * 24 * 3600.0)
+#: Seconds `send_email --loop` sleeps when nothing is due.
+EMAIL_LOOP_SLEEP_SECONDS = env.float("EMAIL_LOOP_SLEEP_SECONDS", default=1.0)
+#: /health says mail is degraded when a due email has waited longer than this.
+EMAIL_PENDING_AGE_WARNING_SECONDS = env.float("EMAIL_PENDING_AGE_WARNING_SECONDS", default=300.0)
+if (
+    EMAIL_TIMEOUT <= 0
+    or EMAIL_BATCH_SIZE < 1
+    or EMAIL_LEASE_SECONDS <= EMAIL_TIMEOUT
+    or not 0 < EMAIL_RETRY_BASE_SECONDS <= EMAIL_RETRY_CAP_SECONDS
+    or EMAIL_GIVE_UP_SECONDS <= 0
+    or EMAIL_LOOP_SLEEP_SECONDS <= 0
+):
+    raise ImproperlyConfigured(
+        "Email settings: EMAIL_TIMEOUT > 0, EMAIL_BATCH_SIZE >= 1, EMAIL_LEASE_SECONDS > EMAIL_TIMEOUT, "
+        "0 < EMAIL_RETRY_BASE_SECONDS <= EMAIL_RETRY_CAP_SECONDS, EMAIL_GIVE_UP_SECONDS and "
+        "EMAIL_LOOP_SLEEP_SECONDS > 0."
     )
 
 # --- Health and workers (project/health, project/workers) -----------------------------------

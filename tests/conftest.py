@@ -33,10 +33,12 @@ TINY_PNG = bytes.fromhex(
 
 
 @pytest.fixture(autouse=True, scope="session")
-def test_only_settings(tmp_path_factory):
+def test_only_settings(tmp_path_factory, django_test_environment):
     """Pages render without `collectstatic` (production hashes static names), uploads go to a
     temporary directory, and passwords hash fast: PBKDF2's deliberate slowness made every
-    persona cost a third of a second."""
+    persona cost a third of a second. Mail goes to the outbox as in production (Django's test
+    setup would have it skip the outbox); `send_email` then delivers it to `mail.outbox`, or to
+    a real SMTP server with the `smtp_server` fixture."""
     storages = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -45,6 +47,8 @@ def test_only_settings(tmp_path_factory):
         STORAGES=storages,
         MEDIA_ROOT=tmp_path_factory.mktemp("media"),
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        EMAIL_BACKEND="project.mail.backends.OutboxBackend",
+        EMAIL_DELIVERY_BACKEND="django.core.mail.backends.locmem.EmailBackend",
     ):
         yield
 
@@ -275,3 +279,17 @@ def daphne_processes(transactional_db):
 def live_daphne(daphne_processes):
     """One daphne process; yields its base URL."""
     return daphne_processes(1)[0].url
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on 127.0.0.1 (tests/smtp.py), and settings that deliver to it."""
+    from tests.smtp import SmtpServer
+
+    server = SmtpServer(free_port())
+    server.start()
+    for name, value in server.settings().items():
+        setattr(settings, name, value)
+    yield server
+    server.stop()
+

@@ -13,6 +13,7 @@ TITLES = {
     "dependencies": "Outside services",
     "workers": "Background workers",
     "queue": "Message queue",
+    "mail": "Email",
     "subscriptions.spotify": "Spotify",
     "subscriptions.youtube": "YouTube",
 }
@@ -23,6 +24,7 @@ DESCRIPTIONS = {
     "dependencies": "Circuit breakers of the services Harbor calls (language models, providers).",
     "workers": "Long-running commands that report a heartbeat (bots, pollers).",
     "queue": "Messages posted to the queue for a bot to answer.",
+    "mail": "Emails waiting in the outbox for `send_email` to deliver.",
     "subscriptions.spotify": "Connected Spotify accounts, polled into feeds.",
     "subscriptions.youtube": "Connected YouTube accounts, polled into feeds.",
 }
@@ -52,6 +54,9 @@ LABELS = {
     "stopped": "Stopped",
     "down_workers": "Silent workers",
     "pending": "Waiting for an answer",
+    "waiting": "Waiting to be sent",
+    "oldest_waiting_age_s": "Oldest waiting for",
+    "failed_last_day": "Not sent in the last day",
     "oldest_pending_age_s": "Oldest waiting for",
     "stale_processing": "Claims past their lease",
     "failed": "Failed",
@@ -118,6 +123,8 @@ def verdict(name: str, result: dict) -> Verdict:
         return Verdict(word, tone, "A worker stopped beating without stopping: it may have died.")
     if name == "queue" and status == "degraded":
         return Verdict(word, tone, "Messages wait too long, or a claim outlived its lease.")
+    if name == "mail" and status == "degraded":
+        return Verdict(word, tone, "Emails wait too long: is manage.py send_email running, and does the mail server answer?")
     return Verdict(word, tone)
 
 

@@ -87,3 +87,30 @@ def test_each_process_names_itself_to_postgresql():
     assert run_manage("shell", "-c", sql).stdout.strip().splitlines()[-1] == "harbor shell"
     named = run_manage("shell", "-c", sql, DATABASE_APPLICATION_NAME="harbor bot-7")
     assert named.stdout.strip().splitlines()[-1] == "harbor bot-7"
+
+
+EMAIL_SHOW = (
+    "from django.conf import settings as s; import json; print(json.dumps({k: getattr(s, k) for k in ("
+    "'EMAIL_BACKEND', 'EMAIL_DELIVERY_BACKEND', 'EMAIL_HOST', 'EMAIL_PORT', 'EMAIL_HOST_USER', "
+    "'EMAIL_HOST_PASSWORD', 'EMAIL_USE_TLS', 'EMAIL_USE_SSL', 'DEFAULT_FROM_EMAIL', 'EMAIL_MESSAGE_ID_DOMAIN')}))"
+)
+
+
+def test_email_is_configured_by_one_url_and_always_goes_through_the_outbox():
+    def shown(**env):
+        result = run_manage("shell", "--no-imports", "-c", EMAIL_SHOW, **env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    tls = shown(EMAIL_URL="smtp+tls://mailer:s%40cret@mail.example.com:587", DEFAULT_FROM_EMAIL="Acme <team@acme.test>")
+    assert tls["EMAIL_BACKEND"] == "project.mail.backends.OutboxBackend"
+    assert tls["EMAIL_DELIVERY_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert (tls["EMAIL_HOST"], tls["EMAIL_PORT"], tls["EMAIL_HOST_USER"], tls["EMAIL_HOST_PASSWORD"]) == (
+        "mail.example.com", 587, "mailer", "s@cret"
+    )
+    assert tls["EMAIL_USE_TLS"] is True and tls["EMAIL_USE_SSL"] is False
+    assert tls["EMAIL_MESSAGE_ID_DOMAIN"] == "acme.test"
+    ssl = shown(EMAIL_URL="smtp+ssl://mail.example.com:465")
+    assert ssl["EMAIL_USE_SSL"] is True and ssl["EMAIL_USE_TLS"] is False
+    development = shown(EMAIL_URL="", DEBUG="true")
+    assert development["EMAIL_DELIVERY_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
