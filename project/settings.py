@@ -209,6 +209,11 @@ LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
 #: Seconds a single-use WebSocket ticket stays valid.
 WS_TICKET_TTL = env.int("WS_TICKET_TTL", default=30)
 
+#: Days an invitation to a tenant stays valid (resending starts again).
+INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+if INVITATION_TTL_DAYS < 1:
+    raise ImproperlyConfigured("INVITATION_TTL_DAYS must be at least 1.")
+
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)

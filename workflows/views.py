@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from notifications.models import Kind, Notification
+from project.accounts import invitations
 from project.accounts.context_processors import CURRENT_TENANT_SESSION_KEY
 from project.accounts.models import normalize_email
 from project.accounts.services import Conflict
@@ -74,6 +75,7 @@ def home(request):
         "unread_workflows": len(unread),
         "mentions": mentions,
         "memberships": request.user.memberships.select_related("tenant").order_by("tenant__name", "tenant_id"),
+        "invitations": invitations.for_user(request.user),
     }
     return render(request, "workflows/home.html", context)
 

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .forms import AdminLoginForm
-from .models import ApiToken, Membership, Tenant, User
+from .models import ApiToken, Invitation, Membership, Tenant, User
 
 
 def _locked_out_is_429(login_view):
@@ -40,13 +40,13 @@ class MembershipInline(admin.TabularInline):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "display_name", "is_staff", "is_active", "date_joined"]
+    list_display = ["email", "display_name", "is_staff", "is_active", "email_verified_at", "date_joined"]
     search_fields = ["email", "display_name"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (_("Profile"), {"fields": ("display_name",)}),
         (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
-        (_("Dates"), {"fields": ("last_login", "date_joined")}),
+        (_("Dates"), {"fields": ("last_login", "date_joined", "email_verified_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
@@ -111,3 +111,25 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset.filter(revoked_at__isnull=True):
             services.revoke_api_token(token)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "tenant", "role", "invited_by", "sent_at", "expires_at", "accepted_at", "revoked_at"]
+    list_filter = ["role"]
+    search_fields = ["email", "tenant__name"]
+    readonly_fields = ["tenant", "email", "invited_by", "token_hash", "created_at", "sent_at", "expires_at", "accepted_at", "accepted_by"]
+    fields = [*readonly_fields[:3], "role", *readonly_fields[3:], "revoked_at"]
+    autocomplete_fields = []
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # invitations are sent from the tenant's page or the API, with their email
+
+    @admin.action(description="Revoke the selected invitations")
+    def revoke(self, request, queryset):
+        from django.utils import timezone
+
+        count = queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} invitation(s).")
+

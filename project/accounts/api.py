@@ -9,13 +9,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from project.api import CursorPagination
+from project.mail.services import site_url
 
-from . import examples, lockout, services
+from . import examples, invitations, lockout, services
 from .access import get_membership, tenants_for
-from .models import ApiToken, Membership
+from .models import ApiToken, Invitation, Membership
 from .serializers import (
-    AddMemberSerializer,
     ApiTokenSerializer,
+    ChangeRoleSerializer,
+    InvitationSerializer,
+    InviteSerializer,
     IssuedTokenSerializer,
     MembershipSerializer,
     RemoveMemberSerializer,
@@ -119,7 +122,8 @@ class TenantListView(generics.ListCreateAPIView):
 
 
 class TenantMembersView(generics.ListAPIView):
-    """The tenant's members by email; POST adds one, DELETE removes one."""
+    """The tenant's members by email; PATCH changes one's role (owners), DELETE removes one (or
+    leaves). People join by accepting an invitation (`/api/tenants/{tenant_id}/invitations`)."""
 
     serializer_class = MembershipSerializer
     pagination_class = ByEmail
@@ -128,13 +132,13 @@ class TenantMembersView(generics.ListAPIView):
         membership = get_membership(self.request.user, self.kwargs["tenant_id"])
         return Membership.objects.filter(tenant=membership.tenant).select_related("user").annotate(email=F("user__email"))
 
-    @extend_schema(request=AddMemberSerializer, responses={201: MembershipSerializer})
-    def post(self, request, tenant_id):
+    @extend_schema(request=ChangeRoleSerializer, responses={200: MembershipSerializer})
+    def patch(self, request, tenant_id):
         actor = get_membership(request.user, tenant_id)
-        serializer = AddMemberSerializer(data=request.data)
+        serializer = ChangeRoleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = services.add_member(actor.tenant, actor, **serializer.validated_data)
-        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+        membership = services.change_role(actor.tenant, actor, **serializer.validated_data)
+        return Response(MembershipSerializer(membership).data)
 
     @extend_schema(
         request=RemoveMemberSerializer,
@@ -148,3 +152,81 @@ class TenantMembersView(generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         services.remove_member(actor.tenant, actor, serializer.validated_data["email"])
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TenantInvitationsView(generics.ListAPIView):
+    """The tenant's open invitations (owners and admins); POST invites an address. The answer is
+    the same whether or not the address has a Harbor account."""
+
+    serializer_class = InvitationSerializer
+    pagination_class = NewestFirst
+
+    def manager(self):
+        actor = get_membership(self.request.user, self.kwargs["tenant_id"])
+        services.require_manager(actor)
+        return actor
+
+    def get_queryset(self):
+        return invitations.open_invitations(self.manager().tenant).select_related("tenant")
+
+    @extend_schema(request=InviteSerializer, responses={201: InvitationSerializer})
+    def post(self, request, tenant_id):
+        actor = get_membership(request.user, tenant_id)
+        serializer = InviteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation = invitations.invite(actor.tenant, actor, **serializer.validated_data, site_url=site_url(request))
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class TenantInvitationView(APIView):
+    def invitation(self, request, tenant_id, invitation_id) -> tuple[Membership, Invitation]:
+        actor = get_membership(request.user, tenant_id)
+        services.require_manager(actor)
+        found = Invitation.objects.filter(pk=invitation_id, tenant=actor.tenant).select_related("tenant").first()
+        if found is None:
+            raise exceptions.NotFound("No such invitation.")
+        return actor, found
+
+    @extend_schema(request=None, responses={200: InvitationSerializer})
+    def delete(self, request, tenant_id, invitation_id):
+        """Revoke: the link stops working (an accepted invitation stays accepted)."""
+        actor, found = self.invitation(request, tenant_id, invitation_id)
+        invitations.revoke(found, actor)
+        return Response(InvitationSerializer(found).data)
+
+
+class TenantInvitationResendView(TenantInvitationView):
+    @extend_schema(request=None, responses={200: InvitationSerializer})
+    def post(self, request, tenant_id, invitation_id):
+        """A new link by email, a new expiry; the previous link stops working."""
+        actor, found = self.invitation(request, tenant_id, invitation_id)
+        try:
+            invitations.resend(found, actor, site_url(request))
+        except invitations.InvitationClosed as closed:
+            raise services.Conflict(f"The invitation was {closed.reason}.") from None
+        return Response(InvitationSerializer(found).data)
+
+
+class MyInvitationsView(generics.ListAPIView):
+    """Pending invitations to the caller's address, once it is verified."""
+
+    serializer_class = InvitationSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        return invitations.for_user(self.request.user)
+
+
+class AcceptInvitationView(APIView):
+    @extend_schema(request=None, responses={201: MembershipSerializer})
+    def post(self, request, invitation_id):
+        """Join the tenant of one of the caller's pending invitations."""
+        found = invitations.for_user(request.user).filter(pk=invitation_id).first()
+        if found is None:
+            raise exceptions.NotFound("No such invitation for your address (is it verified?).")
+        try:
+            membership = invitations.accept(found, request.user, from_link=False)
+        except invitations.InvitationClosed as closed:
+            raise services.Conflict(f"The invitation was {closed.reason}.") from None
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+

@@ -11,6 +11,29 @@ from .models import Membership, Tenant, User, normalize_email
 DUPLICATE_EMAIL = "An account with this email address already exists."
 
 
+class InvitationSignUpForm(SetPasswordMixin, forms.Form):
+    """Signing up through an invitation: the address is the invited one, not typed."""
+
+    display_name = forms.CharField(
+        label="Display name",
+        max_length=User._meta.get_field("display_name").max_length,
+        required=False,
+        help_text="Optional: how teammates see you.",
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    password1, password2 = SetPasswordMixin.create_password_fields()
+
+    def __init__(self, email, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self):
+        super().clean()
+        self.validate_passwords()
+        self.validate_password_for_user(User(email=self.email, display_name=self.cleaned_data.get("display_name", "")))
+        return self.cleaned_data
+
+
 class RegisterForm(SetPasswordMixin, forms.Form):
     email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
     display_name = forms.CharField(
@@ -86,6 +109,6 @@ class TenantForm(forms.ModelForm):
         fields = ["name"]
 
 
-class AddMemberForm(forms.Form):
-    email = forms.EmailField(help_text="They need a Harbor account already.")
+class InviteForm(forms.Form):
+    email = forms.EmailField(help_text="We email them a link to join; without a Harbor account, they create one through it.")
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)

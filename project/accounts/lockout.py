@@ -3,7 +3,10 @@ project.accounts.backends.LockoutModelBackend.
 
 Counts failures per (email, client address) in the cache, which is Redis in scale-out mode so
 every process sees the same count. After LOGIN_FAILURE_LIMIT failures the pair is refused until
-LOGIN_FAILURE_WINDOW seconds after the first failure; a success clears the count."""
+LOGIN_FAILURE_WINDOW seconds after the first failure; a success clears the count.
+
+Requests that send an email about an address (a password reset, a new verification link) are
+counted the same way under their own `kind`, so nobody can flood a mailbox from one address."""
 
 import hashlib
 import math
@@ -13,9 +16,14 @@ from django.conf import settings
 from django.core.cache import cache
 
 
-def _key(email: str, client: str) -> str:
+LOGIN = "login-failures"
+PASSWORD_RESET = "password-resets"
+VERIFICATION = "verification-emails"
+
+
+def _key(email: str, client: str, kind: str = LOGIN) -> str:
     digest = hashlib.sha256(f"{email.strip().lower()}|{client}".encode()).hexdigest()
-    return f"login-failures:{digest}"
+    return f"{kind}:{digest}"
 
 
 def client_address(request) -> str:
@@ -23,23 +31,24 @@ def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR", "") if request is not None else ""
 
 
-def is_locked_out(email: str, client: str) -> bool:
-    return cache.get(_key(email, client), 0) >= settings.LOGIN_FAILURE_LIMIT
+def is_locked_out(email: str, client: str, kind: str = LOGIN) -> bool:
+    return cache.get(_key(email, client, kind), 0) >= settings.LOGIN_FAILURE_LIMIT
 
 
-def seconds_left(email: str, client: str) -> int:
+def seconds_left(email: str, client: str, kind: str = LOGIN) -> int:
     """How long a lockout still lasts (the window from the first failure)."""
-    until = cache.get(_key(email, client) + ":until")
+    until = cache.get(_key(email, client, kind) + ":until")
     return max(1, math.ceil(until - time.time())) if until else settings.LOGIN_FAILURE_WINDOW
 
 
-def locked_out_message(email: str, client: str) -> str:
-    minutes = math.ceil(seconds_left(email, client) / 60)
-    return f"Too many failed attempts; try again in {minutes} minute{'' if minutes == 1 else 's'}."
+def locked_out_message(email: str, client: str, kind: str = LOGIN) -> str:
+    minutes = math.ceil(seconds_left(email, client, kind) / 60)
+    what = "failed attempts" if kind == LOGIN else "requests"
+    return f"Too many {what}; try again in {minutes} minute{'' if minutes == 1 else 's'}."
 
 
-def record_failure(email: str, client: str) -> None:
-    key = _key(email, client)
+def record_failure(email: str, client: str, kind: str = LOGIN) -> None:
+    key = _key(email, client, kind)
     if cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW):
         cache.set(key + ":until", time.time() + settings.LOGIN_FAILURE_WINDOW, timeout=settings.LOGIN_FAILURE_WINDOW)
         return

@@ -68,6 +68,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    #: When the user followed the link sent to `email` (or accepted an invitation sent there).
+    email_verified_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -158,6 +160,58 @@ class Membership(models.Model):
     @property
     def can_manage_members(self) -> bool:
         return self.role in self.MANAGER_ROLES
+
+
+class Invitation(models.Model):
+    """An owner or admin asked `email` to join `tenant` with `role`. Nobody joins without
+    accepting: from the emailed link (which carries a secret, stored here only as its SHA-256),
+    or from their home page once they have verified that address. Single-use and expiring;
+    resending makes a new link and the old one stops working."""
+
+    id = models.CharField(primary_key=True, max_length=16, default=new_public_id, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="accounts_one_open_invitation_per_address",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.email} to {self.tenant} ({self.role})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None
+
+    @property
+    def is_pending(self) -> bool:
+        """Open and not expired: it can still be accepted."""
+        return self.is_open and self.expires_at > timezone.now()
+
+    STATES = ["pending", "expired", "accepted", "revoked"]
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        return "pending" if self.is_pending else "expired"
 
 
 class ApiToken(models.Model):

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from project.serializers import StrictInput, StrictSerializer
 
-from .models import ApiToken, Membership, Tenant
+from .models import ApiToken, Invitation, Membership, Tenant
 
 
 class TokenRequestSerializer(StrictSerializer):
@@ -56,9 +56,28 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AddMemberSerializer(StrictSerializer):
+class InviteSerializer(StrictSerializer):
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    """An invitation as its tenant's managers and its invitee see it (never the link's secret)."""
+
+    tenant_id = serializers.CharField(read_only=True)
+    tenant_name = serializers.CharField(source="tenant.name", read_only=True)
+    invited_by = serializers.EmailField(source="invited_by.email", read_only=True, allow_null=True, default=None)
+    state = serializers.ChoiceField(choices=Invitation.STATES, read_only=True)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "tenant_id", "tenant_name", "email", "role", "invited_by", "sent_at", "expires_at", "state"]
+        read_only_fields = fields
+
+
+class ChangeRoleSerializer(StrictSerializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
 
 
 class RemoveMemberSerializer(StrictSerializer):

@@ -11,7 +11,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
+from project.mail.services import send_templated
 from project.realtime.services import ACCESS_CHANGED, publish
 
 from .models import (
@@ -27,6 +30,7 @@ from .models import (
     user_group,
 )
 from .serializers import MembershipSerializer
+from .tokens import email_verification_token
 
 Role = Membership.Role
 TOKEN_PREFIX = "hbr_"
@@ -44,6 +48,31 @@ def register_user(email: str, password: str, display_name: str = "") -> User:
     return user
 
 
+def send_email_verification(user: User, site_url: str) -> None:
+    """Email `user` a link that confirms their address; `site_url` is Harbor's own address as the
+    user reaches it (`https://harbor.example.com`), which links in emails start with."""
+    send_templated(
+        user.email,
+        "verify_email",
+        {
+            "user": user,
+            "email": user.email,
+            "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": email_verification_token.make_token(user),
+            "site_url": site_url.rstrip("/"),
+            "site_name": site_url.split("://", 1)[-1].rstrip("/"),
+            "timeout_days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+        },
+    )
+
+
+def verify_email(user: User) -> bool:
+    """Mark `user`'s address verified; False when it already was."""
+    updated = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=timezone.now())
+    user.refresh_from_db(fields=["email_verified_at"])
+    return bool(updated)
+
+
 def create_tenant(owner: User, name: str) -> Tenant:
     with transaction.atomic():
         tenant = Tenant.objects.create(name=name)
@@ -53,7 +82,7 @@ def create_tenant(owner: User, name: str) -> Tenant:
 
 def add_member(tenant: Tenant, actor: Membership, email: str, role: str = Role.MEMBER) -> Membership:
     """`actor` is the acting user's membership of `tenant`."""
-    _require_manager(actor)
+    require_manager(actor)
     if role == Role.OWNER and actor.role != Role.OWNER:
         raise PermissionDenied("Only an owner can add another owner.")
     user = User.objects.filter(email=normalize_email(email), is_active=True).first()
@@ -61,10 +90,16 @@ def add_member(tenant: Tenant, actor: Membership, email: str, role: str = Role.M
         raise ValidationError({"email": "No Harbor user has this email address."})
     try:
         with transaction.atomic():
-            membership = Membership.objects.create(user=user, tenant=tenant, role=role)
-            _publish_membership(tenant, "tenant_member.added", membership, actor.user)
+            membership = join_tenant(tenant, user, role, by=actor.user)
     except IntegrityError:
         raise Conflict(f"{user.email} is already a member of {tenant.name}.") from None
+    return membership
+
+
+def join_tenant(tenant: Tenant, user: User, role: str, *, by: User) -> Membership:
+    """`user` becomes a member (call in a transaction); `by` is who let them in."""
+    membership = Membership.objects.create(user=user, tenant=tenant, role=role)
+    _publish_membership(tenant, "tenant_member.added", membership, by)
     return membership
 
 
@@ -81,19 +116,52 @@ def remove_member(tenant: Tenant, actor: Membership, email: str) -> None:
             raise Membership.DoesNotExist("This address is not a member of the tenant.")
         leaving = membership.user_id == actor.user_id
         if not leaving:
-            _require_manager(actor)
+            require_manager(actor)
             if membership.role == Role.OWNER and actor.role != Role.OWNER:
                 raise PermissionDenied("Only an owner can remove an owner.")
-        if membership.role == Role.OWNER:
-            owners = Membership.objects.select_for_update().filter(tenant=tenant, role=Role.OWNER)
-            if owners.count() == 1:
-                raise Conflict("A tenant must keep at least one owner.")
+        if membership.role == Role.OWNER and _is_last_owner(tenant):
+            raise Conflict("A tenant must keep at least one owner: make someone else owner first.")
         membership.delete()
         _publish_membership(tenant, "tenant_member.removed", membership, actor.user)
         recheck_user_access(membership.user_id, "membership_ended")
 
 
-def _require_manager(actor: Membership) -> None:
+def change_role(tenant: Tenant, actor: Membership, email: str, role: str) -> Membership:
+    """Owners change roles; a tenant always keeps an owner. A demoted owner or admin loses what
+    only managers see (other people's workflows), so their sockets check their rights again."""
+    if actor.role != Role.OWNER:
+        raise PermissionDenied("Only an owner can change roles.")
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update()
+            .select_related("user")
+            .filter(tenant=tenant, user__email=normalize_email(email))
+            .first()
+        )
+        if membership is None:
+            raise Membership.DoesNotExist("This address is not a member of the tenant.")
+        if membership.role == role:
+            return membership
+        if membership.role == Role.OWNER and _is_last_owner(tenant):
+            raise Conflict("A tenant must keep at least one owner: make someone else owner first.")
+        demoted = _RANK[role] < _RANK[membership.role]
+        membership.role = role
+        membership.save(update_fields=["role"])
+        _publish_membership(tenant, "tenant_member.updated", membership, actor.user)
+        if demoted:
+            recheck_user_access(membership.user_id, "membership_changed")
+    return membership
+
+
+_RANK = {Role.MEMBER: 0, Role.ADMIN: 1, Role.OWNER: 2}
+
+
+def _is_last_owner(tenant: Tenant) -> bool:
+    """Call in a transaction: the owners are locked until it ends."""
+    return Membership.objects.select_for_update().filter(tenant=tenant, role=Role.OWNER).count() == 1
+
+
+def require_manager(actor: Membership) -> None:
     if not actor.can_manage_members:
         raise PermissionDenied("Only owners and admins manage members.")
 

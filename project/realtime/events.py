@@ -11,6 +11,7 @@ EVENT_TYPES: dict[str, str] = {
     # accounts
     "tenant_member.added": "someone joined a tenant (to the tenant and to them)",
     "tenant_member.removed": "someone left or was removed from a tenant (to the tenant and to them)",
+    "tenant_member.updated": "an owner changed someone's role in a tenant (to the tenant and to them)",
     # workflows
     "workflow.created": "a workflow was started",
     "workflow.updated": "a workflow was renamed",

@@ -1,7 +1,8 @@
 import pytest
+from django.utils import timezone
 
 from project.accounts.access import get_for_user, get_membership, scope_to_user
-from project.accounts.models import Membership, Tenant
+from project.accounts.models import Invitation, Membership, Tenant
 
 from ..conftest import bearer_client
 
@@ -22,41 +23,92 @@ def test_creating_a_tenant_makes_the_caller_its_owner(alice_api, alice):
     assert Membership.objects.get(tenant_id=response.json()["id"]).user == alice
 
 
-def test_an_owner_adds_and_removes_members_by_email(alice_api, acme, mallory):
-    added = alice_api.post(f"/api/tenants/{acme.pk}/members", {"email": "MALLORY@evil.example", "role": "admin"}, format="json")
-    assert added.status_code == 201
-    assert added.json()["email"] == "mallory@evil.example"
+def invite(client, tenant, email, **extra):
+    return client.post(f"/api/tenants/{tenant.pk}/invitations", {"email": email, **extra}, format="json")
+
+
+def test_an_owner_invites_and_the_invitee_joins_only_by_accepting(alice_api, acme, mallory):
+    invited = invite(alice_api, acme, "MALLORY@evil.example", role="admin")
+    assert invited.status_code == 201
+    body = invited.json()
+    assert (body["email"], body["role"], body["state"], body["tenant_id"]) == ("mallory@evil.example", "admin", "pending", acme.pk)
+    assert body["invited_by"] == "alice@example.com" and "token" not in str(body).lower()
+    assert not Membership.objects.filter(tenant=acme, user=mallory).exists()
+    assert [i["email"] for i in alice_api.get(f"/api/tenants/{acme.pk}/invitations").json()["results"]] == [mallory.email]
+
+    mallory.email_verified_at = timezone.now()
+    mallory.save(update_fields=["email_verified_at"])
+    mine = bearer_client(mallory).get("/api/invitations").json()["results"]
+    assert [i["id"] for i in mine] == [body["id"]]
+    accepted = bearer_client(mallory).post(f"/api/invitations/{body['id']}/accept")
+    assert accepted.status_code == 201 and accepted.json()["role"] == "admin"
     emails = [m["email"] for m in alice_api.get(f"/api/tenants/{acme.pk}/members").json()["results"]]
     assert emails == ["alice@example.com", "mallory@evil.example"]
+    assert bearer_client(mallory).post(f"/api/invitations/{body['id']}/accept").status_code == 404  # used
+    assert alice_api.get(f"/api/tenants/{acme.pk}/invitations").json()["results"] == []
     removed = alice_api.delete(f"/api/tenants/{acme.pk}/members", {"email": "mallory@evil.example"}, format="json")
     assert removed.status_code == 204
     assert not Membership.objects.filter(tenant=acme, user=mallory).exists()
 
 
-def test_a_member_cannot_add_members(acme, bob, mallory):
-    response = bearer_client(bob).post(f"/api/tenants/{acme.pk}/members", {"email": mallory.email}, format="json")
-    assert response.status_code == 403
+def test_an_unverified_address_sees_and_accepts_no_invitation_through_the_api(alice_api, acme, mallory):
+    invitation_id = invite(alice_api, acme, mallory.email).json()["id"]
+    assert bearer_client(mallory).get("/api/invitations").json()["results"] == []
+    assert bearer_client(mallory).post(f"/api/invitations/{invitation_id}/accept").status_code == 404
     assert not Membership.objects.filter(tenant=acme, user=mallory).exists()
 
 
-def test_an_outsider_gets_404_for_every_members_route(mallory_api, acme, bob):
+def test_the_answer_is_the_same_whether_or_not_the_address_has_an_account(alice_api, acme, mallory):
+    known, unknown = invite(alice_api, acme, mallory.email), invite(alice_api, acme, "ghost@example.com")
+    assert known.status_code == unknown.status_code == 201
+    assert set(known.json()) == set(unknown.json())
+    assert {k: v for k, v in known.json().items() if k not in ("id", "email", "sent_at", "expires_at")} == {
+        k: v for k, v in unknown.json().items() if k not in ("id", "email", "sent_at", "expires_at")
+    }
+
+
+def test_a_member_cannot_invite(acme, bob, mallory):
+    response = invite(bearer_client(bob), acme, mallory.email)
+    assert response.status_code == 403
+    assert bearer_client(bob).get(f"/api/tenants/{acme.pk}/invitations").status_code == 403
+    assert not Invitation.objects.exists()
+
+
+def test_an_outsider_gets_404_for_every_members_and_invitations_route(mallory_api, alice_api, acme, bob):
+    invitation_id = invite(alice_api, acme, "ghost@example.com").json()["id"]
     url = f"/api/tenants/{acme.pk}/members"
     assert mallory_api.get(url).status_code == 404
-    assert mallory_api.post(url, {"email": "mallory@evil.example"}, format="json").status_code == 404
     assert mallory_api.delete(url, {"email": bob.email}, format="json").status_code == 404
     assert mallory_api.get("/api/tenants/no-such-tenant/members").status_code == 404
+    assert invite(mallory_api, acme, "mallory@evil.example").status_code == 404
+    assert mallory_api.get(f"/api/tenants/{acme.pk}/invitations").status_code == 404
+    assert mallory_api.delete(f"/api/tenants/{acme.pk}/invitations/{invitation_id}").status_code == 404
+    assert mallory_api.post(f"/api/tenants/{acme.pk}/invitations/{invitation_id}/resend").status_code == 404
 
 
-def test_adding_an_unknown_email_names_the_field(alice_api, acme):
-    response = alice_api.post(f"/api/tenants/{acme.pk}/members", {"email": "ghost@example.com"}, format="json")
-    assert response.status_code == 400
-    assert "email" in response.json()["error"]["fields"]
+def test_a_malformed_address_or_role_names_the_field(alice_api, acme):
+    response = invite(alice_api, acme, "not an address")
+    assert response.status_code == 400 and "email" in response.json()["error"]["fields"]
+    response = invite(alice_api, acme, "ann@example.com", role="emperor")
+    assert response.status_code == 400 and "role" in response.json()["error"]["fields"]
 
 
-def test_adding_a_member_twice_is_a_conflict(alice_api, acme, bob):
-    response = alice_api.post(f"/api/tenants/{acme.pk}/members", {"email": bob.email}, format="json")
+def test_inviting_a_member_is_a_conflict(alice_api, acme, bob):
+    response = invite(alice_api, acme, bob.email)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
+
+
+def test_revoking_and_resending(alice_api, acme):
+    first = invite(alice_api, acme, "ghost@example.com").json()
+    again = invite(alice_api, acme, "ghost@example.com", role="admin").json()
+    assert again["id"] == first["id"] and again["role"] == "admin"  # one open invitation per address
+    resent = alice_api.post(f"/api/tenants/{acme.pk}/invitations/{first['id']}/resend")
+    assert resent.status_code == 200 and resent.json()["state"] == "pending"
+    revoked = alice_api.delete(f"/api/tenants/{acme.pk}/invitations/{first['id']}")
+    assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
+    assert alice_api.post(f"/api/tenants/{acme.pk}/invitations/{first['id']}/resend").status_code == 409
+    assert alice_api.delete(f"/api/tenants/{acme.pk}/invitations/nope").status_code == 404
 
 
 def test_the_last_owner_cannot_leave(alice_api, acme):
@@ -70,12 +122,12 @@ def test_a_member_may_leave_but_not_remove_others(acme, alice, bob):
     assert bobs.delete(f"/api/tenants/{acme.pk}/members", {"email": bob.email}, format="json").status_code == 204
 
 
-def test_an_admin_cannot_add_or_remove_owners(acme, alice, bob, mallory):
+def test_an_admin_cannot_invite_or_remove_owners(acme, alice, bob, mallory):
     Membership.objects.filter(tenant=acme, user=bob).update(role="admin")
     bobs = bearer_client(bob)
-    assert bobs.post(f"/api/tenants/{acme.pk}/members", {"email": mallory.email, "role": "owner"}, format="json").status_code == 403
+    assert invite(bobs, acme, mallory.email, role="owner").status_code == 403
     assert bobs.delete(f"/api/tenants/{acme.pk}/members", {"email": alice.email}, format="json").status_code == 403
-    assert bobs.post(f"/api/tenants/{acme.pk}/members", {"email": mallory.email}, format="json").status_code == 201
+    assert invite(bobs, acme, mallory.email).status_code == 201
 
 
 def test_membership_changes_are_published_after_commit(alice, acme, mallory, django_capture_on_commit_callbacks):
@@ -134,3 +186,29 @@ class TestTheAccessHelper:
         with pytest.raises(PermissionDenied):
             get_membership(bob, acme.pk, roles=Membership.MANAGER_ROLES)
         assert get_membership(bob, acme.pk).role == "member"
+
+
+def change_role(client, tenant, email, role):
+    return client.patch(f"/api/tenants/{tenant.pk}/members", {"email": email, "role": role}, format="json")
+
+
+def test_an_owner_changes_roles_but_never_leaves_a_tenant_without_an_owner(alice_api, acme, alice, bob):
+    from project.realtime.models import Event
+
+    assert change_role(alice_api, acme, alice.email, "admin").status_code == 409  # the only owner
+    promoted = change_role(alice_api, acme, bob.email, "owner")
+    assert promoted.status_code == 200 and promoted.json()["role"] == "owner"
+    assert Event.objects.filter(group=f"tenant.{acme.pk}", type="tenant_member.updated").exists()
+    demoted = change_role(alice_api, acme, alice.email, "member")  # bob is an owner now
+    assert demoted.status_code == 200
+    # Alice lost what only managers see: her sockets check their rights again.
+    assert Event.objects.filter(group=f"access.{alice.pk}", type="access.changed").exists()
+    assert change_role(alice_api, acme, bob.email, "member").status_code == 403  # no longer an owner
+
+
+def test_only_owners_change_roles_and_bad_input_names_the_field(acme, alice, bob, alice_api):
+    Membership.objects.filter(tenant=acme, user=bob).update(role="admin")
+    assert change_role(bearer_client(bob), acme, alice.email, "member").status_code == 403
+    response = change_role(alice_api, acme, bob.email, "emperor")
+    assert response.status_code == 400 and "role" in response.json()["error"]["fields"]
+    assert change_role(alice_api, acme, "ghost@example.com", "admin").status_code == 404

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from project.accounts import services
 from project.accounts.context_processors import tenants
-from project.accounts.models import ApiToken, Membership, Tenant, User, session_group
+from project.accounts.models import ApiToken, Invitation, Membership, Tenant, User, session_group
 from project.realtime.models import Event
 from project.realtime.services import ACCESS_CHANGED
 
@@ -312,38 +312,42 @@ def test_it_404s_the_tenant_page_for_a_non_member(client, acme, mallory):
     assert client.get(reverse("tenant_detail", args=[acme.pk])).status_code == 404
 
 
-def test_it_lists_members_and_lets_an_owner_add_one_by_email(client, alice, acme, mallory):
+def test_an_owner_invites_by_email_and_nobody_joins_before_accepting(client, alice, acme, mallory):
     client.force_login(alice)
 
-    response = client.post(
+    known = client.post(
         reverse("tenant_detail", args=[acme.pk]), {"email": "Mallory@evil.example", "role": "admin"}, follow=True
     )
+    unknown = client.post(reverse("tenant_detail", args=[acme.pk]), {"email": "nobody@example.com", "role": "member"}, follow=True)
 
-    assert "Added mallory@evil.example as admin." in messages_of(response)
-    assert "mallory@evil.example" in response.text
-    assert "Mallory" in response.text
-    assert Membership.objects.get(tenant=acme, user=mallory).role == Membership.Role.ADMIN
+    assert "Invitation sent to mallory@evil.example." in messages_of(known)
+    # The same answer for an address without an account: nothing tells the inviter which is which.
+    assert "Invitation sent to nobody@example.com." in messages_of(unknown)
+    assert not Membership.objects.filter(tenant=acme, user=mallory).exists()
+    pending = unknown.context["invitations"]
+    assert sorted((i.email, i.role) for i in pending) == [("mallory@evil.example", "admin"), ("nobody@example.com", "member")]
+    assert 'aria-label="Resend the invitation of nobody@example.com"' in unknown.text
 
 
-def test_it_forbids_a_plain_member_to_add_members(client, acme, bob, mallory):
+def test_it_forbids_a_plain_member_to_invite(client, acme, bob, mallory):
     client.force_login(bob)
 
     page = client.get(reverse("tenant_detail", args=[acme.pk]))
     response = client.post(reverse("tenant_detail", args=[acme.pk]), {"email": mallory.email, "role": "member"})
 
-    assert "Add a member" not in page.text
+    assert "Invite someone" not in page.text and "Pending invitations" not in page.text
     assert response.status_code == 403
     assert "Only owners and admins manage members." in response.text
-    assert not Membership.objects.filter(tenant=acme, user=mallory).exists()
+    assert not Invitation.objects.exists()
 
 
-def test_it_shows_a_form_error_for_an_unknown_email(client, alice, acme):
+def test_it_shows_a_form_error_for_a_malformed_address(client, alice, acme):
     client.force_login(alice)
 
-    response = client.post(reverse("tenant_detail", args=[acme.pk]), {"email": "nobody@example.com", "role": "member"})
+    response = client.post(reverse("tenant_detail", args=[acme.pk]), {"email": "not an address", "role": "member"})
 
     assert response.status_code == 400
-    assert response.context["form"].errors["email"] == ["No Harbor user has this email address."]
+    assert response.context["form"].errors["email"] == ["Enter a valid email address."]
 
 
 def test_it_reports_a_conflict_for_an_existing_member(client, alice, acme, bob):
@@ -381,7 +385,7 @@ def test_it_keeps_the_last_owner_and_says_why(client, alice, acme):
     response = client.post(reverse("tenant_member_remove", args=[acme.pk]), {"email": alice.email}, follow=True)
 
     assert response.status_code == 200
-    assert "A tenant must keep at least one owner." in messages_of(response)
+    assert "A tenant must keep at least one owner: make someone else owner first." in messages_of(response)
     assert Membership.objects.filter(tenant=acme, user=alice).exists()
 
 
@@ -446,3 +450,28 @@ def test_it_escapes_tenant_names(client, alice):
         text = client.get(url).text
         assert "<script>alert(1)</script>" not in text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+def test_the_only_owner_is_offered_neither_leaving_nor_a_lower_role(client, alice, acme, bob):
+    client.force_login(alice)
+    page = client.get(reverse("tenant_detail", args=[acme.pk]))
+    assert "Leave tenant" not in page.text
+    assert "The only owner: make someone else owner to leave." in page.text
+    assert 'aria-label="Change the role of bob@example.com"' in page.text
+    assert 'aria-label="Change the role of alice@example.com"' not in page.text
+
+    changed = client.post(reverse("tenant_member_role", args=[acme.pk]), {"email": bob.email, "role": "owner"}, follow=True)
+    assert "bob@example.com is now owner." in messages_of(changed)
+    assert "Leave tenant" in changed.text  # two owners now: either may leave
+    assert 'aria-label="Change the role of alice@example.com"' in changed.text
+
+
+def test_a_member_sees_roles_but_cannot_change_them(client, acme, alice, bob):
+    client.force_login(bob)
+    page = client.get(reverse("tenant_detail", args=[acme.pk]))
+    assert "Change the role" not in page.text
+    refused = client.post(reverse("tenant_member_role", args=[acme.pk]), {"email": alice.email, "role": "member"}, follow=True)
+    assert "Only an owner can change roles." in messages_of(refused)
+    bad = client.post(reverse("tenant_member_role", args=[acme.pk]), {"email": alice.email, "role": "king"}, follow=True)
+    assert "Choose a role" in " ".join(messages_of(bad))
+    assert Membership.objects.get(tenant=acme, user=alice).role == "owner"

@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from notifications import services as notifications
 from notifications.models import Kind
+from project.accounts import invitations
 from project.accounts import services as accounts
 from project.accounts.models import Membership, User
 from subscriptions import services as subscriptions
@@ -42,6 +43,7 @@ class World:
     editor_subscription_id: str
     editor_message_id: int
     template_id: str
+    invitation_id: str
 
     def values(self) -> dict:
         """What a route template may name."""
@@ -55,6 +57,7 @@ class World:
             "editor_subscription": self.editor_subscription_id,
             "editor_message": self.editor_message_id,
             "template": self.template_id,
+            "invitation": self.invitation_id,
             "viewer_email": self.users["viewer"].email,
             "editor_email": self.users["editor"].email,
             "newcomer_email": self.users["newcomer"].email,
@@ -92,9 +95,10 @@ def world(db) -> World:
     template = workflow_templates.create_template(
         owner_membership, name="Release", title_pattern="Release {date}", participants=[(users["viewer"].email, "viewer")]
     )
+    invitation = invitations.invite(acme, owner_membership, "invitee@example.com", "member", "http://testserver")
     return World(
         users, acme.pk, workflow.pk, shared.share_token, notification.pk, editor_token.pk, account.pk, subscription.pk,
-        said.pk, template.pk,
+        said.pk, template.pk, invitation.pk,
     )
 
 

@@ -38,7 +38,15 @@ MATRIX = [
     ("api-tenants", "get", "/api/tenants", None, SIGNED_IN),
     ("api-tenants", "post", "/api/tenants", {"name": "Mine"}, expect(401, 201, 201, 201, 201, 201, 201)),
     ("api-tenant-members", "get", "/api/tenants/{tenant}/members", None, TENANT_READ),
-    ("api-tenant-members", "post", "/api/tenants/{tenant}/members", {"email": "outsider@example.com"}, TENANT_MANAGE),
+    # Only owners change roles (none of these personas is one of Acme's).
+    ("api-tenant-members", "patch", "/api/tenants/{tenant}/members", {"email": "{newcomer_email}", "role": "admin"}, TENANT_MANAGE),
+    ("api-tenant-invitations", "get", "/api/tenants/{tenant}/invitations", None, TENANT_MANAGE),
+    ("api-tenant-invitations", "post", "/api/tenants/{tenant}/invitations", {"email": "outsider@example.com"}, TENANT_MANAGE),
+    ("api-tenant-invitation", "delete", "/api/tenants/{tenant}/invitations/{invitation}", None, TENANT_MANAGE),
+    ("api-tenant-invitation-resend", "post", "/api/tenants/{tenant}/invitations/{invitation}/resend", None, TENANT_MANAGE),
+    # Pending invitations to one's own verified address: none of these personas has one.
+    ("api-invitations", "get", "/api/invitations", None, SIGNED_IN),
+    ("api-invitation-accept", "post", "/api/invitations/{invitation}/accept", None, expect(401, 404, 404, 404, 404, 404, 404)),
     ("api-tenant-members", "delete", "/api/tenants/{tenant}/members?email={newcomer_email}", None, TENANT_MANAGE),
     ("api-workflows", "get", "/api/workflows", None, SIGNED_IN),
     ("api-workflows", "post", "/api/workflows", {"tenant_id": "{tenant}", "title": "New"}, expect(401, 404, 201, 201, 201, 201, 404)),
