@@ -124,5 +124,24 @@ def register(page, base_url: str, email: str, name: str):
     page.wait_for_url(f"{base_url}/")
 
 
+def invite_and_join(owner, invitee, email: str, smtp_server):
+    """On the tenant page open in `owner`, invite `email`; the email worker delivers the
+    invitation (to the test's SMTP server) and `invitee`, signed in as `email`, joins from its link."""
+    import re
+
+    from django.core.management import call_command
+    from playwright.sync_api import expect
+
+    owner.get_by_role("main").get_by_label("Email").fill(email)
+    owner.get_by_role("button", name="Send invitation").click()
+    expect(owner.get_by_text(f"Invitation sent to {email}.")).to_be_visible()
+    call_command("send_email")
+    mail = [m for m in smtp_server.messages if m["To"] == email][-1]
+    [link] = re.findall(r"https?://\S+", mail.get_body(("plain",)).get_content())
+    invitee.goto(link)
+    invitee.get_by_role("main").get_by_role("button", name=re.compile("^Join ")).click()
+    expect(invitee.get_by_text("Welcome to")).to_be_visible()
+
+
 def wait_live(page):
     page.locator("#connection[data-state=live]").wait_for(timeout=LIVE_MS * 3)

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import TINY_PNG, http_json
 
-from .conftest import ARTIFACTS, LIVE_MS, register, wait_live
+from .conftest import ARTIFACTS, LIVE_MS, invite_and_join, register, wait_live
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,13 +22,10 @@ class Team:
     workflow_url: str
 
 
-def form_in(page, heading: str):
-    return page.get_by_role("main").locator("form").filter(has=page.get_by_role("button", name=heading))
-
-
 @pytest.fixture
-def team(server, open_browser) -> Team:
-    """Alice and bob register, alice creates a tenant, adds bob, and starts a workflow with him."""
+def team(server, open_browser, smtp_server) -> Team:
+    """Alice and bob register, alice creates a tenant, invites bob, who joins from the emailed
+    link, and she starts a workflow with him."""
     alice, bob = open_browser(), open_browser()
     register(alice, server.url, "alice@example.com", "Alice")
     register(bob, server.url, "bob@example.com", "Bob")
@@ -37,10 +34,7 @@ def team(server, open_browser) -> Team:
     alice.get_by_label("Name").fill("Acme")
     alice.get_by_role("main").get_by_role("button", name="Create").click()
     expect(alice.get_by_role("heading", level=1)).to_have_text(re.compile("Acme"))
-    members = form_in(alice, "Add member")
-    members.get_by_label("Email").fill("bob@example.com")
-    members.get_by_role("button", name="Add member").click()
-    expect(alice.get_by_role("main")).to_contain_text("bob@example.com")
+    invite_and_join(alice, bob, "bob@example.com", smtp_server)
 
     alice.goto(f"{server.url}/workflows/")
     alice.get_by_label("Title").fill("Launch plan")
