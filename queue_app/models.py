@@ -12,6 +12,11 @@ from project.ids import new_public_id
 
 PUBLIC_STREAM = "public"
 MAX_PRIORITY = 10
+#: The most claims one call takes or hands in: a claim's `limit`, a list of claims to complete,
+#: fail or release (queue_app.services; the bot asks for at most this many at once). 40, not more:
+#: Django caps an SQLite statement at 999 parameters, and a batch's replies (21 columns each)
+#: stay one INSERT up to 47.
+MAX_BATCH = 40
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 ENTITY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 WORKER_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")

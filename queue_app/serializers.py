@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from project.serializers import QuerySerializer, StrictSerializer
 
-from .models import COLOR, ENTITY, MAX_PRIORITY, WORKER_ID, QueueMessage
+from .models import COLOR, ENTITY, MAX_BATCH, MAX_PRIORITY, WORKER_ID, QueueMessage
 
 
 # --- Output -----------------------------------------------------------------------------------
@@ -72,6 +72,17 @@ class CompletedSerializer(serializers.Serializer):
     message = QueueMessageSerializer()
     reply = QueueMessageSerializer(allow_null=True, help_text="The reply written with the completion, or null.")
     next = ClaimedMessageSerializer(allow_null=True, help_text="With next=true: the next claimed message, or null.")
+
+
+class ClaimListSerializer(serializers.Serializer):
+    results = ClaimedMessageSerializer(many=True, help_text="The claims, best first (empty: nothing to claim).")
+    next_cursor = serializers.CharField(allow_null=True, help_text="Always null: claim again for more.")
+    has_more = serializers.BooleanField(help_text="True when the list is as long as the limit: more may wait.")
+
+
+def claim_list_data(claimed: list, limit: int) -> dict:
+    return {"results": [claimed_data(message) for message in claimed], "next_cursor": None,
+            "has_more": len(claimed) >= limit}
 
 
 def completed_data(message, reply, following) -> dict:
@@ -148,10 +159,13 @@ class NewQueueMessageSerializer(StrictSerializer):
 
 
 class ClaimSerializer(EntitiesMixin, LeaseMixin, StrictSerializer):
-    """A named message (`message_id`), or the best claimable one (of `entity`/`entities`)."""
+    """A named message (`message_id`), or the best claimable one (of `entity`/`entities`), or with
+    `limit` up to that many of the best."""
 
     worker_id = _worker_id_field()
     message_id = serializers.CharField(max_length=10, required=False, help_text="Claim this message; else the next one.")
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_BATCH, required=False,
+                                     help_text=f"Claim up to this many (1-{MAX_BATCH}); the answer is then a list.")
     entity = serializers.RegexField(ENTITY.pattern, max_length=64, required=False, help_text="Only this entity's messages.")
     entities = _entities_field()
     lease_seconds = _lease_field()
@@ -159,6 +173,8 @@ class ClaimSerializer(EntitiesMixin, LeaseMixin, StrictSerializer):
     def validate(self, data):
         if data.get("message_id") and (data.get("entity") or data.get("entities")):
             raise serializers.ValidationError({"message_id": ["Either a message_id or entities, not both."]})
+        if data.get("message_id") and "limit" in data:
+            raise serializers.ValidationError({"limit": ["Either a message_id or a limit, not both."]})
         return super().validate(data)
 
 
@@ -190,3 +206,85 @@ class FailSerializer(HeldClaimSerializer):
 
 class HeartbeatSerializer(LeaseMixin, HeldClaimSerializer):
     lease_seconds = _lease_field()
+
+
+# --- Batches of claims (POST /api/queue/completions, /failures, /releases) ---------------------
+
+class BatchItemErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="not_found, or conflict (not processing under this claim).")
+    message = serializers.CharField()
+    fields = serializers.DictField()
+
+
+class BatchItemSerializer(serializers.Serializer):
+    """What became of one claim of a batch: `status` as the single-message route would answer,
+    then the message (and a completion's reply), or the error of this claim alone."""
+
+    id = serializers.CharField()
+    status = serializers.IntegerField(help_text="200, 404 or 409.")
+    message = QueueMessageSerializer(allow_null=True)
+    reply = QueueMessageSerializer(allow_null=True, required=False, help_text="Completions: the reply, or null.")
+    error = BatchItemErrorSerializer(allow_null=True)
+
+
+class BatchResultsSerializer(serializers.Serializer):
+    results = BatchItemSerializer(many=True, help_text="One per claim sent, in the same order.")
+    next_cursor = serializers.CharField(allow_null=True, help_text="Always null.")
+    has_more = serializers.BooleanField(help_text="Always false.")
+
+
+class CompletionsResultsSerializer(BatchResultsSerializer):
+    next = ClaimedMessageSerializer(many=True, help_text="With next: n, the worker's new claims (up to n).")
+
+
+def _claims_field(child):
+    return serializers.ListField(child=child, min_length=1, max_length=MAX_BATCH,
+                                 help_text=f"1-{MAX_BATCH} claims, each message once.")
+
+
+class HeldItemSerializer(StrictSerializer):
+    id = serializers.CharField(max_length=10, help_text="The message's id.")
+    claim_token = serializers.CharField(max_length=32)
+
+
+class CompletionItemSerializer(HeldItemSerializer):
+    reply = serializers.CharField(max_length=100_000, required=False, allow_null=True, default=None)
+    username = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    color = _color_field()
+
+    def validate_reply(self, value):
+        if value is not None and len(value) > settings.QUEUE_MESSAGE_MAX_LENGTH:
+            raise serializers.ValidationError(f"Messages are limited to {settings.QUEUE_MESSAGE_MAX_LENGTH} characters.")
+        return value
+
+
+class FailureItemSerializer(HeldItemSerializer):
+    error = serializers.CharField(max_length=10_000, help_text="What went wrong (kept as last_error).")
+
+
+class UniqueClaimsMixin:
+    def validate_claims(self, claims):
+        ids = [claim["id"] for claim in claims]
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError("Each message once per batch.")
+        return claims
+
+
+class CompletionsSerializer(UniqueClaimsMixin, EntitiesMixin, LeaseMixin, StrictSerializer):
+    worker_id = _worker_id_field()
+    claims = _claims_field(CompletionItemSerializer())
+    next = serializers.IntegerField(min_value=0, max_value=MAX_BATCH, required=False, default=0,
+                                    help_text=f"Also claim up to this many next messages (0-{MAX_BATCH}).")
+    entity = serializers.RegexField(ENTITY.pattern, max_length=64, required=False)
+    entities = _entities_field()
+    lease_seconds = _lease_field()
+
+
+class FailuresSerializer(UniqueClaimsMixin, StrictSerializer):
+    worker_id = _worker_id_field()
+    claims = _claims_field(FailureItemSerializer())
+
+
+class ReleasesSerializer(UniqueClaimsMixin, StrictSerializer):
+    worker_id = _worker_id_field()
+    claims = _claims_field(HeldItemSerializer())

@@ -34,7 +34,7 @@ from project.accounts.services import Conflict
 from project.realtime.services import publish, publish_many
 from project.workers.services import list_workers
 
-from .models import BOT_HEARTBEAT, COLOR, ENTITY, MAX_PRIORITY, WORKER_ID, QueueMessage, load_threads, now_ms, stream_group
+from .models import BOT_HEARTBEAT, COLOR, ENTITY, MAX_BATCH, MAX_PRIORITY, WORKER_ID, QueueMessage, load_threads, now_ms, stream_group
 from .serializers import message_data
 
 TABLE = QueueMessage._meta.db_table
@@ -314,10 +314,6 @@ def pending(limit: int = 10, entities=None, *, public_only: bool = False) -> lis
 # does its work in one transaction with a fixed number of statements, whatever the list's
 # length (asserted in tests/queue_app/test_query_counts.py). The single-message routes, the
 # original clients' routes and the bot call them with a batch of one.
-
-#: The most claims one call takes or hands in (`limit`, and the length of a list of claims).
-MAX_BATCH = 50
-
 
 @dataclass(frozen=True)
 class Completion:
@@ -726,22 +722,41 @@ def heartbeat(message_id: str, worker_id: str, claim_token: str, lease_seconds: 
     return message  # no event: a lease extension changes nothing anyone watches
 
 
-def retry(message_id: str, user: User) -> QueueMessage:
-    """Staff put a dead letter (failed) back in the queue with a fresh attempt budget."""
+def retry_many(message_ids: list[str], user: User) -> list[Outcome]:
+    """Staff put dead letters (failed) back in the queue with a fresh attempt budget: one
+    statement for the batch; a message that is not failed is its Outcome's Conflict."""
     if not (user.is_staff or user.is_superuser):
         raise PermissionDenied("Only staff retry dead letters.")
+    message_ids = list(dict.fromkeys(message_ids))
+    if not message_ids:
+        return []
     with transaction.atomic():
-        done = QueueMessage.objects.filter(pk=message_id, status=Status.FAILED).update(
-            status=Status.PENDING, attempts=0, available_at=timezone.now(), claimed_by="", claimant=None,
-            lease_expires_at=None,
-        )
-        message = QueueMessage.objects.filter(pk=message_id).first()
-        if message is None:
-            raise NotFound("No such message.")
-        if not done:
-            raise Conflict(f"Only failed messages are retried (this one is {message.status}).")
-        _publish(message, "queue_message.retried")
-    return message
+        done = {message.pk: message for message in _update_returning(
+            {"status": Status.PENDING, "attempts": 0, "available_at": timezone.now(), "claimed_by": "",
+             "claimant_id": None, "lease_expires_at": None},
+            f"id IN ({', '.join(['%s'] * len(message_ids))}) AND status = %s", [*message_ids, Status.FAILED],
+        )}
+        outcomes = {message_id: Outcome(message_id, done.get(message_id)) for message_id in message_ids}
+        missed = [message_id for message_id in message_ids if message_id not in done]
+        if missed:
+            found = QueueMessage.objects.in_bulk(missed)
+            for message_id in missed:
+                message = found.get(message_id)
+                outcomes[message_id].error = (
+                    NotFound("No such message.") if message is None
+                    else Conflict(f"Only failed messages are retried (this one is {message.status}).")
+                )
+        if done:
+            publish_many([_event(message, "queue_message.retried") for message in done.values()])
+    return [outcomes[message_id] for message_id in message_ids]
+
+
+def retry(message_id: str, user: User) -> QueueMessage:
+    """One retry (`retry_many` of one), its error raised."""
+    [outcome] = retry_many([message_id], user)
+    if outcome.error:
+        raise outcome.error
+    return outcome.message
 
 
 # --- Maintenance (manage.py requeue_expired, prune_queue; the bot loop) ----------------------
