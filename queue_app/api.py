@@ -202,9 +202,8 @@ class CompletionsView(WorkerView):
             data["worker_id"], completions, claim_next=data["next"], next_entities=data["entities"],
             lease_seconds=data["lease_seconds"], claimant=request.user,
         )
-        body = batch_results(outcomes, replies=True)
-        body["next"] = [claimed_data(message) for message in following]
-        return Response(body)
+        return Response({"completed": batch_results(outcomes, replies=True),
+                         "next": claim_list_data(following, data["next"])})
 
 
 class FailuresView(WorkerView):

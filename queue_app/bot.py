@@ -113,8 +113,8 @@ class HttpBackend:
         body = {"worker_id": worker, "next": next_, "entities": entities or [], "lease_seconds": lease,
                 "claims": [{"id": c["id"], "claim_token": c["claim_token"], "reply": reply} for c, reply in answers]}
         answer = self._post("/api/queue/completions", body, idempotent=True)
-        refused = [(item["id"], item["error"]["message"]) for item in answer["results"] if item["error"]]
-        return refused, answer["next"]
+        refused = [(item["id"], item["error"]["message"]) for item in answer["completed"]["results"] if item["error"]]
+        return refused, answer["next"]["results"]
 
     def fail_many(self, worker, failures):
         self._post("/api/queue/failures", {"worker_id": worker, "claims": [

@@ -89,15 +89,17 @@ COMPLETIONS = [
         "One completed, one whose lease had expired and was claimed again",
         response_only=True,
         value={
-            "results": [
-                {"id": "Z4MTSNbHKR", "status": 200, "message": COMPLETED, "reply": REPLY, "error": None},
-                {"id": "Q7vL2mXpTe", "status": 409, "message": None, "reply": None,
-                 "error": {"code": "conflict", "fields": {},
-                           "message": "This message is not processing under this claim (its lease may have expired)."}},
-            ],
-            "next_cursor": None,
-            "has_more": False,
-            "next": [],
+            "completed": {
+                "results": [
+                    {"id": "Z4MTSNbHKR", "status": 200, "message": COMPLETED, "reply": REPLY, "error": None},
+                    {"id": "Q7vL2mXpTe", "status": 409, "message": None, "reply": None,
+                     "error": {"code": "conflict", "fields": {},
+                               "message": "This message is not processing under this claim (its lease may have expired)."}},
+                ],
+                "next_cursor": None,
+                "has_more": False,
+            },
+            "next": {"results": [], "next_cursor": None, "has_more": False},
         },
     ),
 ]

@@ -94,9 +94,12 @@ class QueueMessage(models.Model):
         ordering = ["timestamp", "id"]
         permissions = [("work_queue", "Can claim and answer queue messages (a bot)")]
         indexes = [
-            # A claim of the next message and seed 002's GET /api/queue/pending: the best pending first.
+            # Claims (queue_app.services._claim) and seed 002's GET /api/queue/pending: the best
+            # pending first. The index holds the whole order (id last), so a claim of n reads n
+            # entries in order; without id, PostgreSQL sorted every pending row per claim (and
+            # under FOR UPDATE, on disk: 360 ms a claim at 60,000 pending).
             models.Index(
-                fields=["-priority", "timestamp"], name="queue_pending_order", condition=Q(status="pending")
+                fields=["-priority", "timestamp", "id"], name="queue_pending_claim_order", condition=Q(status="pending")
             ),
             # GET /api/queue/messages (and seed 002's ?since=) per stream, and prune_queue's ranking.
             models.Index(fields=["tenant", "timestamp"], name="queue_stream_since"),

@@ -41,7 +41,7 @@ def test_a_batch_claim_carries_each_thread(alice_api, robot_api):
     root = post(alice_api, "root")
     [first] = claim_many(robot_api, 1)["results"]
     reply = robot_api.post("/api/queue/completions", {"worker_id": "w1", "claims": held([first], reply="answer")},
-                           format="json").json()["results"][0]["reply"]
+                           format="json").json()["completed"]["results"][0]["reply"]
     post(alice_api, "follow-up", reply_to=reply["id"])
     post(alice_api, "unrelated")
     threads = {c["text"]: [m["text"] for m in c["thread"]] for c in claim_many(robot_api, 10)["results"]}
@@ -62,9 +62,11 @@ def test_it_completes_a_batch_with_replies_events_and_notifications_and_claims_m
         )
     body = response.json()
     assert response.status_code == 200
-    assert [(r["id"], r["status"], r["error"]) for r in body["results"]] == [(c["id"], 200, None) for c in claimed]
-    assert all(r["message"]["status"] == "complete" and r["reply"]["text"] == "done" for r in body["results"])
-    assert sorted(c["id"] for c in body["next"]) == sorted(a["id"] for a in asked[2:])
+    results = body["completed"]["results"]
+    assert [(r["id"], r["status"], r["error"]) for r in results] == [(c["id"], 200, None) for c in claimed]
+    assert all(r["message"]["status"] == "complete" and r["reply"]["text"] == "done" for r in results)
+    assert sorted(c["id"] for c in body["next"]["results"]) == sorted(a["id"] for a in asked[2:])
+    assert body["next"]["has_more"] is False
     assert QueueMessage.objects.filter(message_type="ai").count() == 2
     assert Event.objects.filter(type="queue_message.answered").count() == 2
     assert Notification.objects.filter(recipient=alice, kind="queue.reply").count() == 2
@@ -82,7 +84,7 @@ def test_a_stale_claim_is_that_items_error_not_the_batchs(alice_api, robot_api):
         "/api/queue/completions",
         {"worker_id": "w1", "claims": [*held([first], reply="ok"), stale, unknown]},
         format="json",
-    ).json()
+    ).json()["completed"]
     statuses = [(r["status"], r["error"] and r["error"]["code"]) for r in body["results"]]
     assert statuses == [(200, None), (409, "conflict"), (404, "not_found")]
     assert QueueMessage.objects.get(pk=second["id"]).status == "processing"
@@ -96,8 +98,8 @@ def test_completing_a_batch_again_returns_the_same_replies_and_claims_nothing_mo
     body = {"worker_id": "w1", "claims": held(claimed, reply="same"), "next": 1}
     first = robot_api.post("/api/queue/completions", body, format="json").json()
     again = robot_api.post("/api/queue/completions", body, format="json").json()
-    assert [r["reply"]["id"] for r in again["results"]] == [r["reply"]["id"] for r in first["results"]]
-    assert len(first["next"]) == 1 and again["next"] == []
+    assert [r["reply"]["id"] for r in again["completed"]["results"]] == [r["reply"]["id"] for r in first["completed"]["results"]]
+    assert len(first["next"]["results"]) == 1 and again["next"]["results"] == []
     assert QueueMessage.objects.filter(message_type="ai").count() == 2
 
 
@@ -132,7 +134,7 @@ def test_another_worker_cannot_complete_a_batch_it_does_not_hold(alice_api, robo
     post(alice_api, "q")
     claimed = claim_many(robot_api, 1, worker="w1")["results"]
     body = robot_api.post("/api/queue/completions", {"worker_id": "w2", "claims": held(claimed, reply="mine")},
-                          format="json").json()
+                          format="json").json()["completed"]
     assert body["results"][0]["status"] == 409
 
 

@@ -64,7 +64,7 @@ def test_a_batched_completion_costs_the_same_queries_for_1_10_or_40(alice, warm_
         response = warm_robot_api.post("/api/queue/completions", {"worker_id": "w1", "claims": claims, "next": size},
                                        format="json")
     body = response.json()
-    assert [r["status"] for r in body["results"]] == [200] * size and len(body["next"]) == size
+    assert [r["status"] for r in body["completed"]["results"]] == [200] * size and len(body["next"]["results"]) == size
 
 
 @pytest.mark.parametrize("size", [1, 10, 40])
