@@ -449,19 +449,33 @@ def _claim(worker_id: str, limit: int, entities, lease: timedelta, claimant: Use
     the IMMEDIATE transaction holds the write lock. Either way the status check in the WHERE
     decides. Each row's claim token is a fresh random prefix and the row's id: one per claim,
     unguessable, made by the statement itself."""
-    candidates = _claimable(entities, now)
-    if message_id:
-        candidates = candidates.filter(pk=message_id, message_type=Type.HUMAN)
-    if connection.features.has_select_for_update_skip_locked:
-        candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-    candidate_sql, candidate_params = candidates.values("pk")[:limit].query.sql_with_params()
+    candidate_sql, candidate_params = _candidates(limit, entities, now, message_id)
     claimed = _update_returning(
         {"status": Status.PROCESSING, "claimed_by": worker_id, "claim_token": SQL("%s || id", [secrets.token_urlsafe(16)]),
          "claimed_at": now, "lease_expires_at": now + lease, "claimant_id": claimant.pk if claimant else None},
-        f"id IN ({candidate_sql}) AND status = %s",
+        # PostgreSQL may run an IN (… LIMIT n FOR UPDATE SKIP LOCKED) subquery more than once and
+        # so claim more than n rows; ARRAY(…) runs it once, as an init plan.
+        (f"id = ANY(ARRAY({candidate_sql}))" if connection.vendor == "postgresql" else f"id IN ({candidate_sql})")
+        + " AND status = %s",
         [*candidate_params, Status.PENDING],
     )
     return _best_first(claimed)
+
+
+def _candidates(limit: int, entities, now, message_id: str | None) -> tuple[str, list]:
+    """The claim's candidates, best first (`_claimable`'s order, read off the index
+    queue_pending_claim_order), `FOR UPDATE SKIP LOCKED` where the database has it. Written out
+    once: it runs on every claim, and composing it with the ORM cost more than running it."""
+    where, params = ["status = %s", "available_at <= %s"], [Status.PENDING, _adapt(now)]
+    if entities:
+        where.append(f"entity IN ({', '.join(['%s'] * len(entities))})")
+        params += list(entities)
+    if message_id:
+        where.append("id = %s AND message_type = %s")
+        params += [message_id, Type.HUMAN]
+    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    return (f"SELECT id FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY priority DESC, timestamp, id "
+            f"LIMIT %s{lock}", [*params, limit])
 
 
 def _why_not_claimed(message_id: str, now) -> None:
