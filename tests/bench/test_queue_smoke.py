@@ -57,7 +57,9 @@ def test_the_batched_bots_answer_each_message_once_in_batches(daphne_processes):
     server.stop()  # let the requests wrk left in flight finish before counting
 
     assert harbor["non_2xx"] == 0 and bots["conflicts"] == 0 and bots["failures"] == 0
-    assert bots["completed"] > 0 and bots["requests"] * 2 < bots["completed"] + 20  # batches, not one per request
+    # batches, not one request per message: besides the claims that found nothing once the 60
+    # were answered, a request claims or completes ten
+    assert bots["completed"] > 0 and bots["requests"] - bots["empty"] <= bots["completed"] // 10 + 4
     replies = QueueMessage.objects.filter(message_type="ai", claimed_by__startswith="batch-")
     answered = QueueMessage.objects.filter(message_type="human", status="complete", claimed_by__startswith="batch-")
     assert replies.count() == answered.count() >= bots["completed"]
