@@ -189,10 +189,6 @@ class BotEngine:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    @property
-    def _busy(self) -> int:
-        return self._in_flight
-
     def _count(self, **increments):
         with self._stats_lock:
             for name, value in increments.items():
