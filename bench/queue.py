@@ -1,30 +1,42 @@
-"""Queue: bots claim and complete messages through the HTTP API while producers post.
+"""Queue: bots claim and complete messages through the HTTP API while producers post, beside the
+peers a user would pick instead, in the same run on the same database.
 
-Harbor leg: `--bots` keep-alive connections (default 16) driven by wrk and a Lua script
-(bench/queue_bots.lua) that works like Harbor's bot: it claims the next message
-(`POST /api/queue/claims`), then answers each claim with `POST /api/queue/messages/{id}/complete`
-+ `next=true`, which writes the reply and claims the next message in the same request. Two more connections post new messages at full speed (the producers). daphne
-runs `--processes` processes (default 2 on PostgreSQL, 1 on SQLite) accepting on one shared
-socket. Reports completed pairs per second (claim + complete), request latency p50/p99, and the
-audit of the database afterwards: double claims (two replies to one message, or a 409 on a
-completion) must be 0.
+Harbor's legs, per HTTP tier (`--server`; daphne processes on one shared socket, or gunicorn's
+sync workers), each with two more connections posting new messages at full speed (producers):
 
-Baseline in the same run, on the same database and the same seeded rows: the claim and the
-completion done as raw SQL by the same number of clients — pgbench with
-`UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id` on PostgreSQL, and
-threads running the same statements in `BEGIN IMMEDIATE` transactions on SQLite. The ratio of
-the two rates is the figure to quote.
+- **batched**: `--bots` keep-alive connections (default 16) driven by wrk and a Lua script
+  (bench/queue_batch_bots.lua) that works like `run_bot`: it claims up to `--batch` messages
+  (default 40, Harbor's maximum) with `POST /api/queue/claims {"limit"}`, then hands each batch
+  in with `POST /api/queue/completions` (a reply per claim, `next` = the batch), which completes
+  them and claims the next batch in the same request and transaction;
+- **one message per request** (the seed's flow): the same connections with
+  bench/queue_bots.lua, `POST /api/queue/claims` then `POST /api/queue/messages/{id}/complete`
+  + `next=true` for every claim.
+
+Reported: answered messages per second, request latency p50/p99, and the audit of the database
+afterwards: double claims (two replies to one message, or a 409 on a completion) must be 0, and
+every answered message has its reply and its `queue_message.answered` event.
+
+Peers (PostgreSQL only), same run, same database, no-op jobs from a pre-filled queue, 2 worker
+processes each (bench/peers/): **Procrastinate** (concurrency 16 per process) and **PgQueuer**
+(batch 100). The limit: the claim and the completion as raw SQL by the same number of clients —
+pgbench with `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id` on
+PostgreSQL, threads running the same statements in `BEGIN IMMEDIATE` transactions on SQLite.
+Each Harbor row prints Harbor ÷ each peer and Harbor ÷ the limit.
 """
 
+import importlib
 import json
 import re
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 from .harness import (
+    BASE_DIR,
     POSTGRES_ADMIN_URL,
     POSTGRES_DB,
     RESULTS_DIR,
@@ -39,8 +51,16 @@ from .harness import (
 from .http_reads import parse_wrk
 
 LUA_SCRIPT = Path(__file__).with_name("queue_bots.lua")
+BATCH_LUA_SCRIPT = Path(__file__).with_name("queue_batch_bots.lua")
 TABLE = "queue_app_queuemessage"
 PRODUCERS = 2
+#: Harbor's largest batch (queue_app.models.MAX_BATCH; the runner never imports Django).
+MAX_BATCH = 40
+#: The peers' shape (issue 17): 2 worker processes each; Procrastinate 16 jobs at once per
+#: process, PgQueuer dequeuing 100 at a time.
+PEER_PROCESSES = 2
+PROCRASTINATE_CONCURRENCY = 16
+PGQUEUER_BATCH = 100
 
 CLAIM_SQL = (
     f"UPDATE {TABLE} SET status = 'processing', claimed_by = 'sql-bot', claim_token = {{token}}, "
@@ -127,12 +147,16 @@ def wrk_lua(url: str, connections: int, duration: float, script: Path, *args: st
 
 def audit(database, workers: str) -> dict:
     """What the database says after a leg: the messages its bots (worker ids `<workers>-<n>`)
-    answered, their replies, and messages answered twice (a double claim) by anyone."""
+    answered, their replies and their `queue_message.answered` events, and messages answered twice
+    (a double claim) by anyone."""
     queries = {
         "answered": f"SELECT count(*) FROM {TABLE} WHERE status = 'complete' AND message_type = 'human' AND claimed_by LIKE %s",
         "replies": f"SELECT count(*) FROM {TABLE} WHERE message_type = 'ai' AND claimed_by LIKE %s",
         "double_replies": f"SELECT count(*) FROM (SELECT reply_to_id FROM {TABLE} WHERE message_type = 'ai' "
                           "GROUP BY reply_to_id HAVING count(*) > 1) AS doubled",
+        "answered_events": "SELECT count(*) FROM realtime_event WHERE type = 'queue_message.answered' AND "
+                           + ("data->'message'->>'claimed_by' LIKE %s" if database.kind == "postgres"
+                              else "json_extract(data, '$.message.claimed_by') LIKE %s"),
     }
     pattern = f"{workers}-%"
     if database.kind == "postgres":
@@ -159,9 +183,10 @@ def topologies(run) -> list[tuple[str, int]]:
     return [("daphne", run.processes or 2), ("gunicorn", 4)]
 
 
-def drive(run, env, seeded, server: str, processes: int, duration: float, bots: int) -> dict:
-    """One Harbor leg: start the tier, run the bots and the producers against it, stop it."""
-    workers = f"{server}{processes}"
+def drive(run, env, seeded, server: str, processes: int, duration: float, bots: int, batch: int | None = None) -> dict:
+    """One Harbor leg: start the tier, run the bots (batched with `batch`, else one message per
+    request) and the producers against it, stop it."""
+    workers = f"{server}{processes}{'b' if batch else 's'}"
     servers = [run.gunicorn(env, processes)] if server == "gunicorn" else run.daphne(env, processes, shared=True)
     try:
         url = servers[0].url
@@ -179,12 +204,16 @@ def drive(run, env, seeded, server: str, processes: int, duration: float, bots: 
         producer = threading.Thread(target=produce)
         with Profiler(servers[0].pid, profile_path, enabled=run.options.get("profile")):
             producer.start()
-            harbor, bots_counters = wrk_lua(url, bots, duration, LUA_SCRIPT, seeded["bot_token"], workers)
+            if batch:
+                harbor, bots_counters = wrk_lua(url, bots, duration, BATCH_LUA_SCRIPT, seeded["bot_token"], workers, str(batch))
+            else:
+                harbor, bots_counters = wrk_lua(url, bots, duration, LUA_SCRIPT, seeded["bot_token"], workers)
             producer.join()
     finally:
         for process in servers:
             process.stop()
-    leg = {"name": f"{server} ×{processes}", "workers": workers, "wrk": harbor, "bots": bots_counters,
+    leg = {"name": f"{server} ×{processes}, {f'batches of {batch}' if batch else 'one message per request'}",
+           "batch": batch, "workers": workers, "wrk": harbor, "bots": bots_counters,
            "producers": producers}
     if run.options.get("profile"):
         leg["profile"] = summarise_profile(profile_path)
@@ -192,20 +221,70 @@ def drive(run, env, seeded, server: str, processes: int, duration: float, bots: 
     return leg
 
 
-@benchmark("queue", "bots claim + complete(next) over HTTP while producers post, vs raw SQL claims")
+def peer(module: str, setting: int, jobs: int, duration: float, url: str, workdir: Path) -> dict:
+    """One peer leg (bench/peers/<module>.py): pre-fill `jobs` no-op jobs, start PEER_PROCESSES
+    worker processes (`setting`: Procrastinate's concurrency, PgQueuer's batch size), and count
+    the jobs they finish in `duration` seconds, from the first finished job on (so the workers'
+    start-up is not counted)."""
+    import psycopg
+
+    peer_module = importlib.import_module(f"bench.peers.{module}")
+    argv = [sys.executable, "-m", f"bench.peers.{module}"]
+    subprocess.run([*argv, "setup", url, str(jobs)], cwd=BASE_DIR, check=True, capture_output=True, timeout=600)
+    logs = [open(workdir / f"{module}-{n}.log", "wb") for n in range(PEER_PROCESSES)]
+    workers = [subprocess.Popen([*argv, "work", url, str(setting)], cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT)
+               for log in logs]
+    try:
+        with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as connection:
+            deadline = time.monotonic() + 60
+            while peer_module.done(connection) == 0:
+                if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
+                    raise RuntimeError(f"{module} workers did not start: {(workdir / f'{module}-0.log').read_text()[-2000:]}")
+                time.sleep(0.05)
+            before, started = peer_module.done(connection), time.monotonic()
+            time.sleep(duration)
+            after, elapsed = peer_module.done(connection), time.monotonic() - started
+            doubled = peer_module.double_runs(connection) if hasattr(peer_module, "double_runs") else None
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        for log in logs:
+            log.close()
+    return {"jobs_per_s": round((after - before) / elapsed, 1), "done": after, "seeded": jobs,
+            "ran_dry": after >= jobs, "double_runs": doubled, "processes": PEER_PROCESSES, "setting": setting}
+
+
+@benchmark("queue", "bots claim + complete over HTTP (batched, and one message per request) while producers post, "
+                    "vs Procrastinate, PgQueuer and raw SQL claims")
 def queue(run) -> Result:
     duration = run.options.get("duration") or (3 if run.quick else 10)
     bots = run.options.get("bots") or 16
+    batch = run.options.get("batch") or MAX_BATCH
+    if not 1 <= batch <= MAX_BATCH:
+        raise SystemExit(f"--batch is 1-{MAX_BATCH} (Harbor's largest batch)")
     postgres = run.db == "postgres"
     tiers = topologies(run)
     # The baseline drains a fixed number of rows (seconds of work at its rate); each Harbor leg
     # gets enough pending rows never to run dry, besides what the producers add.
     baseline_pairs = (10000 if run.quick else 40000) if postgres else (2000 if run.quick else 8000)
-    pending = baseline_pairs + len(tiers) * (3000 if run.quick else 15000)
-    parameters = {"bots": bots, "producers": PRODUCERS, "duration_s": duration, "tiers": [f"{s} ×{n}" for s, n in tiers],
-                  "seeded_pending": pending, "baseline_pairs": baseline_pairs,
+    per_tier = (3000 + 8000) if run.quick else (15000 + 40000)
+    pending = baseline_pairs + len(tiers) * per_tier
+    peer_jobs = {"procrastinate": 3000 if run.quick else 15000, "pgqueuer": 10000 if run.quick else 60000}
+    parameters = {"bots": bots, "batch": batch, "producers": PRODUCERS, "duration_s": duration,
+                  "tiers": [f"{s} ×{n}" for s, n in tiers], "seeded_pending": pending, "baseline_pairs": baseline_pairs,
                   "load": f"wrk -t2 -c{bots} (Lua bots) + wrk -t1 -c{PRODUCERS} (producers), keep-alive"}
+    if postgres:
+        parameters["peers"] = {"procrastinate": f"{PEER_PROCESSES} processes × concurrency {PROCRASTINATE_CONCURRENCY}",
+                               "pgqueuer": f"{PEER_PROCESSES} processes, batch {PGQUEUER_BATCH}",
+                               "pre-filled jobs": peer_jobs}
     database = run.database()
+    peers = {}
     try:
         env = run.prepare(database)
         seeded = run.seed(env, "queue", pending=pending)
@@ -215,38 +294,60 @@ def queue(run) -> Result:
             baseline = raw_sql_sqlite(database.url.removeprefix("sqlite:///"), bots, baseline_pairs)
         legs = []
         for server, processes in tiers:
-            leg = drive(run, env, seeded, server, processes, duration, bots)
-            leg["audit"] = audit(database, leg["workers"])
-            legs.append(leg)
+            for leg_batch in (batch, None):
+                leg = drive(run, env, seeded, server, processes, duration, bots, leg_batch)
+                leg["audit"] = audit(database, leg["workers"])
+                legs.append(leg)
+        if postgres:
+            peers["Procrastinate"] = peer("procrastinate_peer", PROCRASTINATE_CONCURRENCY, peer_jobs["procrastinate"],
+                                          duration, database.url, run.workdir)
+            peers["PgQueuer"] = peer("pgqueuer_peer", PGQUEUER_BATCH, peer_jobs["pgqueuer"], duration, database.url,
+                                     run.workdir)
     finally:
         database.drop()
 
     rows, ok, notes = [], True, []
     for leg in legs:
-        pairs_per_s = round(leg["bots"]["completed"] / duration, 1)
+        answered_per_s = round(leg["bots"]["completed"] / duration, 1)
         checked = leg["audit"]
         double_claims = checked["double_replies"] + leg["bots"]["conflicts"]
-        rows.append({
-            "leg": f"harbor HTTP, {leg['name']}", "db": run.db, "clients": bots, "pairs/s": pairs_per_s,
+        row = {
+            "leg": f"harbor HTTP, {leg['name']}", "db": run.db, "clients": bots, "answered/s": answered_per_s,
+            "requests/s": round(leg["wrk"]["requests"] / duration, 1) if leg["wrk"].get("requests") else None,
             "p50 ms": leg["wrk"]["p50_ms"], "p99 ms": leg["wrk"]["p99_ms"], "errors": leg["wrk"]["non_2xx"],
-            "double claims": double_claims, "×raw SQL": ratio(pairs_per_s, baseline["pairs_per_s"]),
+            "double claims": double_claims,
             "posts/s": round(leg["producers"]["counters"]["posted"] / duration, 1),
-        })
+        }
+        for name, figures in peers.items():
+            row[f"÷{name}"] = ratio(answered_per_s, figures["jobs_per_s"])
+        row["÷raw SQL"] = ratio(answered_per_s, baseline["pairs_per_s"])
+        rows.append(row)
         leg_ok = (
             double_claims == 0
             and leg["wrk"]["non_2xx"] == 0
             and not leg["wrk"]["socket_errors"]
+            and leg["bots"]["failures"] == 0
             and leg["producers"]["counters"]["failures"] == 0
-            and checked["replies"] == checked["answered"]
+            and checked["replies"] == checked["answered"] == checked["answered_events"]
             # wrk stops without reading the answers still in flight: those completions count in
-            # the database but not in the script.
-            and 0 <= checked["replies"] - leg["bots"]["completed"] <= bots
+            # the database but not in the script (a batch each, batched).
+            and 0 <= checked["replies"] - leg["bots"]["completed"] <= bots * (leg["batch"] or 1)
         )
         if not leg_ok:
             notes.append(f"FAILED {leg['name']}: audit {checked}, bots {leg['bots']}, wrk {leg['wrk']}")
         ok = ok and leg_ok
-    rows.append({"leg": f"baseline raw SQL ({baseline['tool']})", "db": run.db, "clients": bots,
-                 "pairs/s": baseline["pairs_per_s"], "p50 ms": baseline["latency_avg_ms"]})
-    notes.append("pairs = claim + complete; the bots' p50/p99 cover both requests; the baseline's latency is "
+    for name, figures in peers.items():
+        rows.append({"leg": f"peer {name} ({figures['processes']} processes, "
+                            + (f"concurrency {figures['setting']})" if name == "Procrastinate" else f"batch {figures['setting']})"),
+                     "db": run.db, "answered/s": figures["jobs_per_s"]})
+        if figures["ran_dry"]:
+            notes.append(f"{name} ran out of its {figures['seeded']} pre-filled jobs: its rate is a lower bound")
+        if figures.get("double_runs"):
+            notes.append(f"{name} started {figures['double_runs']} jobs more than once")
+    rows.append({"leg": f"limit: raw SQL ({baseline['tool']})", "db": run.db, "clients": bots,
+                 "answered/s": baseline["pairs_per_s"], "p50 ms": baseline["latency_avg_ms"]})
+    notes.append("answered = claimed + completed (with a reply, its event and the author's notification, for Harbor); "
+                 "the bots' p50/p99 cover every request; the limit's latency is "
                  + ("pgbench's average, not a p50" if postgres else "not recorded"))
-    return Result(rows=rows, parameters=parameters, data={"legs": legs, "baseline": baseline}, ok=ok, notes=notes)
+    return Result(rows=rows, parameters=parameters, data={"legs": legs, "peers": peers, "baseline": baseline}, ok=ok,
+                  notes=notes)

@@ -1,5 +1,5 @@
 # Sourced by bin/test and bin/bench: what the tests and benchmarks need besides Python packages,
-# installed when missing — Debian's Chromium and wrk (apt-get, as root) and axe-core (npm).
+# installed when missing — Debian's Chromium, wrk and pgbench (apt-get, as root) and axe-core (npm).
 # Without them the tests that need them skip and say why.
 
 _apt_install() {  # package, what it is for
@@ -16,6 +16,10 @@ need_chromium() {
 
 need_wrk() {
     command -v wrk >/dev/null || _apt_install wrk "the HTTP load of the benchmarks"
+}
+
+need_pgbench() {  # the queue benchmark's limit (raw SQL claims); Debian ships it with the client
+    command -v pgbench >/dev/null || _apt_install postgresql-contrib "the queue benchmark's raw-SQL limit (pgbench)"
 }
 
 need_axe() {

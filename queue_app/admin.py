@@ -1,7 +1,5 @@
 from django.contrib import admin, messages
 
-from project.accounts.services import Conflict
-
 from . import services
 from .models import QueueMessage
 
@@ -32,12 +30,8 @@ class QueueMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry the selected dead letters (failed messages)")
     def retry(self, request, queryset):
-        retried, skipped = 0, 0
-        for message_id in queryset.values_list("pk", flat=True):
-            try:
-                services.retry(message_id, request.user)
-                retried += 1
-            except Conflict:
-                skipped += 1
+        outcomes = services.retry_many(list(queryset.values_list("pk", flat=True)), request.user)
+        skipped = sum(1 for outcome in outcomes if outcome.error)
+        retried = len(outcomes) - skipped
         self.message_user(request, f"Retried {retried} message(s); skipped {skipped} that were not failed.",
                           messages.SUCCESS if retried else messages.WARNING)

@@ -3,7 +3,8 @@ queue_app.services does the work; its ValidationError / Conflict / PermissionDen
 become 400 / 409 / 403 / 404 through the project's exception handler. The original clients'
 routes (`/api/comments`, `/api/queue/pending|claim|complete`) are project/original/comments.py.
 
-The worker routes (claims, complete, fail, release, heartbeat) need a bot or staff
+The worker routes (claims, complete, fail, release, heartbeat, and the batches: completions,
+failures, releases) need a bot or staff
 (`IsQueueWorker`); they skip the per-user throttle, as a bot's pace is set by its own
 concurrency and one bot user may run many workers."""
 
@@ -13,11 +14,18 @@ from rest_framework.pagination import Cursor
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.api import CursorPagination, validated
+from project.api import CursorPagination, exception_handler, validated
 
 from . import examples, services
 from .serializers import (
+    BatchResultsSerializer,
     ClaimedMessageSerializer,
+    ClaimListSerializer,
+    CompletionsResultsSerializer,
+    CompletionsSerializer,
+    FailuresSerializer,
+    ReleasesSerializer,
+    claim_list_data,
     ClaimSerializer,
     CompletedSerializer,
     CompleteSerializer,
@@ -99,59 +107,123 @@ class MessageView(APIView):
 
 
 class ClaimsView(WorkerView):
-    """A claim of a named message (`message_id`), or of the best claimable one."""
+    """A claim of a named message (`message_id`), of the best claimable one, or with `limit` of
+    up to that many (a list)."""
 
     @extend_schema(
         request=ClaimSerializer,
         examples=examples.CLAIM,
         responses={
+            200: OpenApiResponse(ClaimListSerializer, description="With limit: the claims (maybe none)."),
             201: ClaimedMessageSerializer,
-            204: OpenApiResponse(description="Nothing to claim (without message_id)."),
+            204: OpenApiResponse(description="Nothing to claim (without message_id or limit)."),
             409: OpenApiResponse(description="The message is not pending, or waits for its retry backoff."),
         },
     )
     def post(self, request):
         data = validated(ClaimSerializer, request.data)
-        if data.get("message_id"):
-            message = services.claim(data["message_id"], data["worker_id"], data["lease_seconds"], claimant=request.user)
+        limit = data.get("limit")
+        claimed = services.claim_many(data["worker_id"], limit or 1, data["entities"], data["lease_seconds"],
+                                      message_id=data.get("message_id"), claimant=request.user)
+        if limit:
+            return Response(claim_list_data(claimed, limit))
+        if not claimed:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(claimed_data(claimed[0]), status=status.HTTP_201_CREATED)
+
+
+def single(outcome: services.Outcome) -> services.Outcome:
+    """A single-message route's claim: its error is the request's."""
+    if outcome.error:
+        raise outcome.error
+    return outcome
+
+
+def batch_results(outcomes: list[services.Outcome], *, replies: bool = False) -> dict:
+    """Per-claim results in the list envelope; each error in the API's error shape and status, as
+    the single-message route would have answered it (project.api.exception_handler)."""
+    results = []
+    for outcome in outcomes:
+        item = {"id": outcome.message_id, "status": 200, "message": None, "error": None}
+        if outcome.error:
+            response = exception_handler(outcome.error, {})
+            item.update(status=response.status_code, error=response.data["error"])
         else:
-            message = services.claim_next(data["worker_id"], data["entities"], data["lease_seconds"], claimant=request.user)
-            if message is None:
-                return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(claimed_data(message), status=status.HTTP_201_CREATED)
+            item["message"] = message_data(outcome.message)
+        if replies:
+            item["reply"] = message_data(outcome.reply) if outcome.reply else None
+        results.append(item)
+    return {"results": results, "next_cursor": None, "has_more": False}
 
 
 class CompleteView(WorkerView):
     @extend_schema(request=CompleteSerializer, responses={200: CompletedSerializer, 409: NOT_HELD}, examples=examples.COMPLETE)
     def post(self, request, id):
         data = validated(CompleteSerializer, request.data)
-        message, reply, following = services.complete(
-            id,
+        [outcome], following = services.complete_many(
             data["worker_id"],
-            data["claim_token"],
-            data["reply"],
-            username=data["username"],
-            color=data["color"],
+            [services.Completion(id, data["claim_token"], data["reply"], data["username"], data["color"])],
+            claim_next=1 if data["next"] else 0,
             next_entities=data["entities"],
-            claim_next_message=data["next"],
             lease_seconds=data["lease_seconds"],
             claimant=request.user,
         )
-        return Response(completed_data(message, reply, following))
+        single(outcome)
+        return Response(completed_data(outcome.message, outcome.reply, following[0] if following else None))
 
 
 class FailView(WorkerView):
     @extend_schema(request=FailSerializer, responses={200: QueueMessageSerializer, 409: NOT_HELD})
     def post(self, request, id):
         data = validated(FailSerializer, request.data)
-        return Response(message_data(services.fail(id, data["worker_id"], data["error"], data["claim_token"])))
+        [outcome] = services.fail_many(data["worker_id"], [services.Failure(id, data["claim_token"], data["error"])])
+        return Response(message_data(single(outcome).message))
 
 
 class ReleaseView(WorkerView):
     @extend_schema(request=HeldClaimSerializer, responses={200: QueueMessageSerializer, 409: NOT_HELD})
     def post(self, request, id):
         data = validated(HeldClaimSerializer, request.data)
-        return Response(message_data(services.release(id, data["worker_id"], data["claim_token"])))
+        [outcome] = services.release_many(data["worker_id"], [services.HeldClaim(id, data["claim_token"])])
+        return Response(message_data(single(outcome).message))
+
+
+class CompletionsView(WorkerView):
+    """Complete a batch of claims in one transaction (each with its reply), and claim up to `next`
+    more. A claim that is not held any more is its own result's error, not the request's."""
+
+    @extend_schema(request=CompletionsSerializer, responses={200: CompletionsResultsSerializer},
+                   examples=examples.COMPLETIONS)
+    def post(self, request):
+        data = validated(CompletionsSerializer, request.data)
+        completions = [services.Completion(c["id"], c["claim_token"], c["reply"], c["username"], c["color"])
+                       for c in data["claims"]]
+        outcomes, following = services.complete_many(
+            data["worker_id"], completions, claim_next=data["next"], next_entities=data["entities"],
+            lease_seconds=data["lease_seconds"], claimant=request.user,
+        )
+        return Response({"completed": batch_results(outcomes, replies=True),
+                         "next": claim_list_data(following, data["next"])})
+
+
+class FailuresView(WorkerView):
+    """Fail a batch of claims in one transaction (per-claim results, as completions)."""
+
+    @extend_schema(request=FailuresSerializer, responses={200: BatchResultsSerializer})
+    def post(self, request):
+        data = validated(FailuresSerializer, request.data)
+        failures = [services.Failure(c["id"], c["claim_token"], c["error"]) for c in data["claims"]]
+        return Response(batch_results(services.fail_many(data["worker_id"], failures)))
+
+
+class ReleasesView(WorkerView):
+    """Release a batch of claims in one transaction (per-claim results, as completions)."""
+
+    @extend_schema(request=ReleasesSerializer, responses={200: BatchResultsSerializer})
+    def post(self, request):
+        data = validated(ReleasesSerializer, request.data)
+        held = [services.HeldClaim(c["id"], c["claim_token"]) for c in data["claims"]]
+        return Response(batch_results(services.release_many(data["worker_id"], held)))
 
 
 class HeartbeatView(WorkerView):

@@ -1,4 +1,4 @@
-"""The queue bot: claim a message, ask a provider, post the reply and complete — in a loop.
+"""The queue bot: claim messages, ask a provider, and complete them with the replies — in batches.
 
 `manage.py run_bot` only parses arguments; `BotEngine` is what tests drive. The engine talks to
 Harbor through a backend:
@@ -7,12 +7,17 @@ Harbor through a backend:
 - `HttpBackend`: a remote Harbor over the REST API (`--api-url` and a bot's token), as the
   original bot, a separate process calling the API, did.
 
-No claim is held across anything but the provider call: the claim, the completion (with the
-next claim in the same round trip) and a failure are each one short transaction on the server.
+Batches are the queue's primitive (docs/queue.md): the engine claims as many messages as it has
+free slots (at most MAX_BATCH) in one call, and hands in the answers that finished within a
+short linger (LINGER_SECONDS) as one completion, which also claims the next messages for the
+slots it frees. A bot with `--concurrency 32` and a fast provider makes a request per 32
+answers, not 64 requests. No claim is held across anything but the provider call: each call is
+one short transaction on the server.
 """
 
 import logging
 import os
+import queue
 import re
 import socket
 import threading
@@ -25,10 +30,15 @@ from django.db import close_old_connections, connection
 from project.resilience.http import HttpClient, HttpError
 
 from . import services
+from .models import MAX_BATCH
 from .providers import Prompt, get_provider, persona_for
 from .serializers import claimed_data
 
 logger = logging.getLogger(__name__)
+
+#: How long the engine waits, after an answer finished, for others to join its completion: long
+#: enough to batch answers finishing together, short against a model's seconds.
+LINGER_SECONDS = 0.05
 
 
 def default_worker_prefix() -> str:
@@ -38,26 +48,29 @@ def default_worker_prefix() -> str:
 
 class LocalBackend:
     """queue_app.services in this process. Claimed messages are the API's shape
-    (serializers.claimed_data), so both backends look the same to the engine."""
+    (serializers.claimed_data), so both backends look the same to the engine. Every method
+    takes and returns lists: one call per batch."""
 
     remote = False
 
-    def claim_next(self, worker, entities, lease):
-        message = services.claim_next(worker, entities, lease)
-        return self._claimed(message)
+    def claim_many(self, worker, limit, entities, lease):
+        return [claimed_data(message) for message in services.claim_many(worker, limit, entities, lease)]
 
-    def complete(self, claimed, worker, reply, *, next_, entities, lease):
-        _, _, following = services.complete(
-            claimed["id"], worker, claimed["claim_token"], reply,
-            next_entities=entities, claim_next_message=next_, lease_seconds=lease,
+    def complete_many(self, worker, answers, *, next_, entities, lease):
+        """`answers`: [(claimed, reply)]. Returns (the claims it could not complete, with why;
+        the next claims)."""
+        outcomes, following = services.complete_many(
+            worker, [services.Completion(claimed["id"], claimed["claim_token"], reply) for claimed, reply in answers],
+            claim_next=next_, next_entities=entities, lease_seconds=lease,
         )
-        return self._claimed(following)
+        refused = [(outcome.message_id, str(outcome.error)) for outcome in outcomes if outcome.error]
+        return refused, [claimed_data(message) for message in following]
 
-    def fail(self, claimed, worker, error):
-        services.fail(claimed["id"], worker, error, claimed["claim_token"])
+    def fail_many(self, worker, failures):
+        services.fail_many(worker, [services.Failure(c["id"], c["claim_token"], error) for c, error in failures])
 
-    def release(self, claimed, worker):
-        services.release(claimed["id"], worker, claimed["claim_token"])
+    def release_many(self, worker, claims):
+        services.release_many(worker, [services.HeldClaim(c["id"], c["claim_token"]) for c in claims])
 
     def requeue_expired(self) -> int:
         return services.requeue_expired()
@@ -65,15 +78,13 @@ class LocalBackend:
     def done_with_thread(self):
         pass
 
-    @staticmethod
-    def _claimed(message):
-        return claimed_data(message) if message is not None else None
-
 
 class HttpBackend:
     """A remote Harbor's REST API with a bot's bearer token. One HttpClient per thread (a
     requests.Session is not thread-safe). Claims are not retried by the client (a retried
-    claim could take a second message); completion is, as it is idempotent on the claim token."""
+    claim could take a second batch); completions, failures and releases are: a repeated
+    completion returns the same replies and claims nothing more, and a repeated failure or
+    release is refused per claim."""
 
     remote = True
 
@@ -94,21 +105,24 @@ class HttpBackend:
         response = self.client.request("POST", path, json=body, idempotent=idempotent)
         return response.json() if response.status_code != 204 else None
 
-    def claim_next(self, worker, entities, lease):
-        return self._post("/api/queue/claims", {"worker_id": worker, "entities": entities or [], "lease_seconds": lease})
+    def claim_many(self, worker, limit, entities, lease):
+        body = {"worker_id": worker, "limit": limit, "entities": entities or [], "lease_seconds": lease}
+        return self._post("/api/queue/claims", body)["results"]
 
-    def complete(self, claimed, worker, reply, *, next_, entities, lease):
-        body = {"worker_id": worker, "claim_token": claimed["claim_token"], "reply": reply, "next": next_,
-                "entities": entities or [], "lease_seconds": lease}
-        return self._post(f"/api/queue/messages/{claimed['id']}/complete", body, idempotent=True)["next"]
+    def complete_many(self, worker, answers, *, next_, entities, lease):
+        body = {"worker_id": worker, "next": next_, "entities": entities or [], "lease_seconds": lease,
+                "claims": [{"id": c["id"], "claim_token": c["claim_token"], "reply": reply} for c, reply in answers]}
+        answer = self._post("/api/queue/completions", body, idempotent=True)
+        refused = [(item["id"], item["error"]["message"]) for item in answer["completed"]["results"] if item["error"]]
+        return refused, answer["next"]["results"]
 
-    def fail(self, claimed, worker, error):
-        self._post(f"/api/queue/messages/{claimed['id']}/fail",
-                   {"worker_id": worker, "claim_token": claimed["claim_token"], "error": error})
+    def fail_many(self, worker, failures):
+        self._post("/api/queue/failures", {"worker_id": worker, "claims": [
+            {"id": c["id"], "claim_token": c["claim_token"], "error": error} for c, error in failures]}, idempotent=True)
 
-    def release(self, claimed, worker):
-        self._post(f"/api/queue/messages/{claimed['id']}/release",
-                   {"worker_id": worker, "claim_token": claimed["claim_token"]})
+    def release_many(self, worker, claims):
+        self._post("/api/queue/releases", {"worker_id": worker, "claims": [
+            {"id": c["id"], "claim_token": c["claim_token"]} for c in claims]}, idempotent=True)
 
     def requeue_expired(self) -> int:
         return 0  # the server's job there (its own bots or `manage.py requeue_expired`)
@@ -132,15 +146,18 @@ class Stats:
 
 
 class BotEngine:
-    """`concurrency` slots, each a thread with at most one claim in flight.
+    """`concurrency` slots: threads that each answer one claimed message at a time, fed and
+    emptied by the engine's own loop (`run`), which makes every call to Harbor — the claims, the
+    completions, the failures and releases — one per batch.
 
     once=True: answer what can be claimed now, then return. Otherwise loop until stop() (the
-    command calls it on SIGTERM): slots stop claiming, an answer already being written is
-    finished, and a claim not yet started is released so another worker takes it at once."""
+    command calls it on SIGTERM): no new claims, the answers being written are finished and
+    completed, and claims not yet started are released so another worker takes them at once."""
 
     def __init__(self, backend=None, *, provider: str | None = None, entities=None, concurrency: int = 1,
                  worker_prefix: str | None = None, lease_seconds: float | None = None, idle_seconds: float = 1.0,
-                 requeue_every: float = 5.0, once: bool = False, heartbeat=None, provider_options=None):
+                 requeue_every: float = 5.0, once: bool = False, heartbeat=None, provider_options=None,
+                 linger_seconds: float = LINGER_SECONDS):
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.backend = backend or LocalBackend()
@@ -150,15 +167,20 @@ class BotEngine:
         self.entities = list(entities or [])
         self.concurrency = concurrency
         self.worker_prefix = worker_prefix or default_worker_prefix()
+        #: One worker id for the engine: its claims are handed in together.
+        self.worker = self.worker_prefix
         self.lease_seconds = lease_seconds
         self.idle_seconds = idle_seconds
         self.requeue_every = requeue_every
+        self.linger_seconds = linger_seconds
         self.once = once
         self.heartbeat = heartbeat
         self.stats = Stats()
         self._stats_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._busy = 0
+        self._todo: queue.Queue = queue.Queue()  # claimed messages for the slots (None: a slot ends)
+        self._done: queue.Queue = queue.Queue()  # (claimed, reply, error) from the slots
+        self._in_flight = 0  # claims handed to the slots and not yet back (the loop's own count)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -179,24 +201,131 @@ class BotEngine:
                  for n in range(self.concurrency)]
         for slot in slots:
             slot.start()
+        try:
+            self._loop()
+        finally:
+            for _ in slots:
+                self._todo.put(None)
+            for slot in slots:
+                slot.join()
+            self.backend.done_with_thread()
+            close_old_connections()
+        logger.info("queue bot stopped after %.1fs: %s", time.monotonic() - started, self.stats.line(),
+                    extra={"stats": vars(self.stats)})
+        return self.stats
+
+    def _loop(self) -> None:
+        """Claim for the free slots, collect what the slots finished, hand it in; until stopped
+        (or, with once, until nothing is claimable and every claim is done)."""
         last_requeue = last_log = time.monotonic()
-        while any(slot.is_alive() for slot in slots):
-            if self.heartbeat is not None:
-                self.heartbeat.beat(f"{self._busy} in flight; {self.stats.line()}")
+        idle_until = 0.0  # after an empty claim: when to try again
+        while True:
             now = time.monotonic()
+            if self.heartbeat is not None:
+                self.heartbeat.beat(f"{self._in_flight} in flight; {self.stats.line()}")
             if not self.once and not self.stopping and now - last_requeue >= self.requeue_every:
                 self._requeue()
                 last_requeue = now
             if now - last_log >= 60:
                 logger.info("queue bot: %s", self.stats.line(), extra={"stats": vars(self.stats)})
                 last_log = now
-            for slot in slots:
-                slot.join(0.2)  # short slices: a stop is noticed at once
-        if not self.once:
-            self.backend.done_with_thread()
-        logger.info("queue bot stopped after %.1fs: %s", time.monotonic() - started, self.stats.line(),
-                    extra={"stats": vars(self.stats)})
-        return self.stats
+            free = self.concurrency - self._in_flight
+            if free and not self.stopping and now >= idle_until:
+                claimed = self._claim(min(free, MAX_BATCH))
+                if claimed is None:  # Harbor refused the bot: stopping
+                    continue
+                if not claimed:
+                    if self.once and not self._in_flight:
+                        return
+                    # once: nothing more to claim now (completions may still bring more)
+                    idle_until = float("inf") if self.once else time.monotonic() + self.idle_seconds
+                self._hand_out(claimed)
+            if self.stopping and not self._in_flight:
+                return
+            if not self._in_flight:
+                if self.once and idle_until == float("inf"):
+                    return
+                self._stopping.wait(max(0.0, min(idle_until - time.monotonic(), 0.2)))
+                continue
+            finished = self._collect()
+            if finished:
+                idle_until = self._hand_in(finished, idle_until)
+
+    def _claim(self, limit: int):
+        try:
+            return self.backend.claim_many(self.worker, limit, self.entities, self.lease_seconds)
+        except HttpError as exc:
+            if exc.status in (401, 403):
+                # A wrong or revoked token, or a user who is not a bot: waiting cannot fix it,
+                # so the whole bot stops and says why.
+                logger.error("queue bot: Harbor refused the claim (%s); stopping", exc)
+                self.stop()
+                return None
+            logger.warning("queue bot: claim failed: %s", exc, extra={"worker": self.worker})
+        except Exception:
+            logger.exception("queue bot: claim failed", extra={"worker": self.worker})
+        finally:
+            close_old_connections()
+        return []
+
+    def _hand_out(self, claimed: list[dict], *, unless_stopping=False) -> None:
+        """Give claims to the slots: each is free, so each starts at once. With
+        `unless_stopping`, claims that came with a completion after a stop are released
+        instead, never started."""
+        self._count(claimed=len(claimed))
+        if unless_stopping and self.stopping:
+            self._release(claimed)
+            return
+        self._in_flight += len(claimed)
+        for message in claimed:
+            self._todo.put(message)
+
+    def _collect(self) -> list:
+        """What the slots finished: wait (in short slices, so a stop is noticed) for the first,
+        then up to `linger_seconds` for others, unless every claim in flight is back already."""
+        try:
+            finished = [self._done.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.linger_seconds
+        while len(finished) < min(self._in_flight, MAX_BATCH):
+            left = deadline - time.monotonic()
+            try:
+                finished.append(self._done.get(timeout=left) if left > 0 else self._done.get_nowait())
+            except queue.Empty:
+                break
+        self._in_flight -= len(finished)
+        return finished
+
+    def _hand_in(self, finished: list, idle_until: float) -> float:
+        """One failure call for the failed, one completion for the answered that also claims for
+        the slots it frees (unless stopping). Returns when to claim again."""
+        failed = [(claimed, error) for claimed, _, error in finished if error]
+        answers = [(claimed, reply) for claimed, reply, error in finished if not error]
+        if failed:
+            try:
+                self.backend.fail_many(self.worker, failed)
+                self._count(failed=len(failed))
+            except Exception:
+                logger.exception("queue bot: could not mark %d claims failed (their leases will return them)", len(failed))
+        if answers:
+            free = 0 if self.stopping else min(self.concurrency - self._in_flight, MAX_BATCH)
+            try:
+                refused, following = self.backend.complete_many(
+                    self.worker, answers, next_=free, entities=self.entities, lease=self.lease_seconds,
+                )
+            except Exception as exc:
+                logger.warning("queue bot: completing %d answers failed: %s", len(answers), exc)
+                return idle_until
+            finally:
+                close_old_connections()
+            for message_id, why in refused:
+                logger.warning("queue bot: Harbor refused the completion of %s: %s", message_id, why)
+            self._count(answered=len(answers) - len(refused))
+            self._hand_out(following, unless_stopping=True)
+            if free and len(following) < free:  # the queue ran dry
+                return float("inf") if self.once else time.monotonic() + self.idle_seconds
+        return idle_until
 
     def _requeue(self):
         try:
@@ -211,46 +340,18 @@ class BotEngine:
             logger.info("queue bot: requeued %d expired claims", moved)
 
     def _slot(self, n: int) -> None:
-        worker = f"{self.worker_prefix}:{n}"
         provider = get_provider(self.provider_name, **self.provider_options)
-        current = None
         try:
-            while not self.stopping:
-                if current is None:
-                    try:
-                        current = self.backend.claim_next(worker, self.entities, self.lease_seconds)
-                    except HttpError as exc:
-                        if exc.status in (401, 403):
-                            # A wrong or revoked token, or a user who is not a bot: waiting
-                            # cannot fix it, so the whole bot stops and says why.
-                            logger.error("queue bot: Harbor refused the claim (%s); stopping", exc)
-                            self.stop()
-                            return
-                        logger.warning("queue bot: claim failed: %s", exc, extra={"worker": worker})
-                        current = None
-                    except Exception:
-                        logger.exception("queue bot: claim failed", extra={"worker": worker})
-                        current = None
-                    if current is None:
-                        if self.once:
-                            return
-                        self._stopping.wait(self.idle_seconds)
-                        continue
-                    self._count(claimed=1)
-                current = self._answer(provider, worker, current)
-            if current is not None:  # claimed but not started: hand it back
-                self._release(worker, current)
+            while (claimed := self._todo.get()) is not None:
+                self._done.put(self._answer(provider, claimed))
         finally:
             provider.close()
-            self.backend.done_with_thread()
-            # Every slot thread touches the database (the ORM backend, and the circuit
-            # breakers behind any HTTP call): give its connection back before the thread ends.
+            # The circuit breakers behind any provider call touch the database: give this
+            # thread's connection back before it ends.
             connection.close()
 
-    def _answer(self, provider, worker: str, claimed: dict):
-        """Answer one claimed message; returns the next claimed one (complete with next=true)."""
-        with self._stats_lock:
-            self._busy += 1
+    def _answer(self, provider, claimed: dict):
+        """(claimed, reply, None), or (claimed, None, error) when the provider failed."""
         try:
             prompt = Prompt(persona_for(claimed.get("entity", "")), claimed.get("thread", []), claimed)
             try:
@@ -258,36 +359,17 @@ class BotEngine:
             except Exception as exc:
                 # The lease/retry logic decides what happens next (backoff, or a dead letter).
                 logger.warning("queue bot: provider %s failed on %s: %s", self.provider_name, claimed["id"], exc,
-                               extra={"worker": worker, "message_id": claimed["id"]})
-                try:
-                    self.backend.fail(claimed, worker, f"{type(exc).__name__}: {exc}")
-                    self._count(failed=1)
-                except Exception:
-                    logger.exception("queue bot: could not mark %s failed", claimed["id"])
-                return None
-            try:
-                following = self.backend.complete(
-                    claimed, worker, reply, next_=not self.stopping,
-                    entities=self.entities, lease=self.lease_seconds,
-                )
-            except HttpError as exc:
-                logger.warning("queue bot: completing %s failed: %s", claimed["id"], exc)
-                return None
-            except Exception:
-                logger.exception("queue bot: completing %s failed", claimed["id"])
-                return None
-            self._count(answered=1)
-            if following is not None:
-                self._count(claimed=1)
-            return following
+                               extra={"worker": self.worker, "message_id": claimed["id"]})
+                return claimed, None, f"{type(exc).__name__}: {exc}"
+            return claimed, reply, None
         finally:
-            with self._stats_lock:
-                self._busy -= 1
             close_old_connections()
 
-    def _release(self, worker: str, claimed: dict) -> None:
+    def _release(self, claims: list[dict]) -> None:
+        if not claims:
+            return
         try:
-            self.backend.release(claimed, worker)
-            self._count(released=1)
+            self.backend.release_many(self.worker, claims)
+            self._count(released=len(claims))
         except Exception:
-            logger.exception("queue bot: could not release %s (its lease will return it)", claimed["id"])
+            logger.exception("queue bot: could not release %d claims (their leases will return them)", len(claims))

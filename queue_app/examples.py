@@ -60,14 +60,46 @@ CLAIM = [
         "The claimed message, its fencing token and its thread",
         response_only=True,
         status_codes=["201"],
-        value={**CLAIMED, "claim_token": "jHif1YrRN2K5QDZDW9QDZQ", "thread": []},
+        value={**CLAIMED, "claim_token": "jHif1YrRN2K5QDZDW9QDZQZ4MTSNbHKR", "thread": []},
     ),
 ]
 COMPLETE = [
     OpenApiExample(
         "Completing with the bot's answer",
         request_only=True,
-        value={"worker_id": "bot-1", "claim_token": "jHif1YrRN2K5QDZDW9QDZQ", "reply": "Three features shipped; two bugs fixed."},
+        value={"worker_id": "bot-1", "claim_token": "jHif1YrRN2K5QDZDW9QDZQZ4MTSNbHKR", "reply": "Three features shipped; two bugs fixed."},
     ),
     OpenApiExample("The message and its reply", response_only=True, value={"message": COMPLETED, "reply": REPLY, "next": None}),
+]
+COMPLETIONS = [
+    OpenApiExample(
+        "Two answers, and claim two more",
+        request_only=True,
+        value={
+            "worker_id": "bot-1",
+            "claims": [
+                {"id": "Z4MTSNbHKR", "claim_token": "jHif1YrRN2K5QDZDW9QDZQZ4MTSNbHKR",
+                 "reply": "Three features shipped; two bugs fixed."},
+                {"id": "Q7vL2mXpTe", "claim_token": "jHif1YrRN2K5QDZDW9QDZQQ7vL2mXpTe", "reply": "Yes."},
+            ],
+            "next": 2,
+        },
+    ),
+    OpenApiExample(
+        "One completed, one whose lease had expired and was claimed again",
+        response_only=True,
+        value={
+            "completed": {
+                "results": [
+                    {"id": "Z4MTSNbHKR", "status": 200, "message": COMPLETED, "reply": REPLY, "error": None},
+                    {"id": "Q7vL2mXpTe", "status": 409, "message": None, "reply": None,
+                     "error": {"code": "conflict", "fields": {},
+                               "message": "This message is not processing under this claim (its lease may have expired)."}},
+                ],
+                "next_cursor": None,
+                "has_more": False,
+            },
+            "next": {"results": [], "next_cursor": None, "has_more": False},
+        },
+    ),
 ]

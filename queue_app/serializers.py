@@ -6,6 +6,8 @@ log. The input serializers validate Harbor's own routes at the edge, so a 400 na
 request's field (`worker_id`, `lease_seconds`, `reply`, `error`) where the services, which
 know no wire format, would name the model's."""
 
+from datetime import UTC
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
@@ -13,7 +15,7 @@ from rest_framework import serializers
 
 from project.serializers import QuerySerializer, StrictSerializer
 
-from .models import COLOR, ENTITY, MAX_PRIORITY, WORKER_ID, QueueMessage
+from .models import COLOR, ENTITY, MAX_BATCH, MAX_PRIORITY, WORKER_ID, QueueMessage
 
 
 # --- Output -----------------------------------------------------------------------------------
@@ -41,9 +43,39 @@ class QueueMessageSerializer(serializers.Serializer):
     last_error = serializers.CharField()
 
 
+def _iso(value) -> str | None:
+    """A datetime as DRF's DateTimeField writes it in UTC (ISO 8601, `Z`)."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC).isoformat()
+    return value[:-6] + "Z" if value.endswith("+00:00") else value
+
+
 def message_data(message: QueueMessage) -> dict:
-    """The one JSON shape of a message: REST responses, socket frames' `data`, the event log."""
-    return dict(QueueMessageSerializer(message).data)
+    """The one JSON shape of a message (QueueMessageSerializer's): REST responses, socket frames'
+    `data`, the event log. Written out rather than through the serializer: a batch builds it six
+    times per answered message (events and responses), and DRF's field machinery was a third of
+    a batched completion's CPU. tests/queue_app/test_serializers.py holds the two equal."""
+    return {
+        "id": message.id,
+        "tenant_id": message.tenant_id,
+        "created_at": _iso(message.created_at),
+        "text": message.text,
+        "username": message.username,
+        "color": message.color,
+        "message_type": message.message_type,
+        "reply_to": message.reply_to_id,
+        "status": message.status,
+        "priority": message.priority,
+        "entity": message.entity,
+        "claimed_by": message.claimed_by,
+        "claimed_at": _iso(message.claimed_at),
+        "lease_expires_at": _iso(message.lease_expires_at),
+        "available_at": _iso(message.available_at),
+        "attempts": message.attempts,
+        "completed_at": _iso(message.completed_at),
+        "last_error": message.last_error,
+    }
 
 
 class ThreadItemSerializer(serializers.Serializer):
@@ -65,13 +97,31 @@ class ClaimedMessageSerializer(QueueMessageSerializer):
 
 
 def claimed_data(message: QueueMessage) -> dict:
-    return dict(ClaimedMessageSerializer(message).data)
+    """A message as its claimant gets it (ClaimedMessageSerializer's shape), written out as
+    message_data is."""
+    return {
+        **message_data(message),
+        "claim_token": message.claim_token,
+        "thread": [{"id": item.id, "text": item.text, "username": item.username, "message_type": item.message_type}
+                   for item in message.ancestors()],
+    }
 
 
 class CompletedSerializer(serializers.Serializer):
     message = QueueMessageSerializer()
     reply = QueueMessageSerializer(allow_null=True, help_text="The reply written with the completion, or null.")
     next = ClaimedMessageSerializer(allow_null=True, help_text="With next=true: the next claimed message, or null.")
+
+
+class ClaimListSerializer(serializers.Serializer):
+    results = ClaimedMessageSerializer(many=True, help_text="The claims, best first (empty: nothing to claim).")
+    next_cursor = serializers.CharField(allow_null=True, help_text="Always null: claim again for more.")
+    has_more = serializers.BooleanField(help_text="True when the list is as long as the limit: more may wait.")
+
+
+def claim_list_data(claimed: list, limit: int) -> dict:
+    return {"results": [claimed_data(message) for message in claimed], "next_cursor": None,
+            "has_more": bool(limit) and len(claimed) >= limit}
 
 
 def completed_data(message, reply, following) -> dict:
@@ -148,10 +198,13 @@ class NewQueueMessageSerializer(StrictSerializer):
 
 
 class ClaimSerializer(EntitiesMixin, LeaseMixin, StrictSerializer):
-    """A named message (`message_id`), or the best claimable one (of `entity`/`entities`)."""
+    """A named message (`message_id`), or the best claimable one (of `entity`/`entities`), or with
+    `limit` up to that many of the best."""
 
     worker_id = _worker_id_field()
     message_id = serializers.CharField(max_length=10, required=False, help_text="Claim this message; else the next one.")
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_BATCH, required=False,
+                                     help_text=f"Claim up to this many (1-{MAX_BATCH}); the answer is then a list.")
     entity = serializers.RegexField(ENTITY.pattern, max_length=64, required=False, help_text="Only this entity's messages.")
     entities = _entities_field()
     lease_seconds = _lease_field()
@@ -159,6 +212,8 @@ class ClaimSerializer(EntitiesMixin, LeaseMixin, StrictSerializer):
     def validate(self, data):
         if data.get("message_id") and (data.get("entity") or data.get("entities")):
             raise serializers.ValidationError({"message_id": ["Either a message_id or entities, not both."]})
+        if data.get("message_id") and "limit" in data:
+            raise serializers.ValidationError({"limit": ["Either a message_id or a limit, not both."]})
         return super().validate(data)
 
 
@@ -190,3 +245,87 @@ class FailSerializer(HeldClaimSerializer):
 
 class HeartbeatSerializer(LeaseMixin, HeldClaimSerializer):
     lease_seconds = _lease_field()
+
+
+# --- Batches of claims (POST /api/queue/completions, /failures, /releases) ---------------------
+
+class BatchItemErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="not_found, or conflict (not processing under this claim).")
+    message = serializers.CharField()
+    fields = serializers.DictField()
+
+
+class BatchItemSerializer(serializers.Serializer):
+    """What became of one claim of a batch: `status` as the single-message route would answer,
+    then the message (and a completion's reply), or the error of this claim alone."""
+
+    id = serializers.CharField()
+    status = serializers.IntegerField(help_text="200, 404 or 409.")
+    message = QueueMessageSerializer(allow_null=True)
+    reply = QueueMessageSerializer(allow_null=True, required=False, help_text="Completions: the reply, or null.")
+    error = BatchItemErrorSerializer(allow_null=True)
+
+
+class BatchResultsSerializer(serializers.Serializer):
+    results = BatchItemSerializer(many=True, help_text="One per claim sent, in the same order.")
+    next_cursor = serializers.CharField(allow_null=True, help_text="Always null.")
+    has_more = serializers.BooleanField(help_text="Always false.")
+
+
+class CompletionsResultsSerializer(serializers.Serializer):
+    completed = BatchResultsSerializer(help_text="One result per claim sent, in the same order.")
+    next = ClaimListSerializer(help_text="With next: n, the worker's new claims (up to n; none unless this "
+                                         "request completed something new).")
+
+
+def _claims_field(child):
+    return serializers.ListField(child=child, min_length=1, max_length=MAX_BATCH,
+                                 help_text=f"1-{MAX_BATCH} claims, each message once.")
+
+
+class HeldItemSerializer(StrictSerializer):
+    id = serializers.CharField(max_length=10, help_text="The message's id.")
+    claim_token = serializers.CharField(max_length=32)
+
+
+class CompletionItemSerializer(HeldItemSerializer):
+    reply = serializers.CharField(max_length=100_000, required=False, allow_null=True, default=None)
+    username = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    color = _color_field()
+
+    def validate_reply(self, value):
+        if value is not None and len(value) > settings.QUEUE_MESSAGE_MAX_LENGTH:
+            raise serializers.ValidationError(f"Messages are limited to {settings.QUEUE_MESSAGE_MAX_LENGTH} characters.")
+        return value
+
+
+class FailureItemSerializer(HeldItemSerializer):
+    error = serializers.CharField(max_length=10_000, help_text="What went wrong (kept as last_error).")
+
+
+class UniqueClaimsMixin:
+    def validate_claims(self, claims):
+        ids = [claim["id"] for claim in claims]
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError("Each message once per batch.")
+        return claims
+
+
+class CompletionsSerializer(UniqueClaimsMixin, EntitiesMixin, LeaseMixin, StrictSerializer):
+    worker_id = _worker_id_field()
+    claims = _claims_field(CompletionItemSerializer())
+    next = serializers.IntegerField(min_value=0, max_value=MAX_BATCH, required=False, default=0,
+                                    help_text=f"Also claim up to this many next messages (0-{MAX_BATCH}).")
+    entity = serializers.RegexField(ENTITY.pattern, max_length=64, required=False)
+    entities = _entities_field()
+    lease_seconds = _lease_field()
+
+
+class FailuresSerializer(UniqueClaimsMixin, StrictSerializer):
+    worker_id = _worker_id_field()
+    claims = _claims_field(FailureItemSerializer())
+
+
+class ReleasesSerializer(UniqueClaimsMixin, StrictSerializer):
+    worker_id = _worker_id_field()
+    claims = _claims_field(HeldItemSerializer())

@@ -18,6 +18,7 @@ publish) is queue_app.serializers.message_data.
 import logging
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -27,13 +28,13 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from notifications.models import Kind
-from notifications.services import notify
+from notifications.services import NewNotification, notify_many
 from project.accounts.models import Membership, Tenant, User
 from project.accounts.services import Conflict
 from project.realtime.services import publish, publish_many
 from project.workers.services import list_workers
 
-from .models import BOT_HEARTBEAT, COLOR, ENTITY, MAX_PRIORITY, WORKER_ID, QueueMessage, now_ms, stream_group
+from .models import BOT_HEARTBEAT, COLOR, ENTITY, MAX_BATCH, MAX_PRIORITY, WORKER_ID, QueueMessage, load_threads, now_ms, stream_group
 from .serializers import message_data
 
 TABLE = QueueMessage._meta.db_table
@@ -254,8 +255,8 @@ def post_message(
                 available_at=now,
             )
             _publish(message, "queue_message.created")
-            if parent is not None and message_type == Type.AI:  # a bot answering as seed 002's does
-                _notify_author(parent, message)
+            if parent is not None and message_type == Type.AI and parent.author_id:  # a bot answering as seed 002's does
+                notify_many([_reply_notification(parent, message)])
     except IntegrityError:
         if message_id:  # the only unique value a caller chooses
             raise Conflict("A message with this id exists.") from None
@@ -307,50 +308,190 @@ def pending(limit: int = 10, entities=None, *, public_only: bool = False) -> lis
     return list(claimable[:limit])
 
 
-# --- Claims ---------------------------------------------------------------------------------
+# --- Claims: every claim, completion, failure and release is a batch ------------------------
+#
+# A worker holding many claims hands them in together, so each function here takes a list and
+# does its work in one transaction with a fixed number of statements, whatever the list's
+# length (asserted in tests/queue_app/test_query_counts.py). The single-message routes, the
+# original clients' routes and the bot call them with a batch of one.
 
-def _update_returning(assignments: dict, where: str, params: list) -> QueueMessage | None:
+@dataclass(frozen=True)
+class Completion:
+    """A claim to complete, with the bot's reply (None: complete without one)."""
+
+    message_id: str
+    claim_token: str
+    reply: str | None = None
+    username: str = ""
+    color: str = ""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A claim to give back after a failure, saying what went wrong."""
+
+    message_id: str
+    claim_token: str
+    error: str
+
+
+@dataclass(frozen=True)
+class HeldClaim:
+    """A claim to release untouched."""
+
+    message_id: str
+    claim_token: str
+
+
+@dataclass
+class Outcome:
+    """What became of one claim of a batch: the message (and a completion's reply), or the error
+    of this claim alone (NotFound, or Conflict when it is not held under this token any more)."""
+
+    message_id: str
+    message: QueueMessage | None = None
+    reply: QueueMessage | None = None
+    error: Exception | None = None
+
+
+class SQL:
+    """A piece of SQL with its parameters, as an assignment of `_update_returning`."""
+
+    def __init__(self, sql: str, params=()):
+        self.sql, self.params = sql, list(params)
+
+
+def _adapt(value):
+    return connection.ops.adapt_datetimefield_value(value) if isinstance(value, datetime) else value
+
+
+def _update_returning(assignments: dict, where: str, params: list) -> list[QueueMessage]:
     """`UPDATE queue SET … WHERE … RETURNING *` (PostgreSQL, SQLite ≥ 3.35): the conditional
-    update decides and hands back the row it changed, in one round trip. None if it changed
-    nothing."""
-    ops = connection.ops
-    values = [ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v for v in assignments.values()]
-    setters = ", ".join(f"{ops.quote_name(column)} = %s" for column in assignments)
-    sql = f"UPDATE {TABLE} SET {setters} WHERE {where} RETURNING *"
-    rows = list(QueueMessage.objects.raw(sql, [*values, *params]))
-    return rows[0] if rows else None
+    update decides and hands back the rows it changed, in one round trip. An assignment is a
+    value or an `SQL` expression (of the row's values before the update)."""
+    setters, values = [], []
+    for column, value in assignments.items():
+        if isinstance(value, SQL):
+            setters.append(f"{connection.ops.quote_name(column)} = {value.sql}")
+            values += [_adapt(v) for v in value.params]
+        else:
+            setters.append(f"{connection.ops.quote_name(column)} = %s")
+            values.append(_adapt(value))
+    sql = f"UPDATE {TABLE} SET {', '.join(setters)} WHERE {where} RETURNING *"
+    return list(QueueMessage.objects.raw(sql, [*values, *params]))
 
 
-def _claim_assignments(worker_id: str, lease: timedelta, now, claimant: User | None) -> dict:
-    return {"status": Status.PROCESSING, "claimed_by": worker_id, "claim_token": secrets.token_urlsafe(16),
-            "claimed_at": now, "lease_expires_at": now + lease, "claimant_id": claimant.pk if claimant else None}
+def _held_where(worker_id: str, held) -> tuple[str, list]:
+    """WHERE of the claims in `held` this worker holds: (id, claim token) pairs, one statement for
+    any number of them (a row-value IN, which SQLite takes against VALUES)."""
+    pairs = ", ".join(["(%s, %s)"] * len(held))
+    params = [value for claim in held for value in (claim.message_id, claim.claim_token)]
+    return (f"(id, claim_token) IN (VALUES {pairs}) AND status = %s AND claimed_by = %s",
+            [*params, Status.PROCESSING, worker_id])
+
+
+def _clean_batch(held, field="claims") -> None:
+    if not held:
+        raise ValidationError({field: "At least one claim."})
+    if len(held) > MAX_BATCH:
+        raise ValidationError({field: f"At most {MAX_BATCH} claims at once."})
+    ids = [claim.message_id for claim in held]
+    if len(set(ids)) != len(ids):
+        raise ValidationError({field: "Each message once per batch."})
+    for claim in held:
+        if not isinstance(claim.claim_token, str) or not claim.claim_token:
+            raise ValidationError({"claim_token": "The claim's token is required."})
+
+
+def _best_first(messages: list[QueueMessage]) -> list[QueueMessage]:
+    return sorted(messages, key=lambda m: (-m.priority, m.timestamp, m.id))
+
+
+def claim_many(worker_id: str, limit: int = 1, entities=None, lease_seconds: float | None = None, *,
+               message_id: str | None = None, claimant: User | None = None) -> list[QueueMessage]:
+    """Claim up to `limit` of the best claimable messages (of `entities`), best first, each under
+    its own claim token, for `worker_id` (a worker of `claimant`, the bot user calling); an empty
+    list when there are none. With `message_id`: that message or an error — NotFound, or
+    Conflict when it is not pending or waits for its retry backoff. Two statements (the claim,
+    its events) plus one per level of the claims' threads, whatever `limit` is."""
+    worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_BATCH:
+        raise ValidationError({"limit": f"1 to {MAX_BATCH}."})
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = _claim(worker_id, limit, entities, lease, claimant, now, message_id)
+        if message_id and not claimed:
+            _why_not_claimed(message_id, now)
+        if claimed:
+            publish_many([_event(message, "queue_message.claimed") for message in claimed])
+    load_threads(claimed)
+    return claimed
 
 
 def claim(message_id: str, worker_id: str, lease_seconds: float | None = None, *,
           claimant: User | None = None) -> QueueMessage:
-    """Claim one named message for `worker_id` (a worker of `claimant`, the bot user calling);
-    Conflict (409) when it is not pending."""
-    worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
-    now = timezone.now()
-    with transaction.atomic():
-        message = QueueMessage.objects.filter(pk=message_id).first()
-        if message is None:
-            raise NotFound("No such message.")
-        if message.message_type != Type.HUMAN:
-            raise Conflict("Only human messages are claimed.")
-        if message.available_at > now and message.status == Status.PENDING:
-            raise Conflict("This message waits for its retry backoff.")
-        message = _update_returning(_claim_assignments(worker_id, lease, now, claimant), "id = %s AND status = %s",
-                                    [message_id, Status.PENDING])
-        if message is None:
-            raise Conflict(f"This message is not pending (it is {_status_of(message_id)}).")
-        _publish(message, "queue_message.claimed")
-    return message
+    """Claim one named message: `claim_many` of it."""
+    return claim_many(worker_id, 1, None, lease_seconds, message_id=message_id, claimant=claimant)[0]
+
+
+def claim_next(worker_id: str, entities=None, lease_seconds: float | None = None, *,
+               claimant: User | None = None) -> QueueMessage | None:
+    """Claim the best claimable message, or None: `claim_many` of one."""
+    claimed = claim_many(worker_id, 1, entities, lease_seconds, claimant=claimant)
+    return claimed[0] if claimed else None
+
+
+def _claim(worker_id: str, limit: int, entities, lease: timedelta, claimant: User | None, now,
+           message_id: str | None = None) -> list[QueueMessage]:
+    """The claim as one statement: `UPDATE … WHERE id IN (the best `limit` candidates) AND status
+    = 'pending' RETURNING *`. On PostgreSQL the candidates are picked `FOR UPDATE SKIP LOCKED`,
+    so concurrent workers take different rows instead of queueing on the same ones; on SQLite
+    the IMMEDIATE transaction holds the write lock. Either way the status check in the WHERE
+    decides. Each row's claim token is a fresh random prefix and the row's id: one per claim,
+    unguessable, made by the statement itself."""
+    candidate_sql, candidate_params = _candidates(limit, entities, now, message_id)
+    claimed = _update_returning(
+        {"status": Status.PROCESSING, "claimed_by": worker_id, "claim_token": SQL("%s || id", [secrets.token_urlsafe(16)]),
+         "claimed_at": now, "lease_expires_at": now + lease, "claimant_id": claimant.pk if claimant else None},
+        # PostgreSQL may run an IN (… LIMIT n FOR UPDATE SKIP LOCKED) subquery more than once and
+        # so claim more than n rows; ARRAY(…) runs it once, as an init plan.
+        (f"id = ANY(ARRAY({candidate_sql}))" if connection.vendor == "postgresql" else f"id IN ({candidate_sql})")
+        + " AND status = %s",
+        [*candidate_params, Status.PENDING],
+    )
+    return _best_first(claimed)
+
+
+def _candidates(limit: int, entities, now, message_id: str | None) -> tuple[str, list]:
+    """The claim's candidates, best first (`_claimable`'s order, read off the index
+    queue_pending_claim_order), `FOR UPDATE SKIP LOCKED` where the database has it. Written out
+    once: it runs on every claim, and composing it with the ORM cost more than running it."""
+    where, params = ["status = %s", "available_at <= %s"], [Status.PENDING, _adapt(now)]
+    if entities:
+        where.append(f"entity IN ({', '.join(['%s'] * len(entities))})")
+        params += list(entities)
+    if message_id:
+        where.append("id = %s AND message_type = %s")
+        params += [message_id, Type.HUMAN]
+    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    return (f"SELECT id FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY priority DESC, timestamp, id "
+            f"LIMIT %s{lock}", [*params, limit])
+
+
+def _why_not_claimed(message_id: str, now) -> None:
+    message = QueueMessage.objects.filter(pk=message_id).only("status", "message_type", "available_at").first()
+    if message is None:
+        raise NotFound("No such message.")
+    if message.message_type != Type.HUMAN:
+        raise Conflict("Only human messages are claimed.")
+    if message.status == Status.PENDING and message.available_at > now:
+        raise Conflict("This message waits for its retry backoff.")
+    raise Conflict(f"This message is not pending (it is {message.status}).")
 
 
 def claim_held_by(message_id: str, user: User) -> QueueMessage:
     """The claim `user`'s workers hold on a message, for clients that complete by message id
-    alone (the original bot): its worker id and claim token then go to complete(), whose
+    alone (the original bot): its worker id and claim token then go to complete_many(), whose
     conditional update still decides. NotFound, or Conflict when `user` holds no such claim."""
     message = QueueMessage.objects.filter(pk=message_id).first()
     if message is None:
@@ -360,111 +501,129 @@ def claim_held_by(message_id: str, user: User) -> QueueMessage:
     return message
 
 
-def _status_of(message_id: str) -> str:
-    return QueueMessage.objects.filter(pk=message_id).values_list("status", flat=True).first() or "gone"
-
-
-def claim_next(worker_id: str, entities=None, lease_seconds: float | None = None, *,
-               claimant: User | None = None) -> QueueMessage | None:
-    """Claim the best claimable message, or None when there is none. Two queries when it wins:
-    the claim and its event."""
-    worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
-    with transaction.atomic():
-        message = _claim_next(worker_id, entities, lease, claimant)
-        if message:
-            _publish(message, "queue_message.claimed")
-    return message
-
-
-def _claim_next(worker_id: str, entities, lease: timedelta, claimant: User | None) -> QueueMessage | None:
-    """The claim as one statement: `UPDATE … WHERE id = (the best candidate) AND status =
-    'pending' RETURNING *`. On PostgreSQL the candidate is picked `FOR UPDATE SKIP LOCKED`, so
-    concurrent workers take different rows instead of queueing on one; on SQLite the IMMEDIATE
-    transaction holds the write lock. Either way the status check in the WHERE decides."""
-    now = timezone.now()
-    candidates = _claimable(entities, now)
-    if connection.features.has_select_for_update_skip_locked:
-        candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-    candidate_sql, candidate_params = candidates.values("pk")[:1].query.sql_with_params()
-    return _update_returning(_claim_assignments(worker_id, lease, now, claimant), f"id = ({candidate_sql}) AND status = %s",
-                             [*candidate_params, Status.PENDING])
-
-
-def complete(
-    message_id: str,
+def complete_many(
     worker_id: str,
-    claim_token: str,
-    reply: str | None = None,
+    completions: list[Completion],
     *,
-    username: str = "",
-    color: str = "",
+    claim_next: int = 0,
     next_entities=None,
-    claim_next_message: bool = False,
     lease_seconds: float | None = None,
     claimant: User | None = None,
-) -> tuple[QueueMessage, QueueMessage | None, QueueMessage | None]:
-    """Finish a claim, with the bot's reply written in the same transaction. Returns (message,
-    reply, next claimed message or None).
+) -> tuple[list[Outcome], list[QueueMessage]]:
+    """Finish claims, each with the bot's reply written in the same transaction, and claim up to
+    `claim_next` more for the worker. Returns (an Outcome per completion, in order; the new
+    claims).
 
-    Conflict unless the message is processing under this worker's claim token, so a worker whose
-    lease expired and whose message was claimed again can never overwrite the new owner's result.
-    Idempotent on (message, claim token): repeating a completion that went through returns the
-    same reply and claims nothing new. `claimant` (the bot user calling) owns the next claim."""
+    A completion is refused (its Outcome's error, not the batch's) unless the message is
+    processing under this worker and claim token, so a worker whose lease expired and whose
+    message was claimed again can never overwrite the new owner's result. Idempotent on
+    (message, claim token): repeating a completion that went through returns the same reply; a
+    batch that completed nothing new claims nothing new (a retried request takes no second set).
+    A fixed number of statements whatever the batch's size: the completions, the replies, the
+    authors' notifications (three), the next claims, all events."""
     worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
-    if reply is not None:
-        reply = _clean_text(reply)
-    if color and not COLOR.match(color):
-        raise ValidationError({"color": "A color is #rrggbb."})
+    _clean_batch(completions)
+    if isinstance(claim_next, bool) or not isinstance(claim_next, int) or not 0 <= claim_next <= MAX_BATCH:
+        raise ValidationError({"next": f"0 to {MAX_BATCH}."})
+    for completion in completions:
+        if completion.reply is not None:
+            _clean_text(completion.reply, "reply")
+        if completion.color and not COLOR.match(completion.color):
+            raise ValidationError({"color": "A color is #rrggbb."})
     now = timezone.now()
     with transaction.atomic():
-        message = _update_returning(
-            {"status": Status.COMPLETE, "completed_at": now, "lease_expires_at": None, "last_error": ""},
-            "id = %s AND status = %s AND claimed_by = %s AND claim_token = %s",
-            [message_id, Status.PROCESSING, worker_id, claim_token],
-        )
-        if message is None:
-            message = QueueMessage.objects.filter(pk=message_id).first()
+        where, params = _held_where(worker_id, completions)
+        done = {message.pk: message for message in _update_returning(
+            {"status": Status.COMPLETE, "completed_at": now, "lease_expires_at": None, "last_error": ""}, where, params,
+        )}
+        outcomes = {completion.message_id: Outcome(completion.message_id, done.get(completion.message_id))
+                    for completion in completions}
+        _explain_missed([c for c in completions if c.message_id not in done], outcomes)
+        replies, events, notes = [], [], []
+        for completion in completions:
+            message = done.get(completion.message_id)
             if message is None:
-                raise NotFound("No such message.")
-            if message.status == Status.COMPLETE and claim_token and message.claim_token == claim_token:
-                answer = message.replies.filter(claim_token=claim_token, message_type=Type.AI).first()
-                return message, answer, None
-            raise Conflict("This message is not processing under this claim (its lease may have expired).")
-        events = []
-        answer = None
-        if reply is not None:
-            answer = QueueMessage.objects.create(
+                continue
+            if completion.reply is None:
+                events.append(_event(message, "queue_message.completed"))
+                continue
+            reply = QueueMessage(
                 tenant_id=message.tenant_id,
-                text=reply,
-                username=(username or message.entity or settings.QUEUE_BOT_NAME)[:100],
-                color=color,
+                text=completion.reply.strip(),
+                username=(completion.username or message.entity or settings.QUEUE_BOT_NAME)[:100],
+                color=completion.color,
                 message_type=Type.AI,
                 reply_to=message,
                 status=Status.COMPLETE,
                 entity=message.entity,
                 claimed_by=worker_id,
-                claim_token=claim_token,
+                claim_token=completion.claim_token,
                 completed_at=now,
                 available_at=now,
             )
-            events.append(_event(message, "queue_message.answered", reply=answer))
-            _notify_author(message, answer)
-        else:
-            events.append(_event(message, "queue_message.completed"))
-        following = _claim_next(worker_id, next_entities, lease, claimant) if claim_next_message else None
-        if following:
-            events.append(_event(following, "queue_message.claimed"))
-        publish_many(events)
-    return message, answer, following
+            outcomes[message.pk].reply = reply
+            replies.append(reply)
+            events.append(_event(message, "queue_message.answered", reply=reply))
+            if message.author_id is not None:
+                notes.append(_reply_notification(message, reply))
+        QueueMessage.objects.bulk_create(replies)
+        notify_many(notes)
+        following = _claim(worker_id, claim_next, next_entities, lease, claimant, now) if claim_next and done else []
+        events += [_event(message, "queue_message.claimed") for message in following]
+        if events:
+            publish_many(events)
+    load_threads(following)
+    return [outcomes[completion.message_id] for completion in completions], following
 
 
-def _notify_author(message: QueueMessage, answer: QueueMessage) -> None:
-    """A `queue.reply` notification to the human who wrote the message (in the completion's
-    transaction: a rolled-back completion notifies nobody)."""
-    if message.author_id is None:
+def complete(message_id: str, worker_id: str, claim_token: str, reply: str | None = None, *, username: str = "",
+             color: str = "", next_entities=None, claim_next_message: bool = False,
+             lease_seconds: float | None = None,
+             claimant: User | None = None) -> tuple[QueueMessage, QueueMessage | None, QueueMessage | None]:
+    """One completion (`complete_many` of one): (message, reply, next claimed message or None);
+    its error raised."""
+    [outcome], following = complete_many(
+        worker_id, [Completion(message_id, claim_token, reply, username, color)],
+        claim_next=1 if claim_next_message else 0, next_entities=next_entities, lease_seconds=lease_seconds,
+        claimant=claimant,
+    )
+    if outcome.error:
+        raise outcome.error
+    return outcome.message, outcome.reply, following[0] if following else None
+
+
+def _explain_missed(missed: list, outcomes: dict[str, Outcome]) -> None:
+    """The Outcome of each claim a batch's update did not take: NotFound, a completion that went
+    through already under this token (idempotent: its message and reply), or Conflict. Two
+    queries at most, none when nothing was missed."""
+    if not missed:
         return
-    notify(
-        User.objects.filter(pk=message.author_id),
+    found = QueueMessage.objects.in_bulk([claim.message_id for claim in missed])
+    repeated = [claim for claim in missed if isinstance(claim, Completion) and claim.message_id in found
+                and found[claim.message_id].status == Status.COMPLETE
+                and found[claim.message_id].claim_token == claim.claim_token]
+    replies = {}
+    if repeated:
+        written = QueueMessage.objects.filter(
+            reply_to_id__in=[claim.message_id for claim in repeated],
+            claim_token__in=[claim.claim_token for claim in repeated], message_type=Type.AI,
+        )
+        replies = {(reply.reply_to_id, reply.claim_token): reply for reply in written}
+    for claim in missed:
+        outcome, message = outcomes[claim.message_id], found.get(claim.message_id)
+        if message is None:
+            outcome.error = NotFound("No such message.")
+        elif claim in repeated:
+            outcome.message, outcome.reply = message, replies.get((message.pk, claim.claim_token))
+        else:
+            outcome.error = Conflict("This message is not processing under this claim (its lease may have expired).")
+
+
+def _reply_notification(message: QueueMessage, answer: QueueMessage) -> NewNotification:
+    """The `queue.reply` notification to the human who wrote `message` (raised in the
+    completion's transaction: a rolled-back completion notifies nobody)."""
+    return NewNotification(
+        message.author_id,
         Kind.QUEUE_REPLY,
         title=f"{answer.username} replied to your message",
         body=answer.text,
@@ -479,62 +638,87 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(settings.QUEUE_RETRY_CAP_SECONDS, seconds))
 
 
-def fail(message_id: str, worker_id: str, error: str, claim_token: str) -> QueueMessage:
-    """Give a claim back after a failure: pending again after a backoff, or `failed` (a dead
-    letter) once it used QUEUE_MAX_ATTEMPTS attempts.
+def _after_failure(now) -> tuple[SQL, SQL]:
+    """(status, available_at) of a message failing now, as SQL of its attempts before this one:
+    a dead letter at QUEUE_MAX_ATTEMPTS, else pending again after `_backoff` (a WHEN per attempt
+    count until the backoff reaches its cap)."""
+    dead = "attempts + 1 >= %s"
+    whens, params = [], []
+    for attempts in range(settings.QUEUE_MAX_ATTEMPTS):
+        backoff = _backoff(attempts + 1)
+        if backoff.total_seconds() >= settings.QUEUE_RETRY_CAP_SECONDS:
+            break
+        whens.append("WHEN attempts = %s THEN %s")
+        params += [attempts, now + backoff]
+    status = SQL(f"CASE WHEN {dead} THEN %s ELSE %s END", [settings.QUEUE_MAX_ATTEMPTS, Status.FAILED, Status.PENDING])
+    available = SQL(f"CASE WHEN {dead} THEN %s {' '.join(whens)} ELSE %s END",
+                    [settings.QUEUE_MAX_ATTEMPTS, now, *params, now + timedelta(seconds=settings.QUEUE_RETRY_CAP_SECONDS)])
+    return status, available
 
-    Conflict unless the message is processing under this worker's claim token: worker ids are
-    public (`claimed_by` in the stream), so without the token any bot could fail another's claim."""
+
+def fail_many(worker_id: str, failures: list[Failure]) -> list[Outcome]:
+    """Give claims back after failures: each pending again after a backoff, or `failed` (a dead
+    letter) once it used QUEUE_MAX_ATTEMPTS attempts; one statement for the batch.
+
+    A failure is refused (its Outcome's error) unless the message is processing under this
+    worker's claim token: worker ids are public (`claimed_by` in the stream), so without the
+    token any bot could fail another's claim."""
     worker_id = _clean_worker(worker_id)
-    if not isinstance(claim_token, str) or not claim_token:
-        raise ValidationError({"claim_token": "The claim's token is required."})
-    error = (error or "").strip()[:ERROR_MAX]
-    if not error:
-        raise ValidationError({"last_error": "Say what went wrong."})
-    now = timezone.now()
+    _clean_batch(failures)
+    errors = {}
+    for failure in failures:
+        errors[failure.message_id] = (failure.error or "").strip()[:ERROR_MAX] if isinstance(failure.error, str) else ""
+        if not errors[failure.message_id]:
+            raise ValidationError({"last_error": "Say what went wrong."})
+    status, available = _after_failure(timezone.now())
+    cases = " ".join(["WHEN %s THEN %s"] * len(failures))
     with transaction.atomic():
-        held = QueueMessage.objects.filter(
-            pk=message_id, status=Status.PROCESSING, claimed_by=worker_id, claim_token=claim_token
-        )
-        message = held.select_for_update().first()
-        if message is None:
-            if not QueueMessage.objects.filter(pk=message_id).exists():
-                raise NotFound("No such message.")
-            raise Conflict("This message is not processing under this claim.")
-        attempts = message.attempts + 1
-        dead = attempts >= settings.QUEUE_MAX_ATTEMPTS
-        changes = {
-            "status": Status.FAILED if dead else Status.PENDING,
-            "attempts": attempts,
-            "last_error": error,
-            "lease_expires_at": None,
-            "available_at": now if dead else now + _backoff(attempts),
-        }
-        # The update decides (SQLite ignores FOR UPDATE): the claim may have expired and been
-        # taken again since the read.
-        if not held.update(**changes):
-            raise Conflict("This message is not processing under this claim.")
-        for name, value in changes.items():
-            setattr(message, name, value)
-        _publish(message, "queue_message.failed")
-    return message
+        where, params = _held_where(worker_id, failures)
+        done = {message.pk: message for message in _update_returning(
+            {"status": status, "attempts": SQL("attempts + 1"), "available_at": available, "lease_expires_at": None,
+             "last_error": SQL(f"CASE id {cases} END", [v for item in errors.items() for v in item])},
+            where, params,
+        )}
+        outcomes = {failure.message_id: Outcome(failure.message_id, done.get(failure.message_id)) for failure in failures}
+        _explain_missed([f for f in failures if f.message_id not in done], outcomes)
+        if done:
+            publish_many([_event(message, "queue_message.failed") for message in done.values()])
+    return [outcomes[failure.message_id] for failure in failures]
+
+
+def fail(message_id: str, worker_id: str, error: str, claim_token: str) -> QueueMessage:
+    """One failure (`fail_many` of one), its error raised."""
+    [outcome] = fail_many(worker_id, [Failure(message_id, claim_token, error)])
+    if outcome.error:
+        raise outcome.error
+    return outcome.message
+
+
+def release_many(worker_id: str, claims: list[HeldClaim]) -> list[Outcome]:
+    """Hand claims back untouched (a worker stopping before it started them): pending at once, no
+    attempt counted; one statement for the batch. Refused per claim as fail_many is."""
+    worker_id = _clean_worker(worker_id)
+    _clean_batch(claims)
+    with transaction.atomic():
+        where, params = _held_where(worker_id, claims)
+        done = {message.pk: message for message in _update_returning(
+            {"status": Status.PENDING, "lease_expires_at": None, "claimed_by": "", "claimant_id": None,
+             "available_at": timezone.now()},
+            where, params,
+        )}
+        outcomes = {claim.message_id: Outcome(claim.message_id, done.get(claim.message_id)) for claim in claims}
+        _explain_missed([c for c in claims if c.message_id not in done], outcomes)
+        if done:
+            publish_many([_event(message, "queue_message.released") for message in done.values()])
+    return [outcomes[claim.message_id] for claim in claims]
 
 
 def release(message_id: str, worker_id: str, claim_token: str) -> QueueMessage:
-    """Hand a claim back untouched (a worker stopping before it started): pending at once, no
-    attempt counted."""
-    worker_id = _clean_worker(worker_id)
-    with transaction.atomic():
-        done = QueueMessage.objects.filter(
-            pk=message_id, status=Status.PROCESSING, claimed_by=worker_id, claim_token=claim_token
-        ).update(status=Status.PENDING, lease_expires_at=None, claimed_by="", claimant=None, available_at=timezone.now())
-        message = QueueMessage.objects.filter(pk=message_id).first()
-        if message is None:
-            raise NotFound("No such message.")
-        if not done:
-            raise Conflict("This message is not processing under this claim.")
-        _publish(message, "queue_message.released")
-    return message
+    """One release (`release_many` of one), its error raised."""
+    [outcome] = release_many(worker_id, [HeldClaim(message_id, claim_token)])
+    if outcome.error:
+        raise outcome.error
+    return outcome.message
 
 
 def heartbeat(message_id: str, worker_id: str, claim_token: str, lease_seconds: float | None = None) -> QueueMessage:
@@ -552,22 +736,41 @@ def heartbeat(message_id: str, worker_id: str, claim_token: str, lease_seconds: 
     return message  # no event: a lease extension changes nothing anyone watches
 
 
-def retry(message_id: str, user: User) -> QueueMessage:
-    """Staff put a dead letter (failed) back in the queue with a fresh attempt budget."""
+def retry_many(message_ids: list[str], user: User) -> list[Outcome]:
+    """Staff put dead letters (failed) back in the queue with a fresh attempt budget: one
+    statement for the batch; a message that is not failed is its Outcome's Conflict."""
     if not (user.is_staff or user.is_superuser):
         raise PermissionDenied("Only staff retry dead letters.")
+    message_ids = list(dict.fromkeys(message_ids))
+    if not message_ids:
+        return []
     with transaction.atomic():
-        done = QueueMessage.objects.filter(pk=message_id, status=Status.FAILED).update(
-            status=Status.PENDING, attempts=0, available_at=timezone.now(), claimed_by="", claimant=None,
-            lease_expires_at=None,
-        )
-        message = QueueMessage.objects.filter(pk=message_id).first()
-        if message is None:
-            raise NotFound("No such message.")
-        if not done:
-            raise Conflict(f"Only failed messages are retried (this one is {message.status}).")
-        _publish(message, "queue_message.retried")
-    return message
+        done = {message.pk: message for message in _update_returning(
+            {"status": Status.PENDING, "attempts": 0, "available_at": timezone.now(), "claimed_by": "",
+             "claimant_id": None, "lease_expires_at": None},
+            f"id IN ({', '.join(['%s'] * len(message_ids))}) AND status = %s", [*message_ids, Status.FAILED],
+        )}
+        outcomes = {message_id: Outcome(message_id, done.get(message_id)) for message_id in message_ids}
+        missed = [message_id for message_id in message_ids if message_id not in done]
+        if missed:
+            found = QueueMessage.objects.in_bulk(missed)
+            for message_id in missed:
+                message = found.get(message_id)
+                outcomes[message_id].error = (
+                    NotFound("No such message.") if message is None
+                    else Conflict(f"Only failed messages are retried (this one is {message.status}).")
+                )
+        if done:
+            publish_many([_event(message, "queue_message.retried") for message in done.values()])
+    return [outcomes[message_id] for message_id in message_ids]
+
+
+def retry(message_id: str, user: User) -> QueueMessage:
+    """One retry (`retry_many` of one), its error raised."""
+    [outcome] = retry_many([message_id], user)
+    if outcome.error:
+        raise outcome.error
+    return outcome.message
 
 
 # --- Maintenance (manage.py requeue_expired, prune_queue; the bot loop) ----------------------
@@ -597,8 +800,7 @@ def requeue_expired(batch_size: int = REQUEUE_BATCH_SIZE) -> int:
                 lease_expires_at=None,
                 available_at=now,
             )
-            for message in QueueMessage.objects.filter(pk__in=ids):
-                _publish(message, "queue_message.requeued")
+            publish_many([_event(message, "queue_message.requeued") for message in QueueMessage.objects.filter(pk__in=ids)])
         if len(ids) < batch_size:
             return moved
 

@@ -12,6 +12,9 @@ api_urlpatterns = [
     path("queue/messages/<str:id>/heartbeat", api.HeartbeatView.as_view(), name="api-queue-message-heartbeat"),
     path("queue/messages/<str:id>/retry", api.RetryView.as_view(), name="api-queue-message-retry"),
     path("queue/claims", api.ClaimsView.as_view(), name="api-queue-claims"),
+    path("queue/completions", api.CompletionsView.as_view(), name="api-queue-completions"),
+    path("queue/failures", api.FailuresView.as_view(), name="api-queue-failures"),
+    path("queue/releases", api.ReleasesView.as_view(), name="api-queue-releases"),
 ]
 
 page_urlpatterns = [

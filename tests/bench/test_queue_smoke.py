@@ -49,6 +49,23 @@ def test_the_bots_answer_each_message_once_while_the_producers_post(daphne_proce
     assert QueueMessage.objects.filter(text__startswith="Produced question").count() - producers["posted"] in (0, 1)
 
 
+def test_the_batched_bots_answer_each_message_once_in_batches(daphne_processes):
+    seeded = seed_queue(pending=60, authors=3)
+    (server,) = daphne_processes(1)
+
+    harbor, bots = queue_bench.wrk_lua(server.url, 2, 1, queue_bench.BATCH_LUA_SCRIPT, seeded["bot_token"], "batch", "10")
+    server.stop()  # let the requests wrk left in flight finish before counting
+
+    assert harbor["non_2xx"] == 0 and bots["conflicts"] == 0 and bots["failures"] == 0
+    # batches, not one request per message: besides the claims that found nothing once the 60
+    # were answered, a request claims or completes ten
+    assert bots["completed"] > 0 and bots["requests"] - bots["empty"] <= bots["completed"] // 10 + 4
+    replies = QueueMessage.objects.filter(message_type="ai", claimed_by__startswith="batch-")
+    answered = QueueMessage.objects.filter(message_type="human", status="complete", claimed_by__startswith="batch-")
+    assert replies.count() == answered.count() >= bots["completed"]
+    assert not replies.values("reply_to").annotate(n=Count("id")).filter(n__gt=1).exists()
+
+
 def test_the_raw_sql_baseline_claims_and_completes_what_it_reports():
     seed_queue(pending=30, authors=2)
     database = settings.DATABASES["default"]["NAME"]

@@ -4,7 +4,7 @@ import pytest
 
 from project.accounts import services as accounts
 from queue_app import services
-from queue_app.bot import BotEngine, HttpBackend
+from queue_app.bot import BotEngine, HttpBackend, LocalBackend
 from queue_app.models import QueueMessage
 
 from ..conftest import PASSWORD
@@ -55,9 +55,9 @@ def test_a_provider_failure_marks_the_message_failed_for_the_retry_logic(alice, 
 def test_a_stopped_engine_releases_its_unstarted_claim(alice):
     message = services.post_message(alice, "hello")
     engine = BotEngine(once=True)
-    claimed = engine.backend.claim_next("w:0", [], None)
+    claimed = engine.backend.claim_many(engine.worker, 1, [], None)
     engine.stop()
-    engine._release("w:0", claimed)
+    engine._release(claimed)
     message.refresh_from_db()
     assert (message.status, message.attempts, engine.stats.released) == ("pending", 0, 1)
 
@@ -77,3 +77,41 @@ def test_a_remote_bot_without_a_bot_token_stops(live_daphne, alice):
     engine = BotEngine(HttpBackend(live_daphne, token), once=False, idle_seconds=0.05)
     stats = engine.run()  # returns: a 403 stops the bot rather than retrying forever
     assert engine.stopping and stats.answered == 0 and QueueMessage.objects.get().status == "pending"
+
+
+def queue_requests(server) -> list[str]:
+    """The queue API requests the server answered, from its own access log."""
+    return [line.split('"')[1] for line in server.log_tail(1_000_000).splitlines()
+            if '"POST /api/queue/' in line]
+
+
+def test_a_remote_bot_claims_and_completes_in_batches(daphne_processes, alice):
+    (server,) = daphne_processes(1)
+    bot = services.make_bot(accounts.register_user("robot@example.com", PASSWORD))
+    _, token = accounts.issue_api_token(bot, "remote bot")
+    messages = [services.post_message(alice, f"batch {i}") for i in range(40)]
+    stats = BotEngine(HttpBackend(server.url, token), once=True, concurrency=16).run()
+    assert stats.answered == 40
+    assert replies() == {m.pk: f"echo heard: batch {i}" for i, m in enumerate(messages)}
+    requests = queue_requests(server)
+    # 40 answers at 16 slots: a claim of 16, completions that claim the next ones, and the last
+    # claim that finds nothing — a handful of requests, not 80
+    assert requests[0] == "POST /api/queue/claims"
+    assert requests.count("POST /api/queue/completions") <= 8, requests
+    assert len(requests) <= 12, requests
+    assert not any("/complete" in r and "/completions" not in r for r in requests)
+
+
+def test_answers_that_finish_together_are_handed_in_together(alice, settings):
+    settings.QUEUE_ECHO_DELAY_SECONDS = 0.2  # every slot answers at about the same time
+    for i in range(8):
+        services.post_message(alice, f"slow {i}")
+    calls = []
+
+    class CountingBackend(LocalBackend):
+        def complete_many(self, worker, answers, **kwargs):
+            calls.append(len(answers))
+            return super().complete_many(worker, answers, **kwargs)
+
+    stats = BotEngine(CountingBackend(), once=True, concurrency=8).run()
+    assert stats.answered == 8 and sum(calls) == 8 and len(calls) <= 2, calls

@@ -72,7 +72,7 @@ def test_sigterm_finishes_the_answer_in_flight_and_exits(alice):
     finally:
         bot.kill()
     assert bot.returncode == 0, err
-    assert status_of(message) == "complete" and "answered 1" in out
+    assert status_of(message) == "complete" and "answered 1" in out, (out, err)
 
 
 def test_a_worker_killed_mid_claim_is_requeued_and_answered_by_another(alice):

@@ -33,3 +33,49 @@ def test_complete_with_next_costs_a_fixed_number_of_queries(alice_api, warm_robo
     with django_assert_num_queries(11):
         response = warm_robot_api.post(f"/api/queue/messages/{claimed['id']}/complete", body, format="json")
     assert response.status_code == 200 and response.json()["next"]
+
+
+def _post_many(count, author):
+    from queue_app import services
+
+    for n in range(count):
+        services.post_message(author, f"question {n}")
+
+
+@pytest.mark.parametrize("size", [1, 10, 40])
+def test_a_batched_claim_costs_the_same_queries_for_1_10_or_40(alice, warm_robot_api, size, django_assert_num_queries):
+    _post_many(size, alice)
+    # token + bot permission + SAVEPOINT + the claim (one UPDATE … WHERE id IN (…) RETURNING)
+    # + their events in one INSERT + RELEASE
+    with django_assert_num_queries(6):
+        response = warm_robot_api.post("/api/queue/claims", {"worker_id": "w1", "limit": size}, format="json")
+    assert len(response.json()["results"]) == size
+
+
+@pytest.mark.parametrize("size", [1, 10, 40])
+def test_a_batched_completion_costs_the_same_queries_for_1_10_or_40(alice, warm_robot_api, size, django_assert_num_queries):
+    _post_many(2 * size, alice)
+    claimed = warm_robot_api.post("/api/queue/claims", {"worker_id": "w1", "limit": size}, format="json").json()["results"]
+    claims = [{"id": c["id"], "claim_token": c["claim_token"], "reply": "r"} for c in claimed]
+    # token + permission + SAVEPOINT + the completions (one UPDATE … RETURNING) + replies in one INSERT
+    # + the authors' notifications (targets with unread counts, one INSERT, their events in one INSERT)
+    # + the next claims (UPDATE … RETURNING) + every queue event in one INSERT + RELEASE
+    with django_assert_num_queries(11):
+        response = warm_robot_api.post("/api/queue/completions", {"worker_id": "w1", "claims": claims, "next": size},
+                                       format="json")
+    body = response.json()
+    assert [r["status"] for r in body["completed"]["results"]] == [200] * size and len(body["next"]["results"]) == size
+
+
+@pytest.mark.parametrize("size", [1, 10, 40])
+def test_batched_failures_and_releases_cost_the_same_queries_for_1_10_or_40(alice, warm_robot_api, size, django_assert_num_queries):
+    _post_many(2 * size, alice)
+    claimed = [c for _ in range(2) for c in
+               warm_robot_api.post("/api/queue/claims", {"worker_id": "w1", "limit": size}, format="json").json()["results"]]
+    failures = [{"id": c["id"], "claim_token": c["claim_token"], "error": "boom"} for c in claimed[:size]]
+    releases = [{"id": c["id"], "claim_token": c["claim_token"]} for c in claimed[size:]]
+    # token + permission + SAVEPOINT + one UPDATE … RETURNING + their events in one INSERT + RELEASE
+    with django_assert_num_queries(6):
+        assert warm_robot_api.post("/api/queue/failures", {"worker_id": "w1", "claims": failures}, format="json").status_code == 200
+    with django_assert_num_queries(6):
+        assert warm_robot_api.post("/api/queue/releases", {"worker_id": "w1", "claims": releases}, format="json").status_code == 200
