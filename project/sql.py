@@ -7,6 +7,7 @@ columns are read into model instances with each field's own database converters,
 are the same as the ORM's (datetimes, booleans and JSON on SQLite included)."""
 
 from django.db import connection
+from django.db.models.base import ModelState
 from django.db.models.expressions import Col
 
 
@@ -22,6 +23,8 @@ class Columns:
         self.width = len(self.fields)
         self._pk_index = self.fields.index(model._meta.pk)
         self._converters = {}
+        # Model.__init__ is skipped (load): only models no post_init receiver needs (no
+        # ImageField's dimensions, no GenericForeignKey).
 
     @property
     def sql(self) -> str:
@@ -51,4 +54,10 @@ class Columns:
             for converter in converters:
                 value = converter(value, expression, conn)
             values[index] = value
-        return self.model.from_db(conn.alias, self.attnames, values)
+        # What Model.from_db does minus __init__ (its signals and per-field loop were a third of
+        # the access check's CPU): every column is in the row, so nothing needs a default.
+        instance = self.model.__new__(self.model)
+        instance.__dict__.update(zip(self.attnames, values))
+        instance._state = state = ModelState()
+        state.adding, state.db = False, conn.alias
+        return instance
