@@ -12,6 +12,7 @@ from bench.http_reads import http_reads
 pytestmark = pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed (bin/test installs it)")
 
 
+@pytest.mark.timeout(300)  # three servers of four gunicorn workers each boot on a busy machine
 def test_a_page_a_poll_the_drf_peer_and_hello_are_measured_side_by_side(tmp_path):
     result = http_reads(Run(quick=True, db="sqlite", processes=None, workdir=tmp_path,
                             options={"server": "gunicorn", "duration": 1}))
