@@ -62,7 +62,8 @@ def test_the_etag_names_the_page_and_the_caller(workflow, bob, erin, victor):
     assert poll(erins, page_url(workflow, "limit=10"), etag).status_code == 200
     assert poll(victors, page_url(workflow), etag).status_code == 200
     assert poll(erins, page_url(workflow), f'"other", {etag}').status_code == 304
-    assert poll(erins, page_url(workflow), "*").status_code == 304
+    assert poll(erins, page_url(workflow), "*").status_code == 200
+    assert poll(erins, page_url(workflow, "cursor=bogus"), etag).status_code == 400
 
 
 def test_a_revoked_token_and_a_removed_participant_never_get_a_304(workflow, bob, erin, victor, django_capture_on_commit_callbacks):
