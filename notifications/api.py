@@ -7,7 +7,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.api import CursorPagination, validated
+from project.api import CursorPagination, PolledList, validated
+from project.realtime.versions import list_version
 
 from . import services
 from .models import Notification
@@ -25,11 +26,15 @@ class NewestFirst(CursorPagination):
     ordering = ("-id",)
 
 
-class NotificationListView(generics.ListAPIView):
-    """The caller's notifications, newest first."""
+class NotificationListView(PolledList, generics.ListAPIView):
+    """The caller's notifications, newest first (a 304 to `If-None-Match` while unchanged)."""
 
     serializer_class = NotificationSerializer
     pagination_class = NewestFirst
+
+    def list_version(self) -> str:
+        # Every write to a user's notifications publishes to their group (notifications.services).
+        return list_version(self.request.user.group)
 
     def get_queryset(self):
         filters = validated(NotificationFilterSerializer, self.request.query_params)

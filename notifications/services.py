@@ -183,15 +183,16 @@ def mark_read(user: User, ids: Iterable[int] | None = None) -> tuple[int, int]:
 
 def delete(user: User, ids: Iterable[int] | None = None) -> int:
     """Delete the user's notifications among `ids` (other users' ids match nothing), or without
-    `ids` every one already read. Returns how many went; the user's tabs hear of a new unread
-    count if an unread one went."""
+    `ids` every one already read. Returns how many went; the user's tabs hear the unread count
+    whenever any went."""
     chosen = Notification.objects.filter(recipient=user)
     chosen = chosen.filter(pk__in=list(ids)) if ids is not None else chosen.filter(read_at__isnull=False)
     with transaction.atomic():
-        unread_before = unread_count(user)
         deleted, _ = chosen.delete()
         count = unread_count(user)
-        if count != unread_before:
+        # Also when only read ones went: the event is what tells a polled list it changed
+        # (project.realtime.versions).
+        if deleted:
             publish(user.group, "notification_count.changed", {"unread": count})
     return deleted
 

@@ -3,6 +3,7 @@
 Every 4xx and 5xx from the API is ``{"error": {"code", "message", "fields"}}``; ``fields`` maps
 a request field to its messages (``{}`` when the error is not about a field)."""
 
+import hashlib
 import logging
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,8 +11,9 @@ from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse, UnreadablePostError
+from django.http import Http404, HttpResponseNotModified, JsonResponse, UnreadablePostError
 from django.shortcuts import render
+from django.utils.http import parse_etags
 from django.views import defaults
 from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
@@ -218,6 +220,48 @@ class CursorPagination(StrictPageSize, pagination.CursorPagination):
                 "has_more": {"type": "boolean", "example": False},
             },
         }
+
+
+#: A polled page is per user and validated on every use: no shared cache may keep it.
+POLLED_CACHE_CONTROL = "private, no-cache"
+POLLED_VARY = "Authorization, Cookie, Accept"
+
+
+def conditional_get(request, version: str, respond):
+    """A polled list's conditional GET: the page `respond()` builds carries an ETag, and a page
+    asked for again with `If-None-Match` answers 304 Not Modified without calling `respond`
+    (without reading a row) while `version` has not moved.
+
+    Call it after authentication, throttles and the access check, as every view does (a revoked
+    token is a 401, a removed member a 404, never a 304), with the version of everything the
+    page shows taken before its rows are read (project.realtime.versions.list_version of the
+    group whose events announce every change to the list). The ETag is weak (a sender's renamed
+    display name is no change of the list) and names the caller, the exact URL and the media
+    type, so no other page, user or format can match it."""
+    raw = f"{version}|{request.user.pk}|{request.get_full_path()}|{getattr(request, 'accepted_media_type', '')}"
+    etag = f'W/"{hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()}"'
+    asked = request.META.get("HTTP_IF_NONE_MATCH")
+    # `*` is not honoured: only a page that was served (never a 400) has an ETag to send back,
+    # so a URL with a bad cursor or filter always reaches its validation.
+    if asked and etag[2:] in {tag.removeprefix("W/") for tag in parse_etags(asked)}:
+        response = HttpResponseNotModified()
+    else:
+        response = respond()
+    response["ETag"] = etag
+    response["Cache-Control"] = POLLED_CACHE_CONTROL
+    response["Vary"] = POLLED_VARY
+    return response
+
+
+class PolledList:
+    """`conditional_get` for a ListAPIView: the view sets `list_version(self) -> str` (its access
+    check, then the version)."""
+
+    def list_version(self) -> str:
+        raise NotImplementedError
+
+    def list(self, request, *args, **kwargs):
+        return conditional_get(request, self.list_version(), lambda: super(PolledList, self).list(request, *args, **kwargs))
 
 
 def _api_or_page(code: str, message: str, status_code: int, page_view):

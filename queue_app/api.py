@@ -14,9 +14,11 @@ from rest_framework.pagination import Cursor
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.api import CursorPagination, exception_handler, validated
+from project.api import CursorPagination, conditional_get, exception_handler, validated
+from project.realtime.versions import list_version
 
 from . import examples, services
+from .models import stream_group
 from .serializers import (
     BatchResultsSerializer,
     ClaimedMessageSerializer,
@@ -90,7 +92,16 @@ class MessagesView(generics.ListAPIView):
 
     @extend_schema(parameters=[StreamQuerySerializer])
     def get(self, request):
-        return super().get(request)
+        """A 304 to `If-None-Match` while the stream is unchanged: every change to a stream's
+        messages publishes to the stream's group (queue_app.services)."""
+        query = validated(StreamQuerySerializer, request.query_params)
+        tenant = services.stream_tenant(request.user, query.get("tenant_id"))
+
+        def page():
+            messages = services.stream(tenant, status=query.get("status"), entity=query.get("entity"))
+            return self.get_paginated_response(self.get_serializer(self.paginate_queryset(messages), many=True).data)
+
+        return conditional_get(request, list_version(stream_group(tenant.pk if tenant else None)), page)
 
     @extend_schema(request=NewQueueMessageSerializer, responses={201: QueueMessageSerializer}, examples=examples.POST_MESSAGE)
     def post(self, request):

@@ -1,16 +1,18 @@
 """The subscriptions REST API: thin views over access.py (404 for anything not yours) and
 services.py (every write)."""
 
+from django.db.models import Count, Max
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.api import CursorPagination, validated
+from project.api import CursorPagination, PolledList, validated
 
 from . import services
 from .access import accounts_for, feed_for, get_account, get_subscription, subscriptions_for
+from .models import FeedItem
 from .serializers import (
     AccountSerializer,
     FeedItemSerializer,
@@ -77,11 +79,19 @@ class AccountListView(generics.ListAPIView):
         return accounts_for(self.request.user)
 
 
-class FeedView(generics.ListAPIView):
-    """Items found in your subscriptions, newest first; `since` keeps only those published after it."""
+class FeedView(PolledList, generics.ListAPIView):
+    """Items found in your subscriptions, newest first; `since` keeps only those published after it.
+    A 304 to `If-None-Match` while unchanged."""
 
     serializer_class = FeedItemSerializer
     pagination_class = NewestFirst
+
+    def list_version(self) -> str:
+        """The feed publishes no events: the poller only inserts items (never updates one) and
+        deleting a subscription deletes its items, so the newest id and the count say whether
+        it changed; both come from the (user, …) index without reading an item."""
+        found = FeedItem.objects.filter(user=self.request.user).aggregate(newest=Max("id"), count=Count("id"))
+        return f"f{found['newest'] or 0}.{found['count']}"
 
     def get_queryset(self):
         query = validated(FeedQuerySerializer, self.request.query_params)

@@ -5,6 +5,7 @@ handler turns into 403 / 400 / 409. Seed 000's original routes are project.origi
 
 from django.db import transaction
 from django.db.models import Prefetch, prefetch_related_objects
+from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
@@ -12,7 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from project.accounts.access import get_membership
-from project.api import CursorPagination, validated
+from project.api import CursorPagination, PolledList, validated
+from project.realtime.versions import list_version
 
 from . import examples, reading, services, templates_service
 from .access import get_template, get_workflow_access, workflows_for
@@ -179,15 +181,22 @@ class ParticipantDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MessagesView(generics.ListAPIView):
-    """The workflow's messages, oldest first: keep `next_cursor` to fetch the ones posted later."""
+class MessagesView(PolledList, generics.ListAPIView):
+    """The workflow's messages, oldest first: keep `next_cursor` to fetch the ones posted later,
+    and send a page's ETag back as `If-None-Match` to get a 304 while nothing changed."""
 
     serializer_class = MessageSerializer
     pagination_class = OldestFirst
 
+    @cached_property
+    def access(self):
+        return get_workflow_access(self.request.user, self.kwargs["workflow_id"])
+
+    def list_version(self) -> str:
+        return list_version(self.access.workflow.group)
+
     def get_queryset(self):
-        access = get_workflow_access(self.request.user, self.kwargs["workflow_id"])
-        return access.workflow.messages.select_related("sender", "media_file")
+        return self.access.workflow.messages.select_related("sender", "media_file")
 
     @extend_schema(examples=examples.LIST_MESSAGES)
     def get(self, request, workflow_id):

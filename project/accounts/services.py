@@ -17,6 +17,7 @@ from django.utils.http import urlsafe_base64_encode
 from project.mail.services import send_templated
 from project.realtime.services import ACCESS_CHANGED, publish
 
+from .access import usable_token
 from .models import (
     ApiToken,
     Membership,
@@ -187,8 +188,8 @@ def issue_api_token(user: User, name: str, expires_in: timedelta | None = None) 
 
 def authenticate_api_token(raw: str) -> ApiToken | None:
     now = timezone.now()
-    token = ApiToken.objects.select_related("user").filter(key_hash=hash_secret(raw)).first()
-    if token is None or not token.is_usable(now) or not token.user.is_active:
+    token = usable_token(hash_secret(raw), now)
+    if token is None:
         return None
     # At most one write a minute per token: last_used_at is for humans, not an audit log.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):

@@ -24,6 +24,7 @@ from django.db import transaction
 
 from .events import is_registered
 from .models import Event
+from .versions import bump as bump_list_versions
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,9 @@ def publish_many(events: list[tuple[str, str, dict | None]]) -> list[Event]:
     ]
     Event.objects.bulk_create(rows)  # PostgreSQL and SQLite ≥ 3.35 set the ids (cursors)
     frames = [row.as_frame() for row in rows]
-    transaction.on_commit(lambda: deliver(frames))
+    # First the polled lists' versions (project.realtime.versions), then the sockets, which may
+    # poll as soon as they hear of the change.
+    transaction.on_commit(lambda: (bump_list_versions({row.group for row in rows}), deliver(frames)))
     return rows
 
 

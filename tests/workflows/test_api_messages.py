@@ -148,6 +148,9 @@ def test_the_message_list_takes_the_same_number_of_queries_for_any_count(
     client = APIClient()
     client.force_authenticate(victor)
     post_messages(erin, workflow, 1)
+    # The first read of the list's version in scale-out fills Redis from the event log (a query
+    # the second read does not make): measure both reads once it is filled.
+    client.get(nested(workflow))
     with CaptureQueriesContext(connection) as one:
         assert client.get(nested(workflow)).status_code == 200
     post_messages(erin, workflow, 30)

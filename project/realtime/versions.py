@@ -1,0 +1,123 @@
+"""The version of a group's polled lists, which a conditional GET compares without reading rows.
+
+Every change to a polled list publishes an event to its group (project.realtime.services), so
+"the group has had no event since" means "the list is unchanged". The version is taken where it
+is exact for every writer, whichever process wrote:
+
+- scale-out (the cache is Redis, shared by every process): a key per group that the publishing
+  process sets to a fresh random token right after its transaction commits (`bump`, called
+  from publish's on-commit hook). A reader takes the version *before* it reads the rows, so any
+  commit the rows miss sets the key again later, and the next poll sees another token (a commit
+  between the version and the rows only costs one extra full read). A missing key (expired, or
+  Redis restarted empty) is read from the event log and stored only if still absent (`SET NX`),
+  so it never overwrites a writer's newer token;
+- embedded (the cache is per process; the bot and the poller write from other processes), or
+  Redis unreachable: the event log itself (`log_version`), one probe of its (group, id) index.
+
+A Redis outage never yields a wrong 304: a read that fails falls back to the log, and a bump
+that fails is retried (a delete) on this process's next cache operation; keys also expire
+after VERSION_TTL, which bounds how long a bump lost with its process could go unnoticed.
+"""
+
+import logging
+import secrets
+import threading
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a group's token lives in Redis: a bump lost with its process (it committed, then died
+#: before reaching Redis) is noticed at most this late; a key that expired costs one log probe.
+VERSION_TTL = 300
+#: On PostgreSQL, transactions commit in another order than they took their ids: a poll between
+#: two commits could see the later id first. The log probe also counts the group's events in a
+#: window below its newest id, so a late commit with a lower id still changes the version (ids
+#: taken more than this many events before it, by a transaction still open, are the limit).
+LATE_COMMIT_WINDOW = 100_000
+
+_unbumped: set[str] = set()
+_unbumped_lock = threading.Lock()
+
+
+def _redis():
+    """The shared cache's Redis client, or None when the cache is per process (embedded)."""
+    backend = getattr(cache, "_cache", None)
+    if not settings.REDIS_URL or backend is None or not hasattr(backend, "get_client"):
+        return None
+    return backend.get_client(write=True)
+
+
+def _key(group: str) -> str:
+    return cache.make_key(f"listver:{group}")
+
+
+def bump(groups) -> None:
+    """Give each of `groups` a new version. Call after the commit that changed their lists."""
+    client = _redis()
+    if client is None:
+        return
+    groups = set(groups)
+    with _unbumped_lock:
+        stale = set(_unbumped)
+        _unbumped.clear()
+    try:
+        pipe = client.pipeline(transaction=False)
+        if stale:
+            pipe.delete(*[_key(group) for group in stale])
+        for group in groups:
+            pipe.set(_key(group), "r" + secrets.token_hex(8), ex=VERSION_TTL)
+        pipe.execute()
+    except Exception as error:  # the commit is done; readers fall back to the log meanwhile
+        with _unbumped_lock:
+            _unbumped.update(groups | stale)
+        logger.warning("list versions not bumped", extra={"groups": sorted(groups), "error": str(error)})
+
+
+def list_version(group: str) -> str:
+    """The current version of `group`'s lists, as an opaque string. Take it before the rows."""
+    client = _redis()
+    if client is None:
+        return log_version(group)
+    try:
+        if _unbumped:
+            bump(())
+        key = _key(group)
+        stored = client.get(key)
+        if stored is not None:
+            return stored.decode()
+        version = log_version(group)
+        client.set(key, version, ex=VERSION_TTL, nx=True)
+        return version
+    except Exception as error:
+        logger.warning("list version unreadable; reading the event log", extra={"group": group, "error": str(error)})
+        return log_version(group)
+
+
+_LOG_PROBE = {}
+
+
+def log_version(group: str) -> str:
+    """The version from the event log: its newest id for `group` (SQLite commits one writer at a
+    time, in id order), and on PostgreSQL also how many of the group's events lie in the window
+    below it (see LATE_COMMIT_WINDOW)."""
+    from .models import Event
+
+    vendor = connection.vendor
+    if vendor not in _LOG_PROBE:
+        table, column = connection.ops.quote_name(Event._meta.db_table), connection.ops.quote_name("group")
+        if vendor == "postgresql":
+            _LOG_PROBE[vendor] = (
+                f"SELECT MAX(id), COUNT(*), MIN(id) FROM {table} WHERE {column} = %s AND id > "
+                f"COALESCE((SELECT MAX(id) FROM {table} WHERE {column} = %s), 0) - {LATE_COMMIT_WINDOW}",
+                2,
+            )
+        else:
+            _LOG_PROBE[vendor] = (f"SELECT MAX(id) FROM {table} WHERE {column} = %s", 1)
+    sql, uses = _LOG_PROBE[vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [group] * uses)
+        row = cursor.fetchone()
+    return "d" + ".".join(str(value or 0) for value in row)

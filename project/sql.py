@@ -1,0 +1,63 @@
+"""Queries that run on every request, written once as SQL and read back into models.
+
+Composing a queryset costs more CPU than the database spends running it (build_filter,
+compile, clone, resolve_expression: docs/performance.md); the few statements on every request's
+path (token authentication, the workflow access check) are written here once instead. Their
+columns are read into model instances with each field's own database converters, so the models
+are the same as the ORM's (datetimes, booleans and JSON on SQLite included)."""
+
+from django.db import connection
+from django.db.models.base import ModelState
+from django.db.models.expressions import Col
+
+
+class Columns:
+    """The concrete columns of `model` under table alias `alias`, in the order of
+    `model._meta.concrete_fields`: `.sql` to put in a SELECT, `.load(values)` for the instance."""
+
+    def __init__(self, model, alias: str):
+        self.model = model
+        self.alias = alias
+        self.fields = list(model._meta.concrete_fields)
+        self.attnames = [field.attname for field in self.fields]
+        self.width = len(self.fields)
+        self._pk_index = self.fields.index(model._meta.pk)
+        self._converters = {}
+        # Model.__init__ is skipped (load): only models no post_init receiver needs (no
+        # ImageField's dimensions, no GenericForeignKey).
+
+    @property
+    def sql(self) -> str:
+        quote = connection.ops.quote_name
+        return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+
+    def _converters_for(self, conn):
+        if conn.vendor not in self._converters:
+            converters = []
+            for index, field in enumerate(self.fields):
+                expression = Col(self.alias, field)
+                found = conn.ops.get_db_converters(expression) + field.get_db_converters(conn)
+                if found:
+                    converters.append((index, expression, found))
+            self._converters[conn.vendor] = converters
+        return self._converters[conn.vendor]
+
+    def load(self, values, conn=None):
+        """The instance for `values` (a slice of a row), or None if its primary key is NULL
+        (the other side of a LEFT JOIN that matched nothing)."""
+        conn = conn or connection
+        values = list(values)
+        if values[self._pk_index] is None:
+            return None
+        for index, expression, converters in self._converters_for(conn):
+            value = values[index]
+            for converter in converters:
+                value = converter(value, expression, conn)
+            values[index] = value
+        # What Model.from_db does minus __init__ (its signals and per-field loop were a third of
+        # the access check's CPU): every column is in the row, so nothing needs a default.
+        instance = self.model.__new__(self.model)
+        instance.__dict__.update(zip(self.attnames, values))
+        instance._state = state = ModelState()
+        state.adding, state.db = False, conn.alias
+        return instance
