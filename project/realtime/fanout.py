@@ -119,15 +119,19 @@ class ProcessFanout:
             self._refresher = self.loop.create_task(self._refresh(), name="realtime-fanout-refresh")
 
     async def _receive(self) -> None:
+        failing = False
         while True:
             try:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the layer is restarting: layer_watch closes the sockets
-                logger.warning("process channel receive failed", exc_info=True)
+                # Once per outage, not twice a second.
+                logger.log(logging.DEBUG if failing else logging.WARNING, "process channel receive failed", exc_info=True)
+                failing = True
                 await asyncio.sleep(RECEIVE_RETRY_SECONDS)
                 continue
+            failing = False
             self.messages_received += 1
             try:
                 await self.fan_out(message)
