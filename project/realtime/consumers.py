@@ -93,11 +93,13 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         # `access.changed` is being checked: nothing newer reaches a socket whose right ended.
         self._held: deque[dict] = deque()
         self._live = False
+        self._wire = None
         self.channel_layer = get_channel_layer()
         self.fanout = await fanout.for_layer(self.channel_layer)
         self.channel_name = self.fanout.socket_name()
         # Accept first: a close code before the handshake reaches the client as a bare failure.
         await self.accept()
+        self._wire = fanout.wire_of(self.base_send)
         if self.user is None or not self.user.is_authenticated or self.credential is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
@@ -244,9 +246,16 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def realtime_transient(self, message):
         if message.get("exclude") != self.channel_name:
             if "text" in message:
-                await self.send(text_data=message["text"])
+                await self.send_shared_text(message["text"])
             else:  # sent by a process running the previous release
                 await self.send_json(message["event"])
+
+    async def send_shared_text(self, text: str) -> None:
+        """Send a text frame that other local sockets get too (the very same string): under
+        daphne its WebSocket frame is built once per process and written to this socket's
+        transport (fanout.write_prepared); otherwise the ASGI way."""
+        if self._wire is None or not fanout.write_prepared(self._wire, text):
+            await self.send(text_data=text)
 
     async def replay(self, after: int) -> int:
         limit = settings.REALTIME_REPLAY_LIMIT
@@ -278,7 +287,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.handle_event(frame)
 
     async def handle_event(self, frame: dict) -> None:
-        await self.send(text_data=encoded_frame(frame))
+        await self.send_shared_text(encoded_frame(frame))
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         # An exception in a handler would close the socket: answer with an error frame instead.
