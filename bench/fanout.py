@@ -4,7 +4,9 @@ Reports post→receive latency over every client of every round (p50/p99/max), h
 got each message (must be M), how long M sockets took to connect and how many frames the
 connect storm cost each socket (presence). Baseline in the same run: a plain asyncio
 `websockets` server (bench/baselines.py) that broadcasts on an HTTP request, driven by the same
-client code; the ratio of the two p99s is the figure to quote.
+client code; the ratio of the two p99s is the figure to quote. Peer in the same run: a vanilla
+Channels broadcast app (bench/peers/vanilla_channels: the tutorial's shape) under the same
+daphne processes and the same channel layer; Harbor ÷ peer is the other figure.
 
 SQLite runs Harbor embedded (one daphne process, in-memory channel layer); PostgreSQL runs it in
 scale-out mode (Redis channel layer, `--processes` daphne processes, default 2, with the sockets
@@ -13,18 +15,21 @@ split among them round-robin and the posts going to each process in turn).
 
 import asyncio
 import json
+import os
 import random
 import secrets
 import sys
 import time
 
 from .harness import (
+    REDIS_URL,
     RESULTS_DIR,
     Profiler,
     Result,
     Server,
     async_http,
     benchmark,
+    flush_redis,
     free_port,
     latency_summary,
     print_profile,
@@ -225,6 +230,36 @@ def harbor_leg(run, sockets: int, users: int, rounds: int, processes: int) -> di
         database.drop()
 
 
+def peer_env(scale_out: bool) -> dict:
+    """The vanilla Channels peer's environment: its own settings, Harbor's channel layer."""
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(DJANGO_SETTINGS_MODULE="bench.peers.vanilla_channels.settings", SECRET_KEY=secrets.token_urlsafe(50),
+               CHANNELS_PREFIX="vanilla-peer", PYTHONUNBUFFERED="1")
+    if scale_out:
+        env["REDIS_URL"] = REDIS_URL
+    return env
+
+
+def peer_leg(run, sockets: int, rounds: int, processes: int) -> dict:
+    scale_out = run.db == "postgres"
+    if scale_out:
+        flush_redis()
+    servers = run.daphne(peer_env(scale_out), processes, application="bench.peers.vanilla_channels.asgi:application")
+    try:
+        urls = [f"{servers[i % len(servers)].ws_url}/ws/" for i in range(sockets)]
+        counter = iter(range(10**9))
+
+        async def post(token):
+            server = servers[next(counter) % len(servers)]
+            status, _ = await async_http("GET", f"{server.url}/post?content={token}")
+            return status
+
+        return asyncio.run(measure(urls, post, rounds))
+    finally:
+        for server in servers:
+            server.stop()
+
+
 def baseline_leg(run, sockets: int, rounds: int) -> dict:
     port = free_port()
     server = Server(
@@ -257,13 +292,15 @@ def fanout(run) -> Result:
     parameters = {"sockets": sockets, "users": users, "rounds": rounds, "processes": processes,
                   "mode": "scale-out (PostgreSQL + Redis)" if run.db == "postgres" else "embedded (SQLite + in-memory layer)"}
     harbor = harbor_leg(run, sockets, users, rounds, processes)
+    peer = peer_leg(run, sockets, rounds, processes)
     baseline = baseline_leg(run, sockets, rounds)
     rows = []
-    for name, leg, procs in (("harbor", harbor, processes), ("baseline websockets", baseline, 1)):
+    legs = (("harbor", harbor, processes), ("vanilla Channels peer", peer, processes), ("baseline websockets", baseline, 1))
+    for name, leg, procs in legs:
         rows.append(
             {
                 "leg": name,
-                "db": run.db if name == "harbor" else "-",
+                "db": run.db if name != "baseline websockets" else "-",
                 "procs": procs,
                 "sockets": leg["sockets"],
                 "connected": leg["connected"],
@@ -275,10 +312,11 @@ def fanout(run) -> Result:
                 "p99 ms": leg["latency"]["p99_ms"],
                 "max ms": leg["latency"]["max_ms"],
                 "p99 ×base": ratio(leg["latency"]["p99_ms"], baseline["latency"]["p99_ms"]),
+                "p99 ×peer": ratio(leg["latency"]["p99_ms"], peer["latency"]["p99_ms"]),
             }
         )
     ok = all(count == sockets for count in harbor["delivered_per_round"]) and all(
         status == 201 for status in harbor["post_statuses"]
     )
     notes = [] if ok else [f"delivered per round {harbor['delivered_per_round']} of {sockets}; statuses {harbor['post_statuses']}"]
-    return Result(rows=rows, parameters=parameters, data={"harbor": harbor, "baseline": baseline}, ok=ok, notes=notes)
+    return Result(rows=rows, parameters=parameters, data={"harbor": harbor, "peer": peer, "baseline": baseline}, ok=ok, notes=notes)

@@ -59,8 +59,7 @@ class InboxConsumer(RealtimeConsumer):
     async def check_access(self) -> bool:
         if not await super().check_access():
             return False
-        for group in set(self.subscribed) - set(self._wanted):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self._leave([group for group in self.subscribed if group not in self._wanted])
         if not await self._join([group for group in self._wanted if group not in self.subscribed]):
             return False
         self.subscribed = self._wanted

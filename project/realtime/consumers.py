@@ -22,6 +22,10 @@ Rights end while a socket is open: every socket joins the groups of its credenti
 groups again whenever an `access.changed` event reaches one of them, and every
 REALTIME_ACCESS_RECHECK_SECONDS besides (a channel layer may drop a message; a token or a
 session may simply expire). Services publish `access.changed` whenever a right ends.
+
+Sockets have no channel of their own: the server process has one (project/realtime/fanout.py)
+that is a member of every group its sockets follow, and hands each event to each of its local
+sockets (`deliver`), so an event costs one channel-layer message per process, not per socket.
 """
 
 import asyncio
@@ -33,13 +37,14 @@ from urllib.parse import parse_qs, unquote
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from . import dispatcher, layer_watch, presence
+from . import dispatcher, fanout, layer_watch, presence
 from .models import Event
-from .services import ACCESS_CHANGED, layer_is_cross_process, validate_group
+from .services import ACCESS_CHANGED, LAYER_MESSAGE_TYPE, layer_is_cross_process, validate_group
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +69,10 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     ``self.presence_group`` in ``get_groups`` shares who is connected with that group."""
 
     presence_group: str | None = None
+    #: No channel per socket (Channels would make one and read it for each consumer): the
+    #: process's fan-out delivers to the socket. `connect` sets `channel_layer` and names the
+    #: socket (`channel_name`, used by presence and typing's exclude-self).
+    channel_layer_alias = None
 
     async def get_groups(self, user) -> list[str]:
         """The groups `user` may follow on this route. Called at connect and again whenever the
@@ -79,8 +88,18 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self._recent_set: set[int] = set()
         self._holds_dispatcher = False
         self._recheck_task: asyncio.Task | None = None
+        self._access_task: asyncio.Task | None = None
+        # Layer messages wait here until the socket is ready (after its replay) and while an
+        # `access.changed` is being checked: nothing newer reaches a socket whose right ended.
+        self._held: deque[dict] = deque()
+        self._live = False
+        self._wire = None
+        self.channel_layer = get_channel_layer()
+        self.fanout = await fanout.for_layer(self.channel_layer)
+        self.channel_name = self.fanout.socket_name()
         # Accept first: a close code before the handshake reaches the client as a bare failure.
         await self.accept()
+        self._wire = fanout.wire_of(self.base_send)
         if self.user is None or not self.user.is_authenticated or self.credential is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
@@ -114,6 +133,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             self._holds_dispatcher = True
         cursor = await self.replay(int(after)) if after is not None else await _latest_cursor()
         await self.send_json({"type": "ready", "data": {"groups": groups, "cursor": cursor}})
+        await self._go_live()
         self._recheck_task = asyncio.get_running_loop().create_task(self._recheck_periodically())
         if self.presence_group:
             await presence.join(self.presence_group, self.channel_name, self.user)
@@ -125,19 +145,24 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         try:
             async with asyncio.timeout(JOIN_TIMEOUT_SECONDS):
                 for group in groups:
-                    await self.channel_layer.group_add(group, self.channel_name)
+                    await self.fanout.join(group, self)
         except Exception:
             logger.warning("socket could not join its groups", exc_info=True)
             await self.close(code=layer_watch.CLOSE_LAYER_RESTARTED)
             return False
         return True
 
+    async def _leave(self, groups: list[str]) -> None:
+        for group in groups:
+            await self.fanout.leave(group, self)
+
     async def disconnect(self, code):
-        if getattr(self, "_recheck_task", None) is not None:
-            self._recheck_task.cancel()
+        for task in (getattr(self, "_recheck_task", None), getattr(self, "_access_task", None)):
+            if task is not None:
+                task.cancel()
         layer_watch.unwatch(self)
-        for group in [*getattr(self, "subscribed", []), *getattr(self, "control_groups", [])]:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        if getattr(self, "fanout", None) is not None:
+            await self._leave([*self.subscribed, *self.control_groups])
         if getattr(self, "_holds_dispatcher", False):
             dispatcher.release()
             self._holds_dispatcher = False
@@ -174,14 +199,63 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def send_transient(self, group: str, event_type: str, data: dict, include_self: bool = True):
         """Send a frame that is neither stored nor replayed (typing, presence) to a group."""
         frame = {"type": event_type, "group": group, "data": data}
-        await self.channel_layer.group_send(group, presence.transient_message(frame, None if include_self else self.channel_name))
+        message = presence.transient_message(frame, None if include_self else self.channel_name)
+        await self.channel_layer.group_send(group, {**message, "group": group})
+
+    async def deliver(self, message: dict) -> None:
+        """Called by the process's fan-out with each channel-layer message to one of this
+        socket's groups (the very same message object for every local socket)."""
+        if self._live and not self._held:
+            await self._dispatch_layer_message(message)
+        else:
+            self._held.append(message)
+
+    async def _dispatch_layer_message(self, message: dict) -> None:
+        if message["type"] == LAYER_MESSAGE_TYPE:
+            await self.realtime_event(message)
+        else:
+            await self.realtime_transient(message)
+
+    async def _go_live(self) -> None:
+        """Deliver what waited, in order, then each message as it comes; stops again at a
+        held `access.changed`, whose check then resumes it."""
+        self._live = True
+        while self._live and self._held:
+            await self._dispatch_layer_message(self._held.popleft())
+
+    def _hold_for_access_check(self) -> None:
+        """Check rights without stopping the process's fan-out for the other sockets: hold
+        this socket's messages until the check passes (they are dropped when it closes)."""
+        self._live = False
+        if self._access_task is None or self._access_task.done():
+            self._access_task = asyncio.get_running_loop().create_task(self._check_then_resume())
+
+    async def _check_then_resume(self) -> None:
+        while not self._live:  # a held `access.changed` met while resuming holds it again
+            try:
+                allowed = await self.check_access()
+            except Exception:
+                # Unverified rights deliver nothing: the reconnect checks them again.
+                logger.warning("socket access check failed", exc_info=True)
+                await self.close(code=layer_watch.CLOSE_LAYER_RESTARTED)
+                return
+            if not allowed:
+                return
+            await self._go_live()
 
     async def realtime_transient(self, message):
         if message.get("exclude") != self.channel_name:
             if "text" in message:
-                await self.send(text_data=message["text"])
+                await self.send_shared_text(message["text"])
             else:  # sent by a process running the previous release
                 await self.send_json(message["event"])
+
+    async def send_shared_text(self, text: str) -> None:
+        """Send a text frame that other local sockets get too (the very same string): under
+        daphne its WebSocket frame is built once per process and written to this socket's
+        transport (fanout.write_prepared); otherwise the ASGI way."""
+        if self._wire is None or not fanout.write_prepared(self._wire, text):
+            await self.send(text_data=text)
 
     async def replay(self, after: int) -> int:
         limit = settings.REALTIME_REPLAY_LIMIT
@@ -205,12 +279,15 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self._recent.append(cursor)
         self._recent_set.add(cursor)
         if frame["type"] == ACCESS_CHANGED:
-            await self.check_access()
+            if self._live:
+                self._hold_for_access_check()
+            else:  # replayed during connect, which waits for it
+                await self.check_access()
             return
         await self.handle_event(frame)
 
     async def handle_event(self, frame: dict) -> None:
-        await self.send(text_data=encoded_frame(frame))
+        await self.send_shared_text(encoded_frame(frame))
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         # An exception in a handler would close the socket: answer with an error frame instead.

@@ -4,8 +4,9 @@ channels-redis keeps group memberships in Redis only, so a Redis that restarts (
 on disk here) has forgotten every group: the consumers reconnect to it and stay open, but no
 event reaches them again, and what was published while it was down is lost from the layer. Each
 server process therefore watches Redis's `run_id` (it changes on every start) while it holds
-sockets; when it changes, the process closes its sockets with 4503, and clients reconnect and
-catch up from their cursor, as after any drop.
+sockets; when it changes, the process's channel joins its groups again (project/realtime/
+fanout.py) and the process closes its sockets with 4503: clients reconnect and catch up from
+their cursor, as after any drop (what was published while Redis was down never reached the layer).
 
 Until redis-py 8, its 5 s read timeout killed every idle consumer every few seconds, which hid
 this: each reconnect joined the groups again."""
@@ -14,6 +15,8 @@ import asyncio
 import logging
 
 from django.conf import settings
+
+from . import fanout
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,14 @@ class LayerWatch:
             current = await self._run_id()
             if current and self.run_id and current != self.run_id:
                 logger.warning("Redis restarted: closing %s sockets so that they join their groups again", len(self.sockets))
+                # First the process channel's groups, so that a socket connecting from now on
+                # (or reconnecting before its old one's disconnect ran) is heard.
+                process_fanout = fanout.current()
+                if process_fanout is not None:
+                    try:
+                        await process_fanout.rejoin()
+                    except Exception:  # down again: the next change of run_id comes back here
+                        logger.warning("process channel could not rejoin its groups", exc_info=True)
                 for consumer in list(self.sockets):
                     try:
                         await consumer.close(code=CLOSE_LAYER_RESTARTED)

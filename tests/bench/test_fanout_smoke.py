@@ -56,3 +56,22 @@ def test_twenty_clients_receive_every_message_from_harbor_and_from_the_baseline(
     finally:
         baseline_server.stop()
     assert baseline["delivered_per_round"] == [20, 20]
+
+
+def test_twenty_clients_receive_every_message_from_the_vanilla_channels_peer(tmp_path):
+    """The peer embedded (in-memory layer, one daphne): the same client as Harbor's leg."""
+    port = free_port()
+    env = fanout.peer_env(scale_out=False)
+    peer = Server([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bench.peers.vanilla_channels.asgi:application"],
+                  env, port, tmp_path / "peer.log")
+    try:
+        peer.wait_until_ready()
+
+        async def post(token):
+            return (await async_http("GET", f"{peer.url}/post?content={token}"))[0]
+
+        measured = asyncio.run(fanout.measure([f"{peer.ws_url}/ws/"] * 20, post, rounds=2))
+    finally:
+        peer.stop()
+    assert measured["delivered_per_round"] == [20, 20]
+    assert measured["post_statuses"] == [201, 201]
