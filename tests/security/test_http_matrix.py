@@ -117,6 +117,10 @@ MATRIX = [
     ("api-queue-message-complete", "post", "/api/queue/messages/nosuchmsg0/complete", {"worker_id": "w1", "claim_token": "t"}, QUEUE_WORKER_404),
     ("api-queue-message-fail", "post", "/api/queue/messages/nosuchmsg0/fail", {"worker_id": "w1", "claim_token": "t", "error": "x"}, QUEUE_WORKER_404),
     ("api-queue-message-release", "post", "/api/queue/messages/nosuchmsg0/release", {"worker_id": "w1", "claim_token": "t"}, QUEUE_WORKER_404),
+    # Batches answer 200 with one result per claim: here that claim's 404.
+    ("api-queue-completions", "post", "/api/queue/completions", {"worker_id": "w1", "claims": [{"id": "nosuchmsg0", "claim_token": "t"}]}, QUEUE_WORKER),
+    ("api-queue-failures", "post", "/api/queue/failures", {"worker_id": "w1", "claims": [{"id": "nosuchmsg0", "claim_token": "t", "error": "x"}]}, QUEUE_WORKER),
+    ("api-queue-releases", "post", "/api/queue/releases", {"worker_id": "w1", "claims": [{"id": "nosuchmsg0", "claim_token": "t"}]}, QUEUE_WORKER),
     ("api-queue-message-heartbeat", "post", "/api/queue/messages/nosuchmsg0/heartbeat", {"worker_id": "w1", "claim_token": "t"}, QUEUE_WORKER_404),
     ("api-queue-message-retry", "post", "/api/queue/messages/nosuchmsg0/retry", None, QUEUE_WORKER_404),
     # Seed 002's original routes (project/original/comments.py).
