@@ -104,11 +104,23 @@ def _toucher() -> _Toucher:
     return toucher
 
 
+#: When this process last removed a group's stale rows (see users_in).
+_pruned_at: dict[str, float] = {}
+
+
 @database_sync_to_async
 def users_in(group: str) -> list[str]:
+    """Who is connected to `group`: one query. Rows older than PRESENCE_TTL (their process died
+    without closing them) do not count; they are deleted at most once per PRESENCE_TTL per group
+    and process, not before every frame: a connect storm reads this for every group it joins."""
     cutoff = timezone.now() - PRESENCE_TTL
-    Presence.objects.filter(group=group, last_seen__lt=cutoff).delete()
-    emails = Presence.objects.filter(group=group).values_list("user__email", flat=True).distinct()
+    now = time.monotonic()
+    if now - _pruned_at.get(group, float("-inf")) > PRESENCE_TTL.total_seconds():
+        if len(_pruned_at) > 10_000:
+            _pruned_at.clear()
+        _pruned_at[group] = now
+        Presence.objects.filter(group=group, last_seen__lt=cutoff).delete()
+    emails = Presence.objects.filter(group=group, last_seen__gte=cutoff).values_list("user__email", flat=True).distinct()
     return sorted(emails)
 
 
