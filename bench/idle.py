@@ -1,6 +1,6 @@
 """Idle sockets: many authenticated workflow sockets that only ping, held for a while.
 
-5,000 sockets (one per person, 1,000 workflows of 5), scale-out over 2 daphne processes
+5,000 sockets (250 workflows of 5 people, each person with 10 tabs), scale-out over 2 daphne processes
 (Redis layer, PostgreSQL), each sending `{"type": "ping"}` every 25 s as Harbor's pages do
 (static/js/live-socket.js's PING_EVERY_MS; the first ping at a random point of the first
 interval, then every interval ±10 %), held 60 s once all are connected. Reports sockets closed
@@ -31,6 +31,7 @@ from .mix import profiled, start_rooms_server
 #: Harbor's pages ping every 25 s (static/js/live-socket.js).
 PING_SECONDS = 25.0
 SOCKETS_PER_CLIENT = 1250
+SOCKETS_PER_PERSON = 10
 #: Handshakes in flight at once per client process (see bench/mix.py).
 CONNECT_CONCURRENCY = 10
 CONNECT_ATTEMPTS = 3
@@ -205,7 +206,10 @@ def harbor_leg(run, sockets: int, hold_seconds: float, ping_seconds: float) -> d
     database = run.database()
     try:
         env = run.prepare(database)
-        rooms = run.seed(env, "rooms", workflows=max(1, sockets // 5), participants=5)["rooms"]
+        # Ten tabs per person: 5,000 distinct users would take minutes to seed, for no
+        # difference a socket sees (each socket has its own ticket, presence row and channel).
+        rooms = run.seed(env, "rooms", workflows=max(1, -(-sockets // (5 * SOCKETS_PER_PERSON))), participants=5,
+                         sockets_per_person=SOCKETS_PER_PERSON, tickets_per_socket=2)["rooms"]
         servers = run.daphne(env, run.processes or (2 if run.db == "postgres" else 1))
         try:
             urls = []

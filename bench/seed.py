@@ -195,11 +195,11 @@ def main() -> None:
 
 
 @scenario
-def rooms(workflows: int, participants: int, tickets_per_socket: int = 3) -> dict:
+def rooms(workflows: int, participants: int, sockets_per_person: int = 1, tickets_per_socket: int = 3) -> dict:
     """`workflows` workflows of `participants` people each (nobody in two), all in one tenant as
-    a team would be; every person has an API token (they post) and one socket, with
-    `tickets_per_socket` tickets (single use: a retried handshake needs a fresh one). Returns,
-    per workflow, its id, its people's tokens and, per person, their tickets."""
+    a team would be; every person has an API token (they post) and `sockets_per_person` sockets
+    (tabs), each with `tickets_per_socket` tickets (single use: a retried handshake needs a
+    fresh one). Returns, per workflow, its id, its people's tokens and, per socket, its tickets."""
     from django.db import transaction
 
     from project.accounts import services as accounts
@@ -223,7 +223,8 @@ def rooms(workflows: int, participants: int, tickets_per_socket: int = 3) -> dic
             rooms.append({
                 "workflow_id": workflow.pk,
                 "tokens": [accounts.issue_api_token(person, "bench")[1] for person in people],
-                "tickets": [[accounts.issue_ws_ticket(person)[1] for _ in range(tickets_per_socket)] for person in people],
+                "tickets": [[accounts.issue_ws_ticket(person)[1] for _ in range(tickets_per_socket)]
+                            for person in people for _ in range(sockets_per_person)],
             })
     return {"rooms": rooms}
 
