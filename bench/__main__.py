@@ -28,6 +28,9 @@ def main(argv=None) -> int:
                         help="queue, http_reads: only this HTTP tier (daphne processes or gunicorn sync workers; default: compare)")
     parser.add_argument("--bots", type=int, help="queue: bot connections claiming and completing (default 16)")
     parser.add_argument("--batch", type=int, help="queue: the batched bots' batch size (default and most: 40)")
+    parser.add_argument("--rooms", type=int, help="mix: workflows of 5 people, one socket each (default 200, --quick 20)")
+    parser.add_argument("--rate", type=float, help="mix: posts per second, open-loop (default 100, --quick 20)")
+    parser.add_argument("--hold", type=float, help="idle: seconds the sockets are held after connecting (default 60, --quick 10)")
     parser.add_argument("--profile", action="store_true", help="record a py-spy profile of (the first) Harbor daphne process")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/<name>.json")
     args = parser.parse_args(argv)
@@ -38,7 +41,8 @@ def main(argv=None) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    options = {key: getattr(args, key) for key in ("sockets", "users", "rounds", "duration", "bots", "batch", "server", "profile")}
+    options = {key: getattr(args, key) for key in ("sockets", "users", "rounds", "duration", "bots", "batch", "server",
+                                                  "profile", "rooms", "rate", "hold")}
     failed = False
     for name in args.names or list(BENCHMARKS):
         for db in dbs:

@@ -191,5 +191,43 @@ def main() -> None:
     print(json.dumps(SCENARIOS[name](**parameters)))
 
 
+# --- bench/mix.py and bench/idle.py (issue 17) ---------------------------------------------
+
+
+@scenario
+def rooms(workflows: int, participants: int, sockets_per_person: int = 1, tickets_per_socket: int = 3) -> dict:
+    """`workflows` workflows of `participants` people each (nobody in two), all in one tenant as
+    a team would be; every person has an API token (they post) and `sockets_per_person` sockets
+    (tabs), each with `tickets_per_socket` tickets (single use: a retried handshake needs a
+    fresh one). Returns, per workflow, its id, its people's tokens and, per socket, its tickets."""
+    from django.db import transaction
+
+    from project.accounts import services as accounts
+    from project.accounts.models import Membership
+    from workflows import services as workflows_services
+
+    rooms = []
+    with transaction.atomic():
+        owner = accounts.register_user("owner@bench.example", None, display_name="Owner")
+        tenant = accounts.create_tenant(owner, "Bench")
+        membership = Membership.objects.get(user=owner, tenant=tenant)
+        for room in range(workflows):
+            people = []
+            for seat in range(participants):
+                email = f"r{room}p{seat}@bench.example"
+                people.append(accounts.register_user(email, None, display_name=f"Room {room} person {seat}"))
+                accounts.add_member(tenant, membership, email)
+            workflow = workflows_services.create_workflow(
+                tenant, people[0], f"Room {room}", [(person.email, "editor") for person in people[1:]]
+            )
+            rooms.append({
+                "workflow_id": workflow.pk,
+                "tokens": [accounts.issue_api_token(person, "bench")[1] for person in people],
+                "tickets": [[accounts.issue_ws_ticket(person)[1] for _ in range(tickets_per_socket)]
+                            for person in people for _ in range(sockets_per_person)],
+            })
+    return {"rooms": rooms}
+
+
 if __name__ == "__main__":
     main()

@@ -26,24 +26,101 @@ PRESENCE_TTL = timedelta(seconds=60)
 
 @database_sync_to_async
 def join(group: str, channel_name: str, user) -> None:
-    Presence.objects.update_or_create(channel_name=channel_name, defaults={"group": group, "user": user})
+    # One upsert: update_or_create was a transaction of four round trips (BEGIN, SELECT … FOR
+    # UPDATE, INSERT, COMMIT), 12 % of a connect storm's server time on PostgreSQL (bench/idle.py).
+    Presence.objects.bulk_create(
+        [Presence(group=group, channel_name=channel_name, user=user, last_seen=timezone.now())],
+        update_conflicts=True, unique_fields=["channel_name"], update_fields=["group", "user", "last_seen"],
+    )
+
+
+#: How long a ping's touch waits to be written together with the others of its process. Sockets
+#: ping every 25 s and a row counts for PRESENCE_TTL (60 s), so a row is at most 25 + 10 s old
+#: while its socket lives.
+TOUCH_INTERVAL_SECONDS = 10.0
+#: Channel names per UPDATE (SQLite's limit on variables is the lowest we meet).
+TOUCH_BATCH = 500
+
+
+async def touch(channel_name: str) -> None:
+    """Mark a socket seen now. Returns at once: its process writes every socket touched in the
+    last TOUCH_INTERVAL_SECONDS in one UPDATE, instead of one UPDATE (and one trip to the
+    database thread) per ping: 5,000 idle sockets make 200 pings a second."""
+    _toucher().touch(channel_name)
+
+
+async def leave(channel_name: str) -> None:
+    _toucher().forget(channel_name)
+    await _delete(channel_name)
 
 
 @database_sync_to_async
-def touch(channel_name: str) -> None:
-    Presence.objects.filter(channel_name=channel_name).update(last_seen=timezone.now())
-
-
-@database_sync_to_async
-def leave(channel_name: str) -> None:
+def _delete(channel_name: str) -> None:
     Presence.objects.filter(channel_name=channel_name).delete()
 
 
 @database_sync_to_async
+def _touch_many(channel_names: list[str], seen) -> None:
+    for start in range(0, len(channel_names), TOUCH_BATCH):
+        Presence.objects.filter(channel_name__in=channel_names[start:start + TOUCH_BATCH]).update(last_seen=seen)
+
+
+class _Toucher:
+    """Per event loop: the sockets pinged since the last write, and the task that writes them."""
+
+    def __init__(self):
+        self.pending: set[str] = set()
+        self.task: asyncio.Task | None = None
+
+    def touch(self, channel_name: str) -> None:
+        self.pending.add(channel_name)
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._write_soon(timezone.now()))
+
+    def forget(self, channel_name: str) -> None:
+        self.pending.discard(channel_name)
+
+    async def _write_soon(self, seen) -> None:
+        # `seen` is the first ping's time: no row is ever marked later than its socket's ping.
+        try:
+            await asyncio.sleep(TOUCH_INTERVAL_SECONDS)
+        finally:
+            names, self.pending, self.task = sorted(self.pending), set(), None
+        try:
+            await _touch_many(names, seen)
+        except Exception:
+            # A hint: the next ping writes it again, well within PRESENCE_TTL.
+            logger.exception("presence touch failed", extra={"sockets": len(names)})
+
+
+_touchers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Toucher]" = weakref.WeakKeyDictionary()
+
+
+def _toucher() -> _Toucher:
+    loop = asyncio.get_running_loop()
+    toucher = _touchers.get(loop)
+    if toucher is None:
+        toucher = _touchers[loop] = _Toucher()
+    return toucher
+
+
+#: When this process last removed a group's stale rows (see users_in).
+_pruned_at: dict[str, float] = {}
+
+
+@database_sync_to_async
 def users_in(group: str) -> list[str]:
+    """Who is connected to `group`: one query. Rows older than PRESENCE_TTL (their process died
+    without closing them) do not count; they are deleted at most once per PRESENCE_TTL per group
+    and process, not before every frame: a connect storm reads this for every group it joins."""
     cutoff = timezone.now() - PRESENCE_TTL
-    Presence.objects.filter(group=group, last_seen__lt=cutoff).delete()
-    emails = Presence.objects.filter(group=group).values_list("user__email", flat=True).distinct()
+    now = time.monotonic()
+    if now - _pruned_at.get(group, float("-inf")) > PRESENCE_TTL.total_seconds():
+        if len(_pruned_at) > 10_000:
+            _pruned_at.clear()
+        _pruned_at[group] = now
+        Presence.objects.filter(group=group, last_seen__lt=cutoff).delete()
+    emails = Presence.objects.filter(group=group, last_seen__gte=cutoff).values_list("user__email", flat=True).distinct()
     return sorted(emails)
 
 

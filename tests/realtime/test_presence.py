@@ -49,3 +49,36 @@ async def test_a_bigger_group_gets_presence_less_often(settings, monkeypatch, al
     await presence.announce("workflow.p2", layer)
     await asyncio.wait_for(layer.receive(channel), 5)
     assert time.monotonic() - started >= 0.5  # 3 users × 0.2 s, not 0.2 s
+
+
+async def test_pings_keep_their_sockets_present_and_are_written_together(monkeypatch, alice, bob, carol):
+    from datetime import timedelta
+
+    from channels.db import database_sync_to_async
+    from django.utils import timezone
+
+    from project.realtime.models import Presence
+
+    monkeypatch.setattr(presence, "TOUCH_INTERVAL_SECONDS", 0.1)
+    for channel_name, user in (("socket-a", alice), ("socket-b", bob), ("socket-c", carol)):
+        await presence.join("workflow.p3", channel_name, user)
+    stale = timezone.now() - presence.PRESENCE_TTL - timedelta(seconds=1)
+    await database_sync_to_async(Presence.objects.update)(last_seen=stale)
+
+    await presence.touch("socket-a")
+    await presence.touch("socket-b")
+    await presence.leave("socket-b")  # gone before the write: the write must not bring it back
+    await asyncio.sleep(0.3)
+    assert await presence.users_in("workflow.p3") == ["alice@example.com"]
+    assert await database_sync_to_async(Presence.objects.count)() == 1
+
+
+async def test_joining_again_on_the_same_channel_moves_the_row(alice, bob):
+    from channels.db import database_sync_to_async
+
+    from project.realtime.models import Presence
+
+    await presence.join("workflow.p4", "socket-a", alice)
+    await presence.join("workflow.p5", "socket-a", bob)
+    rows = await database_sync_to_async(lambda: list(Presence.objects.values_list("group", "user__email")))()
+    assert rows == [("workflow.p5", "bob@example.com")]
