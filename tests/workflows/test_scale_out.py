@@ -17,7 +17,7 @@ from ..conftest import http_json
 
 pytestmark = pytest.mark.django_db(transaction=True)
 redis_only = pytest.mark.skipif(
-    "channels_redis" not in settings.CHANNEL_LAYERS["default"]["BACKEND"],
+    not settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith(".RedisChannelLayer"),
     reason="typing and presence cross processes through Redis (scale-out mode)",
 )
 
