@@ -1,11 +1,12 @@
-"""Notifications: `notify()` is the one way to raise them, from any app or process.
+"""Notifications: `notify_many()` (and `notify()`, its one-content form) is the one way to raise them, from any app or process.
 
 Rows are stored in bulk and each recipient's user group gets a ``notification.created`` event
 through the real-time event log, so a notification raised by a worker or a cron command reaches
 the browser too. Reading or clearing sends ``notification_count.changed`` so every open tab of
 the user shows the same unread count. This module never imports the apps that call it."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection, transaction
@@ -23,6 +24,23 @@ TITLE_MAX_LENGTH = Notification._meta.get_field("title").max_length
 BODY_MAX_LENGTH = 1000
 
 
+@dataclass(frozen=True)
+class NewNotification:
+    """One notification to raise with `notify_many()`: `recipient` (a user or a user id) is told
+    of `actor`'s change, unless they are the actor, inactive or turned `kind` off. `recipient`
+    may also be a queryset of users: the same notification to each of them, read as a subquery
+    of notify_many()'s one query for its targets."""
+
+    recipient: User | int | QuerySet
+    kind: str
+    title: str
+    body: str = ""
+    link: str = ""
+    payload: dict | None = None
+    tenant_id: str | None = None
+    actor: User | None = None
+
+
 def notify(
     recipients: Iterable[User] | QuerySet,
     kind: str,
@@ -34,32 +52,54 @@ def notify(
     tenant_id: str | None = None,
     actor: User | None = None,
 ) -> list[Notification]:
-    """Notify each recipient once, except `actor` (nobody is notified of their own action),
-    inactive users and those who turned `kind` off. Call inside the change's transaction: a
-    rolled-back change notifies nobody. `recipients` may be a queryset of users, which is then
-    read as a subquery. Three queries, whatever the number of recipients: who gets it (with their
-    unread count), the notifications, their events."""
-    if kind not in Kind.values:
-        raise ValueError(f"Unknown notification kind {kind!r}")
-    if link and not (link.startswith("/") and not link.startswith("//")):
-        raise ValueError(f"A notification links to a path inside Harbor, not {link!r}")
-    targets = _targets(recipients, kind, actor)
-    if not targets:
-        return []
+    """Notify each recipient once: `notify_many()` of one notification per distinct recipient
+    (a queryset of users is one notification read as a subquery)."""
+    if isinstance(recipients, QuerySet):
+        addressed = [recipients]
+    else:
+        addressed = sorted({user if isinstance(user, int) else user.pk for user in recipients})
+    return notify_many([NewNotification(to, kind, title, body, link, payload, tenant_id, actor) for to in addressed])
+
+
+def notify_many(notifications: Sequence[NewNotification]) -> list[Notification]:
+    """Raise every notification in `notifications` (of any kinds, recipients and actors), except
+    to its actor (nobody is notified of their own action), to inactive users and to those who
+    turned its kind off. Returns the stored rows, in the order given. Call inside the change's
+    transaction: a rolled-back change notifies nobody. Three queries, whatever the number of
+    notifications: who gets which kind (with their unread count), the notifications, their
+    events."""
+    for note in notifications:
+        if note.kind not in Kind.values:
+            raise ValueError(f"Unknown notification kind {note.kind!r}")
+        if note.link and not (note.link.startswith("/") and not note.link.startswith("//")):
+            raise ValueError(f"A notification links to a path inside Harbor, not {note.link!r}")
+    targets = _targets(notifications)
     now = timezone.now()
-    rows = [
-        Notification(
-            recipient_id=user_id,
-            tenant_id=tenant_id,
-            kind=kind,
-            title=_excerpt(title, TITLE_MAX_LENGTH),
-            body=_excerpt(body, BODY_MAX_LENGTH),
-            link=link,
-            payload=payload or {},
-            created_at=now,
-        )
-        for user_id, _ in targets
-    ]
+    chosen = []
+    for index, note in enumerate(notifications):
+        if isinstance(note.recipient, QuerySet):
+            recipient_ids = [user_id for user_id, target in targets.items() if index in target["among"]]
+        else:
+            recipient_ids = [note.recipient if isinstance(note.recipient, int) else note.recipient.pk]
+        for recipient_id in recipient_ids:
+            target = targets.get(recipient_id)
+            if target is None or note.kind in target["muted"] or (note.actor and note.actor.pk == recipient_id):
+                continue
+            target["unread"] += 1
+            row = Notification(
+                recipient_id=recipient_id,
+                tenant_id=note.tenant_id,
+                kind=note.kind,
+                title=_excerpt(note.title, TITLE_MAX_LENGTH),
+                body=_excerpt(note.body, BODY_MAX_LENGTH),
+                link=note.link,
+                payload=note.payload or {},
+                created_at=now,
+            )
+            chosen.append((row, target["unread"]))
+    if not chosen:
+        return []
+    rows = [row for row, _ in chosen]
     # No savepoint of our own inside the caller's transaction: it is a round trip on the hot
     # paths (a queue completion), and any error here rolls the whole change back anyway.
     with transaction.atomic(savepoint=False):
@@ -67,38 +107,59 @@ def notify(
         shapes = NotificationSerializer(rows, many=True).data
         publish_many(
             [
-                (user_group(row.recipient_id), "notification.created", {"notification": shape, "unread": (before or 0) + 1})
-                for row, shape, (_, before) in zip(rows, shapes, targets)
+                (user_group(row.recipient_id), "notification.created", {"notification": shape, "unread": unread})
+                for (row, unread), shape in zip(chosen, shapes)
             ]
         )
     return rows
 
 
-def _targets(recipients: Iterable[User] | QuerySet, kind: str, actor: User | None) -> list[tuple[int, int]]:
-    """(user id, unread count so far) of the recipients who get a `kind` notification: active,
-    not the actor, not muted. One query, written out: notify() is on hot paths (every queue
-    reply) and the equivalent ORM expression cost more to build than to run."""
-    if isinstance(recipients, QuerySet):
-        ids_sql, ids_params = recipients.values("pk").query.sql_with_params()
-    else:
-        ids_params = sorted({user.pk for user in recipients})
-        ids_sql = ", ".join(["%s"] * len(ids_params))
-        if not ids_params:
-            return []
+def _targets(notifications: Sequence[NewNotification]) -> dict[int, dict]:
+    """Every active user the notifications address, ordered by id, with their unread count so
+    far, the notifications' kinds they turned off and which queryset recipients (by index in
+    `notifications`) they are among. One query, written out: notify_many() is on hot paths (every
+    queue reply) and the equivalent ORM expression cost more to build than to run. One column
+    per kind and per queryset: a batch holds a handful of them at most."""
+    ids = sorted(
+        {note.recipient if isinstance(note.recipient, int) else note.recipient.pk
+         for note in notifications if not isinstance(note.recipient, QuerySet)}
+    )
+    subqueries = [
+        (index, *note.recipient.values("pk").query.sql_with_params())
+        for index, note in enumerate(notifications)
+        if isinstance(note.recipient, QuerySet)
+    ]
+    if not ids and not subqueries:
+        return {}
+    kinds = sorted({note.kind for note in notifications})
+    muted_columns = [
+        f"EXISTS (SELECT 1 FROM {Preference._meta.db_table} p WHERE p.user_id = u.id AND p.kind = %s AND NOT p.in_app)"
+        for _ in kinds
+    ]
+    among_columns = [f"u.id IN ({sql})" for _, sql, _ in subqueries]
+    addressed = [f"u.id IN ({', '.join(['%s'] * len(ids))})"] if ids else []
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT u.id, (SELECT COUNT(*) FROM {Notification._meta.db_table} n
-                          WHERE n.recipient_id = u.id AND n.read_at IS NULL)
+                          WHERE n.recipient_id = u.id AND n.read_at IS NULL),
+                   {", ".join([*muted_columns, *among_columns])}
             FROM {User._meta.db_table} u
-            WHERE u.id IN ({ids_sql}) AND u.is_active AND u.id <> %s
-              AND NOT EXISTS (SELECT 1 FROM {Preference._meta.db_table} p
-                              WHERE p.user_id = u.id AND p.kind = %s AND NOT p.in_app)
+            WHERE u.is_active AND ({" OR ".join(addressed + among_columns)})
             ORDER BY u.id
             """,
-            [*ids_params, actor.pk if actor else 0, kind],
+            [*kinds, *(p for _, _, params in subqueries for p in params), *ids,
+             *(p for _, _, params in subqueries for p in params)],
         )
-        return cursor.fetchall()
+        targets = {}
+        for user_id, unread, *flags in cursor.fetchall():
+            muted, among = flags[: len(kinds)], flags[len(kinds):]
+            targets[user_id] = {
+                "unread": unread or 0,
+                "muted": {kind for kind, off in zip(kinds, muted) if off},
+                "among": {index for (index, _, _), member in zip(subqueries, among) if member},
+            }
+        return targets
 
 
 def unread_count(user: User) -> int:
