@@ -472,65 +472,89 @@ class Poller:
 
 #: FeedItem's columns in the order of Poller._new_items' rows.
 FEED_ITEM_FIELDS = ("subscription", "user", "external_id", "title", "url", "published_at", "raw", "created_at")
-#: Rows per INSERT: well under SQLite's 32,766 parameters.
+#: Rows per INSERT on SQLite: well under its 32,766 parameters.
 INSERT_ROWS = 500
+
+# The batch statements below are written out rather than built by the ORM: `bulk_create` and
+# `bulk_update` spent most of a batch's write preparing each field of each object (bulk_update
+# with CASE expressions whose cost grows with rows × fields), and a poller run is CPU-bound.
+# On PostgreSQL each statement takes one array per column and UNNESTs it, as Django 5.2's own
+# bulk_create does: psycopg parses a statement with more than 50 parameters anew every time
+# (it caches only small ones), which made a multi-row VALUES cost more than its rows.
+
+
+def _unnest(db, fields) -> str:
+    """PostgreSQL: one array parameter per field, as rows (varchar(255) → varchar[], so
+    nothing is truncated here)."""
+    return "UNNEST({})".format(", ".join(f"(%s)::{field.db_type(db).split('(')[0]}[]" for field in fields))
 
 
 def _insert_feed_items(rows: list[tuple]) -> list[int]:
     """Insert FeedItem rows (in FEED_ITEM_FIELDS order), skipping those already stored (the
     unique subscription + external id, which is also what keeps two polls from storing an item
-    twice); returns the user id of each row inserted. One statement per INSERT_ROWS rows,
-    written out: `bulk_create` spent most of a batch's write preparing each field of each
-    object, and cannot tell which rows `ignore_conflicts` skipped, which cost a query first to
-    find what was stored already. ON CONFLICT DO NOTHING skips only the unique key's conflicts
-    (SQLite's INSERT OR IGNORE, bulk_create's there, also drops rows breaking other
-    constraints). PostgreSQL and SQLite ≥ 3.35 (Harbor's minimum) both have RETURNING."""
+    twice); returns the user id of each row inserted, so no query is needed first to find what
+    was stored already (bulk_create's `ignore_conflicts` cannot say which rows it skipped).
+    ON CONFLICT DO NOTHING skips only the unique key's conflicts (SQLite's INSERT OR IGNORE,
+    bulk_create's there, also drops rows breaking other constraints). PostgreSQL and SQLite
+    ≥ 3.35 (Harbor's minimum) both have RETURNING."""
     if not rows:
         return []
     db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: `connection` is a proxy, per attribute
     meta, quote = FeedItem._meta, db.ops.quote_name
-    unique = (meta.get_field("subscription").column, meta.get_field("external_id").column)
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(meta.get_field(f).column) for f in FEED_ITEM_FIELDS)}) "
-           f"VALUES {{}} ON CONFLICT ({', '.join(quote(c) for c in unique)}) DO NOTHING "
-           f"RETURNING {quote(meta.get_field('user').column)}")
-    # What the fields' get_db_prep_save would do for these values (aware datetimes, dicts).
+    fields = [meta.get_field(name) for name in FEED_ITEM_FIELDS]
+    unique = ", ".join(quote(meta.get_field(name).column) for name in ("subscription", "external_id"))
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) {{}} "
+           f"ON CONFLICT ({unique}) DO NOTHING RETURNING {quote(meta.get_field('user').column)}")
+    # What the fields' get_db_prep_save does with these values (aware datetimes, dicts).
     datetime, json, encoder = db.ops.adapt_datetimefield_value, db.ops.adapt_json_value, meta.get_field("raw").encoder
-    inserted = []
+    prepared = [
+        (subscription_id, user_id, external_id, title, url, datetime(published_at), json(data, encoder),
+         datetime(created_at))
+        for subscription_id, user_id, external_id, title, url, published_at, data, created_at in rows
+    ]
     with db.cursor() as cursor:
-        for start in range(0, len(rows), INSERT_ROWS):
-            chunk = rows[start:start + INSERT_ROWS]
-            parameters = []
-            for subscription_id, user_id, external_id, title, url, published_at, data, created_at in chunk:
-                parameters += (subscription_id, user_id, external_id, title, url, datetime(published_at),
-                               json(data, encoder), datetime(created_at))
-            cursor.execute(sql.format(", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))), parameters)
+        if db.vendor == "postgresql":
+            cursor.execute(sql.format(f"SELECT * FROM {_unnest(db, fields)}"), [list(column) for column in zip(*prepared)])
+            return [user_id for (user_id,) in cursor.fetchall()]
+        inserted = []
+        for start in range(0, len(prepared), INSERT_ROWS):
+            chunk = prepared[start:start + INSERT_ROWS]
+            cursor.execute(sql.format("VALUES " + ", ".join([f"({', '.join(['%s'] * len(fields))})"] * len(chunk))),
+                           [value for row in chunk for value in row])
             inserted += [user_id for (user_id,) in cursor.fetchall()]
-    return inserted
+        return inserted
 
 
 def _update_rows(model, fields: tuple[str, ...], rows: list[tuple], *, where: dict | None = None) -> int:
-    """Set `fields` of each row in `rows`, a list of (pk, values in the order of `fields`), with
-    one statement and a row of parameters each (executemany: one round trip in psycopg's
-    pipeline, one prepared statement in sqlite3); a row is updated only where it also matches
-    `where` (field = value). Returns how many rows were updated. `bulk_update` does the same
-    with CASE expressions whose CPU cost grows with rows × fields, and a poller run is
-    CPU-bound."""
+    """Set `fields` of each row in `rows`, a list of (pk, values in the order of `fields`), in
+    one statement: an UPDATE … FROM UNNEST on PostgreSQL, one prepared statement executed with
+    a row of parameters each on SQLite. A row is updated only where it also matches `where`
+    (field = value). Returns how many rows were updated."""
     if not rows:
         return 0
     db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: `connection` is a proxy, per attribute
     meta, quote = model._meta, db.ops.quote_name
     columns = [meta.get_field(name) for name in fields]
     conditions = [(meta.get_field(name), value) for name, value in (where or {}).items()]
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {', '.join(f'{quote(c.column)} = %s' for c in columns)} "
-        f"WHERE {quote(meta.pk.column)} = %s"
-        + "".join(f" AND {quote(c.column)} = %s" for c, _ in conditions)
-    )
     extra = [c.get_db_prep_save(value, db) for c, value in conditions]
-    parameters = [
-        [c.get_db_prep_save(value, db) for c, value in zip(columns, values)] + [meta.pk.get_db_prep_save(pk, db), *extra]
+    prepared = [
+        [meta.pk.get_db_prep_save(pk, db), *(c.get_db_prep_save(value, db) for c, value in zip(columns, values))]
         for pk, values in rows
     ]
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
     with db.cursor() as cursor:
-        cursor.executemany(sql, parameters)
+        if db.vendor == "postgresql":
+            names = ["pk", *(f"v{n}" for n in range(len(columns)))]
+            cursor.execute(
+                f"UPDATE {table} SET {', '.join(f'{quote(c.column)} = v.v{n}' for n, c in enumerate(columns))} "
+                f"FROM {_unnest(db, [meta.pk, *columns])} AS v({', '.join(names)}) WHERE {table}.{pk} = v.pk"
+                + "".join(f" AND {table}.{quote(c.column)} = %s" for c, _ in conditions),
+                [*(list(column) for column in zip(*prepared)), *extra],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET {', '.join(f'{quote(c.column)} = %s' for c in columns)} WHERE {pk} = %s"
+                + "".join(f" AND {quote(c.column)} = %s" for c, _ in conditions),
+                [[*row[1:], row[0], *extra] for row in prepared],
+            )
         return cursor.rowcount

@@ -124,14 +124,19 @@ def parse_date(value: str | None) -> datetime | None:
     if not value:
         return None
     text = value.strip()
-    for pattern in ("%Y-%m-%d", "%Y-%m", "%Y"):
-        try:
-            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
-        except ValueError:
-            continue
+    # fromisoformat first: it reads full dates and timestamps in C, where three strptime
+    # patterns failing before it cost a poll more than parsing the rest of its page.
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
+        parsed = None
+    for pattern in ("%Y-%m-%d", "%Y-%m", "%Y") if parsed is None else ():
+        try:
+            parsed = datetime.strptime(text, pattern)
+            break
+        except ValueError:
+            continue
+    if parsed is None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 

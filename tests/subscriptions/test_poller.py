@@ -399,3 +399,22 @@ def test_a_proxy_from_the_environment_carries_the_provider_calls(alice, fake, se
     services.add_subscription(account, "spotify_show", "show1")
     assert Poller().run_once().items_found == 1
     assert [call["path"] for call in fake.api_calls("/v1/shows")] == ["/v1/shows/show1/episodes"]
+
+
+def test_a_run_that_lost_a_lease_leaves_the_new_holder_alone(alice, bob, fake):
+    """A lease that expired mid-poll and was taken by another run: what was found is stored (the
+    unique key keeps items single), but the release does not touch the other run's lease."""
+    for user in (alice, bob):
+        account = connect(user, fake)
+        fake.add_item("spotify_show", f"show-{user.pk}", f"ep-{user.pk}", "2026-11-01")
+        services.add_subscription(account, "spotify_show", f"show-{user.pk}")
+    mine = Poller(worker="slow")
+    polls = mine.load(mine.claim(10))
+    for poll in polls:
+        mine.poll_user(poll)
+    taken_until = timezone.now() + timedelta(minutes=5)
+    PollSchedule.objects.filter(user=alice).update(locked_by="other", locked_until=taken_until)
+    mine.write(polls)
+    assert FeedItem.objects.count() == 2
+    assert (schedule_of(alice).locked_by, schedule_of(alice).locked_until) == ("other", taken_until)
+    assert (schedule_of(bob).locked_by, schedule_of(bob).locked_until, schedule_of(bob).last_items_found) == ("", None, 1)
