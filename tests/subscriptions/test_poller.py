@@ -221,7 +221,7 @@ def test_users_in_several_batches_are_each_polled_once_and_recorded_in_one_run(f
 
 
 @pytest.mark.django_db(transaction=True)  # the pool's threads use their own connections
-def test_worker_threads_keep_their_sqlite_connection_and_close_it_at_the_end(fake, settings):
+def test_worker_threads_keep_their_sqlite_connection_between_users_and_close_it_at_the_end(fake, settings):
     """The threads make the provider calls; the database work of a healthy poll is the main
     thread's. A thread that needs a connection (here: the breaker's bookkeeping, every call,
     BREAKER_CACHE_SECONDS=0) keeps it from one user to the next on SQLite and returns it to the
