@@ -9,11 +9,14 @@ calls are served in parallel), fresh for each leg. Afterwards the database and t
 logs must show every user polled exactly once (3 provider calls each), every subscription's
 items stored exactly once, every user notified once and no failure; otherwise the run is not ok.
 
-Baseline in the same run, at the same concurrency, against fresh fakes with the same content: a
+Baselines in the same run, at the same concurrency, against fresh fakes with the same content: a
 plain Python client with no database (a thread pool, one `requests.Session` per user like the
-poller's HttpClient) sending the same 3 GETs per user with the same tokens and parsing the JSON.
-The ratio is what Harbor adds around the provider calls: claims and leases, token decryption,
-the breaker's bookkeeping, storing items, cursors and notifications.
+poller's HttpClient) sending the same 3 GETs per user with the same tokens and parsing the JSON,
+twice: with requests as it comes (the issue's baseline: it re-reads the environment's proxy
+settings on every request), and with each Session set up as Harbor's provider clients are (the
+environment read once). The second ratio is what Harbor adds around the same HTTP work: claims
+and leases, token decryption, the breaker's bookkeeping, storing items, cursors and
+notifications.
 
     python -m bench.poller fake <spotify|youtube> <users> <items>   # a fake provider process
     python -m bench.poller baseline < parameters.json              # the baseline client
@@ -49,6 +52,9 @@ KINDS = {
 #: New items per subscription on the first poll.
 ITEMS = 3
 CONCURRENCIES = (4, 16)
+#: The baseline's two setups of requests, and their rows: as it comes (the issue's baseline), and
+#: with the environment read once per process as Harbor's provider clients do.
+BASELINES = {"defaults": "baseline plain client", "settled": "baseline, env read once"}
 COMMAND_TIMEOUT = 900
 SUMMARY = re.compile(r"Polled (\d+) users: (\d+) new items, (\d+) failures, ([\d.]+) s\.")
 
@@ -184,16 +190,26 @@ class Fakes:
 
 
 def baseline_main() -> None:
-    """Poll every user as the poller would, minus Harbor: one Session per user, 3 GETs."""
+    """Poll every user as the poller would, minus Harbor: one Session per user, 3 GETs. With
+    `"session": "settled"` each Session is set up as Harbor's provider clients are
+    (subscriptions/providers/base.py: read_environment_once): what requests takes from the
+    environment is read once, not on every request; `"defaults"` is requests as it comes."""
     from concurrent.futures import ThreadPoolExecutor
 
     import requests
 
     parameters = json.loads(sys.stdin.read())
     urls, concurrency = parameters["urls"], parameters["concurrency"]
+    settled = {provider: requests.Session().merge_environment_settings(url, {}, None, None, None)
+               for provider, url in urls.items()} if parameters.get("session") == "settled" else None
 
     def poll(index: int) -> tuple[int, int]:
         session = requests.Session()
+        if settled:
+            environment = settled[provider_of(index)]
+            session.trust_env = False
+            session.proxies.update(environment["proxies"])
+            session.verify = environment["verify"]
         headers = {"Authorization": f"Bearer {access_token(index)}", "Accept": "application/json"}
         found = failures = 0
         try:
@@ -224,13 +240,13 @@ def baseline_main() -> None:
     }))
 
 
-def baseline_leg(run, users: int, items: int, concurrency: int) -> dict:
-    fakes = Fakes(run, users, items, f"baseline-c{concurrency}")
+def baseline_leg(run, users: int, items: int, concurrency: int, session: str = "defaults") -> dict:
+    fakes = Fakes(run, users, items, f"baseline-{session}-c{concurrency}")
     try:
         completed = subprocess.run(
             [sys.executable, "-m", "bench.poller", "baseline"],
             cwd=BASE_DIR,
-            input=json.dumps({"users": users, "concurrency": concurrency,
+            input=json.dumps({"users": users, "concurrency": concurrency, "session": session,
                               "urls": {provider: fakes.url(provider) for provider in KINDS}}),
             capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
         )
@@ -350,12 +366,13 @@ def poller(run) -> Result:
     rows, data, notes, ok = [], {"legs": []}, [], True
     for concurrency in concurrencies:
         harbor = harbor_leg(run, users, items, concurrency)
-        baseline = baseline_leg(run, users, items, concurrency)
+        baselines = {session: baseline_leg(run, users, items, concurrency, session) for session in BASELINES}
         harbor_rate = harbor["summary"]["users_polled"] / harbor["summary"]["duration_s"]
-        baseline_rate = baseline["users"] / baseline["duration_s"]
+        rates = {session: baseline["users"] / baseline["duration_s"] for session, baseline in baselines.items()}
         broken = problems(harbor, users, items)
-        if baseline["failures"] or baseline["items"] != users * 3 * items:
-            broken.append(f"baseline: {baseline['failures']} failed calls, {baseline['items']} items read")
+        for session, baseline in baselines.items():
+            if baseline["failures"] or baseline["items"] != users * 3 * items:
+                broken.append(f"baseline ({session}): {baseline['failures']} failed calls, {baseline['items']} items read")
         ok = ok and not broken
         notes += [f"concurrency {concurrency}: {message}" for message in broken]
         rows.append({
@@ -363,17 +380,20 @@ def poller(run) -> Result:
             "provider calls": harbor["provider"]["calls"], "items stored": harbor["outcome"]["items"],
             "failures": harbor["summary"]["failures"], "seconds": harbor["summary"]["duration_s"],
             "users/s": round(harbor_rate, 1), "subs/s": round(3 * harbor_rate, 1),
-            "users/s ×base": ratio(harbor_rate, baseline_rate),
+            "users/s ×base": ratio(harbor_rate, rates["defaults"]),
+            "×base (env once)": ratio(harbor_rate, rates["settled"]),
             "client CPU s": harbor["command_cpu_s"], "fakes CPU s": harbor["provider"]["cpu_s"],
         })
-        rows.append({
-            "leg": "baseline plain client", "db": "-", "concurrency": concurrency, "users": baseline["users"],
-            "provider calls": baseline["provider"]["calls"], "items stored": f"({baseline['items']} read)",
-            "failures": baseline["failures"], "seconds": baseline["duration_s"],
-            "users/s": round(baseline_rate, 1), "subs/s": round(3 * baseline_rate, 1),
-            "client CPU s": baseline["cpu_s"], "fakes CPU s": baseline["provider"]["cpu_s"],
-        })
-        data["legs"].append({"concurrency": concurrency, "harbor": harbor, "baseline": baseline})
+        for session, baseline in baselines.items():
+            rows.append({
+                "leg": BASELINES[session], "db": "-", "concurrency": concurrency, "users": baseline["users"],
+                "provider calls": baseline["provider"]["calls"], "items stored": f"({baseline['items']} read)",
+                "failures": baseline["failures"], "seconds": baseline["duration_s"],
+                "users/s": round(rates[session], 1), "subs/s": round(3 * rates[session], 1),
+                "client CPU s": baseline["cpu_s"], "fakes CPU s": baseline["provider"]["cpu_s"],
+            })
+        data["legs"].append({"concurrency": concurrency, "harbor": harbor, "baseline": baselines["defaults"],
+                             "baseline_settled": baselines["settled"]})
     notes.append(f"seeding {users} users took {data['legs'][0]['harbor']['seed']['seconds']} s; "
                  f"the command's wall time includes Django's start-up "
                  f"({', '.join(str(leg['harbor']['command_wall_s']) for leg in data['legs'])} s)")

@@ -43,7 +43,8 @@ def test_two_overlapping_runs_never_poll_the_same_user_twice(fake):
     users = users_with_a_show(fake, 10)
     fake.delay = 0.3  # each provider call is slow, so the two runs overlap for seconds
     env = {**fake.env_for("spotify"), "RETRY_MAX_ATTEMPTS": "1"}
-    runs = [start_manage("poll_subscriptions", "--concurrency", "2", **env) for _ in range(2)]
+    # Batches of two: a run claims ten users in one batch by default, and the other would find none.
+    runs = [start_manage("poll_subscriptions", "--concurrency", "2", "--batch-size", "2", **env) for _ in range(2)]
     outputs = [run.communicate(timeout=90) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
     polled = [int(re.search(r"Polled (\d+) users", out).group(1)) for out, _ in outputs]
@@ -83,6 +84,8 @@ def test_bad_arguments_are_refused(db):
     assert unknown.returncode != 0 and "no such user: nobody@example.com" in unknown.stderr
     zero = run_manage("poll_subscriptions", "--concurrency", "0")
     assert zero.returncode != 0 and "--concurrency must be at least 1" in zero.stderr
+    empty = run_manage("poll_subscriptions", "--batch-size", "0")
+    assert empty.returncode != 0 and "--batch-size must be at least 1" in empty.stderr
 
 
 def test_loop_polls_beats_and_stops_quickly_on_sigterm(alice, fake):

@@ -1,12 +1,12 @@
 """The poller engine, driven in-process against the fake provider."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.db.backends.signals import connection_created
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from notifications.models import Notification
@@ -168,33 +168,66 @@ def test_accounts_that_need_reauth_are_skipped(alice, alice_spotify, fake):
     assert account.status == "needs_reauth"
 
 
-def test_poll_queries_grow_only_by_three_per_subscription(alice, bob, fake):
-    """Per user: a constant number of queries, plus per subscription the breaker's two around
-    its provider call and the UPDATE of its cursor. Claim (select, update, read back),
-    subscriptions, existing items, one insert, the release, the run row: 8; notify() about 6;
-    savepoints inside the test."""
-    counts = {}
-    for user, shows in ((alice, 3), (bob, 6)):
+def listeners(fake, count, shows, *, prefix="listener"):
+    """`count` users, each with a Spotify account following `shows` shows of one new episode."""
+    users = []
+    for n in range(count):
+        user = accounts.register_user(f"{prefix}{n}@example.com", None)
         account = connect(user, fake)
-        for n in range(shows):
-            fake.add_item("spotify_show", f"{user.pk}-{n}", f"{user.pk}-{n}-ep", "2026-11-01")
-            services.add_subscription(account, "spotify_show", f"{user.pk}-{n}")
+        for show in range(shows):
+            target = f"{prefix}{n}-show{show}"
+            fake.add_item("spotify_show", target, f"{target}-ep", "2026-11-01")
+            services.add_subscription(account, "spotify_show", target)
+        users.append(user)
+    return users
+
+
+def test_a_batch_costs_the_same_queries_for_two_users_or_six_with_three_times_the_subscriptions(
+        fake, settings, django_assert_num_queries):
+    """Claim (select, update, read back), subscriptions, the items' insert, the cursors,
+    notify_many's three, the release, the claim that finds nobody more, the run's row: 12, and
+    the test's savepoints around the three transactions (6). The breaker, trusted for the whole
+    test, adds none."""
+    settings.BREAKER_CACHE_SECONDS = 3600
+    warm_up = listeners(fake, 1, 1, prefix="warm")
+    few, many = listeners(fake, 2, 1, prefix="few"), listeners(fake, 6, 3, prefix="many")
     PollSchedule.objects.update(next_poll_at=timezone.now() + timedelta(hours=1))
-    for user, shows in ((alice, 3), (bob, 6)):
-        with CaptureQueriesContext(connection) as queries:
-            summary = Poller(user_ids=[user.pk]).run_once()
-        assert summary.items_found == shows
-        counts[shows] = len(queries)
-    assert counts[6] - counts[3] == 3 * 3  # the breaker's bookkeeping and the cursor's UPDATE
-    assert counts[3] <= 18 + 3 * 3
+    make_due(*warm_up)
+    Poller().run_once()  # the breaker's row is read once per process
+    make_due(*few)
+    with django_assert_num_queries(18):
+        assert Poller().run_once().items_found == 2
+    make_due(*many)
+    with django_assert_num_queries(18):
+        summary = Poller().run_once()
+    assert (summary.users_polled, summary.items_found, summary.failures) == (6, 18, 0)
+    assert FeedItem.objects.filter(user__in=many).count() == 18
+    assert not Subscription.objects.filter(account__user__in=many, last_polled_at__isnull=True).exists()
+    assert Notification.objects.filter(recipient__in=many, kind="subscriptions.new_items").count() == 6
+    assert not PollSchedule.objects.filter(locked_until__isnull=False).exists()
 
 
 @pytest.mark.django_db(transaction=True)  # the pool's threads use their own connections
-def test_worker_threads_keep_their_sqlite_connection_between_users_and_close_it_at_the_end(fake):
-    for n in range(6):
-        account = connect(accounts.register_user(f"listener{n}@example.com", None), fake)
-        fake.add_item("spotify_show", f"show{n}", f"ep{n}", "2026-11-01")
-        services.add_subscription(account, "spotify_show", f"show{n}")
+def test_users_in_several_batches_are_each_polled_once_and_recorded_in_one_run(fake):
+    users = listeners(fake, 7, 2)
+    summary = Poller(concurrency=3, batch_size=2, worker="batched").run_once()
+    assert (summary.users_polled, summary.items_found, summary.failures) == (7, 14, 0)
+    assert sorted(summary.users) == sorted(user.pk for user in users)
+    assert sorted(fake.calls_per_account("/v1/shows").values()) == [2] * 7
+    assert FeedItem.objects.count() == 14
+    run = PollRun.objects.get()
+    assert (run.worker, run.users_polled, run.items_found) == ("batched", 7, 14)
+    assert set(PollSchedule.objects.values_list("last_items_found", "locked_by")) == {(2, "")}
+
+
+@pytest.mark.django_db(transaction=True)  # the pool's threads use their own connections
+def test_worker_threads_keep_their_sqlite_connection_between_users_and_close_it_at_the_end(fake, settings):
+    """The threads make the provider calls; the database work of a healthy poll is the main
+    thread's. A thread that needs a connection (here: the breaker's bookkeeping, every call,
+    BREAKER_CACHE_SECONDS=0) keeps it from one user to the next on SQLite and returns it to the
+    pool after each user on PostgreSQL; the run closes what the threads kept."""
+    settings.BREAKER_CACHE_SECONDS = 0
+    listeners(fake, 6, 1)
     opened = []
 
     def on_created(sender, connection, **kwargs):
@@ -212,6 +245,77 @@ def test_worker_threads_keep_their_sqlite_connection_between_users_and_close_it_
         assert len(opened) <= 2  # one per thread, not one per user
     else:
         assert len(opened) == 6  # PostgreSQL (CONN_MAX_AGE=0): back to the pool after each user
+
+
+@pytest.mark.django_db(transaction=True)  # the pool's threads use their own connections
+def test_a_batch_polled_for_longer_than_its_lease_keeps_it(fake, settings):
+    """Leases are renewed while a batch's polls run: another run cannot take its users."""
+    settings.SUBSCRIPTIONS_POLL_LEASE_SECONDS = 1
+    users = listeners(fake, 2, 3)
+    fake.delay = 0.4  # three calls each: 1.2 s per user, longer than the lease
+    outcome = {}
+
+    def poll():
+        try:
+            outcome["summary"] = Poller(concurrency=2).run_once()
+        finally:
+            connections.close_all()  # this thread's own
+
+    run = threading.Thread(target=poll)
+    run.start()
+    try:
+        time.sleep(1.1)
+        taken = Poller(worker="other").claim(10)
+    finally:
+        run.join(30)
+    assert taken == []
+    assert outcome["summary"].users_polled == 2
+    assert sorted(fake.calls_per_account("/v1/shows").values()) == [3, 3]
+    assert FeedItem.objects.filter(user__in=users).count() == 6
+
+
+def test_a_user_whose_items_cannot_be_stored_costs_only_their_own_poll(alice, bob, fake):
+    """The batch's transaction fails on one user's item (the database refuses it); the batch is
+    then written user by user: bob's items, cursors and notification are kept, alice's poll is
+    released as failed with its cursor unmoved, to be tried again after the backoff."""
+    for user, title in ((alice, "poison"), (bob, "fine")):
+        account = connect(user, fake)
+        fake.add_item("spotify_show", f"show-{user.pk}", f"ep-{user.pk}", "2026-11-01", title)
+        services.add_subscription(account, "spotify_show", f"show-{user.pk}")
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("CREATE TRIGGER refuse_poison BEFORE INSERT ON subscriptions_feeditem "
+                           "WHEN NEW.title = 'poison' BEGIN SELECT RAISE(ABORT, 'poison refused'); END")
+        else:
+            cursor.execute("CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                           "IF NEW.title = 'poison' THEN RAISE EXCEPTION 'poison refused'; END IF; RETURN NEW; "
+                           "END $$")
+            cursor.execute("CREATE TRIGGER refuse_poison BEFORE INSERT ON subscriptions_feeditem "
+                           "FOR EACH ROW EXECUTE FUNCTION refuse_poison()")
+    summary = Poller().run_once()
+    assert (summary.users_polled, summary.items_found, summary.failures) == (2, 1, 1)
+    assert list(FeedItem.objects.values_list("user__email", flat=True)) == ["bob@example.com"]
+    assert Subscription.objects.get(account__user=bob).etag != ""
+    assert Subscription.objects.get(account__user=alice).etag == ""  # its cursor did not move
+    assert list(Notification.objects.values_list("recipient__email", flat=True)) == ["bob@example.com"]
+    failed = schedule_of(alice)
+    assert failed.consecutive_failures == 1 and "poison refused" in failed.last_error
+    assert failed.locked_by == "" and failed.next_poll_at - failed.last_finished_at == timedelta(seconds=60)
+    assert schedule_of(bob).consecutive_failures == 0
+
+
+def test_a_refused_access_token_asks_the_user_to_reconnect_and_the_others_are_kept(alice, bob, fake):
+    for user in (alice, bob):
+        account = connect(user, fake)
+        fake.add_item("spotify_show", f"show-{user.pk}", f"ep-{user.pk}", "2026-11-01")
+        services.add_subscription(account, "spotify_show", f"show-{user.pk}")
+    del fake.access[next(token for token, who in fake.access.items() if who == f"spotify-{alice.pk}")]
+    summary = Poller().run_once()
+    assert (summary.users_polled, summary.items_found, summary.failures) == (2, 1, 0)
+    assert ProviderAccount.objects.get(user=alice).status == "needs_reauth"
+    assert ProviderAccount.objects.get(user=bob).status == "active"
+    assert sorted(Notification.objects.values_list("recipient__email", "kind")) == [
+        ("alice@example.com", "subscriptions.account_error"), ("bob@example.com", "subscriptions.new_items")]
 
 
 def test_one_provider_down_opens_its_breaker_and_the_others_are_still_polled(alice, bob, mallory, settings):
@@ -277,3 +381,40 @@ def test_new_items_and_account_errors_notify_the_user(alice, alice_spotify, fake
     make_due(alice)
     Poller().run_once()
     assert [n.kind for n in sent.order_by("id")] == ["subscriptions.new_items", "subscriptions.account_error"]
+
+
+def test_a_proxy_from_the_environment_carries_the_provider_calls(alice, fake, settings, monkeypatch):
+    """The provider clients read requests' environment (proxies, CA bundle) once per process
+    instead of on every call: it still applies. The fake serves as the proxy of a host that
+    does not exist."""
+    monkeypatch.setenv("HTTP_PROXY", fake.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    account = connect(alice, fake)
+    settings.SUBSCRIPTION_PROVIDERS = {
+        **settings.SUBSCRIPTION_PROVIDERS,
+        "spotify": {**settings.SUBSCRIPTION_PROVIDERS["spotify"], "api_base_url": "http://api.spotify.invalid"},
+    }
+    fake.add_item("spotify_show", "show1", "ep1", "2026-11-01")
+    services.add_subscription(account, "spotify_show", "show1")
+    assert Poller().run_once().items_found == 1
+    assert [call["path"] for call in fake.api_calls("/v1/shows")] == ["/v1/shows/show1/episodes"]
+
+
+def test_a_run_that_lost_a_lease_leaves_the_new_holder_alone(alice, bob, fake):
+    """A lease that expired mid-poll and was taken by another run: what was found is stored (the
+    unique key keeps items single), but the release does not touch the other run's lease."""
+    for user in (alice, bob):
+        account = connect(user, fake)
+        fake.add_item("spotify_show", f"show-{user.pk}", f"ep-{user.pk}", "2026-11-01")
+        services.add_subscription(account, "spotify_show", f"show-{user.pk}")
+    mine = Poller(worker="slow")
+    polls = mine.load(mine.claim(10))
+    for poll in polls:
+        mine.poll_user(poll)
+    taken_until = timezone.now() + timedelta(minutes=5)
+    PollSchedule.objects.filter(user=alice).update(locked_by="other", locked_until=taken_until)
+    mine.write(polls)
+    assert FeedItem.objects.count() == 2
+    assert (schedule_of(alice).locked_by, schedule_of(alice).locked_until) == ("other", taken_until)
+    assert (schedule_of(bob).locked_by, schedule_of(bob).locked_until, schedule_of(bob).last_items_found) == ("", None, 1)
