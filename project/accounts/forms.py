@@ -11,8 +11,9 @@ from .models import Membership, Tenant, User, normalize_email
 DUPLICATE_EMAIL = "An account with this email address already exists."
 
 
-class InvitationSignUpForm(SetPasswordMixin, forms.Form):
-    """Signing up through an invitation: the address is the invited one, not typed."""
+class NewAccountForm(SetPasswordMixin, forms.Form):
+    """A display name and a password twice, checked against the account's address
+    (`account_email()`), for every way of creating an account."""
 
     display_name = forms.CharField(
         label="Display name",
@@ -23,27 +24,21 @@ class InvitationSignUpForm(SetPasswordMixin, forms.Form):
     )
     password1, password2 = SetPasswordMixin.create_password_fields()
 
-    def __init__(self, email, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.email = email
+    def account_email(self) -> str:
+        raise NotImplementedError
 
     def clean(self):
         super().clean()
         self.validate_passwords()
-        self.validate_password_for_user(User(email=self.email, display_name=self.cleaned_data.get("display_name", "")))
+        # An unsaved user, so the similarity validator can compare the password with the email.
+        user = User(email=self.account_email(), display_name=self.cleaned_data.get("display_name", ""))
+        self.validate_password_for_user(user)
         return self.cleaned_data
 
 
-class RegisterForm(SetPasswordMixin, forms.Form):
+class RegisterForm(NewAccountForm):
     email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
-    display_name = forms.CharField(
-        label="Display name",
-        max_length=User._meta.get_field("display_name").max_length,
-        required=False,
-        help_text="Optional: how teammates see you.",
-        widget=forms.TextInput(attrs={"autocomplete": "name"}),
-    )
-    password1, password2 = SetPasswordMixin.create_password_fields()
+    field_order = ["email", "display_name", "password1", "password2"]
 
     def clean_email(self):
         email = normalize_email(self.cleaned_data["email"])
@@ -51,13 +46,19 @@ class RegisterForm(SetPasswordMixin, forms.Form):
             raise ValidationError(DUPLICATE_EMAIL, code="duplicate_email")
         return email
 
-    def clean(self):
-        super().clean()
-        self.validate_passwords()
-        # An unsaved user, so the similarity validator can compare the password with the email.
-        email, display_name = self.cleaned_data.get("email", ""), self.cleaned_data.get("display_name", "")
-        self.validate_password_for_user(User(email=email, display_name=display_name))
-        return self.cleaned_data
+    def account_email(self) -> str:
+        return self.cleaned_data.get("email", "")
+
+
+class InvitationSignUpForm(NewAccountForm):
+    """Signing up through an invitation: the address is the invited one, not typed."""
+
+    def __init__(self, email, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def account_email(self) -> str:
+        return self.email
 
 
 class LockoutFormMixin:

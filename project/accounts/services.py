@@ -107,14 +107,7 @@ def join_tenant(tenant: Tenant, user: User, role: str, *, by: User) -> Membershi
 def remove_member(tenant: Tenant, actor: Membership, email: str) -> None:
     """Managers remove members; anyone may leave; a tenant always keeps an owner."""
     with transaction.atomic():
-        membership = (
-            Membership.objects.select_for_update()
-            .select_related("user")
-            .filter(tenant=tenant, user__email=normalize_email(email))
-            .first()
-        )
-        if membership is None:
-            raise Membership.DoesNotExist("This address is not a member of the tenant.")
+        membership = _locked_membership(tenant, email)
         leaving = membership.user_id == actor.user_id
         if not leaving:
             require_manager(actor)
@@ -133,14 +126,7 @@ def change_role(tenant: Tenant, actor: Membership, email: str, role: str) -> Mem
     if actor.role != Role.OWNER:
         raise PermissionDenied("Only an owner can change roles.")
     with transaction.atomic():
-        membership = (
-            Membership.objects.select_for_update()
-            .select_related("user")
-            .filter(tenant=tenant, user__email=normalize_email(email))
-            .first()
-        )
-        if membership is None:
-            raise Membership.DoesNotExist("This address is not a member of the tenant.")
+        membership = _locked_membership(tenant, email)
         if membership.role == role:
             return membership
         if membership.role == Role.OWNER and _is_last_owner(tenant):
@@ -155,6 +141,19 @@ def change_role(tenant: Tenant, actor: Membership, email: str, role: str) -> Mem
 
 
 _RANK = {Role.MEMBER: 0, Role.ADMIN: 1, Role.OWNER: 2}
+
+
+def _locked_membership(tenant: Tenant, email: str) -> Membership:
+    """The membership of `email` in `tenant`, locked until the transaction ends."""
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .filter(tenant=tenant, user__email=normalize_email(email))
+        .first()
+    )
+    if membership is None:
+        raise Membership.DoesNotExist("This address is not a member of the tenant.")
+    return membership
 
 
 def _is_last_owner(tenant: Tenant) -> bool:
