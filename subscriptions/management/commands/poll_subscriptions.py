@@ -1,20 +1,11 @@
 import gc
-import logging
-import signal
-import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, close_old_connections
 
 from project.accounts.models import User
-from project.workers.services import Heartbeat
+from project.workers.loop import WorkerLoop
 from subscriptions.poller import BATCH_SIZE, Poller
-
-logger = logging.getLogger(__name__)
-
-#: Sleeps are cut in slices this long, so SIGTERM stops a --loop within about a second.
-SLEEP_SLICE_SECONDS = 0.5
 
 
 class Command(BaseCommand):
@@ -48,9 +39,9 @@ class Command(BaseCommand):
         # (bench/poller.py), the polls allocating fast enough to trigger them.
         gc.collect()
         gc.freeze()
-        self.stopping = False
+        worker_loop = WorkerLoop("poll_subscriptions", sleep_seconds=settings.SUBSCRIPTIONS_LOOP_SLEEP_SECONDS)
         poller = Poller(concurrency=concurrency, batch_size=batch_size, user_ids=user_ids,
-                        should_stop=lambda: self.stopping)
+                        should_stop=lambda: worker_loop.stopping)
         if dry_run:
             due = list(poller.due().select_related("user").order_by("next_poll_at"))
             for schedule in due:
@@ -61,31 +52,12 @@ class Command(BaseCommand):
             self.stdout.write(poller.run_once().line())
             return
 
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        with Heartbeat("poll_subscriptions") as heartbeat:
+        def turn(heartbeat) -> bool:
             poller.on_progress = heartbeat.beat
-            while not self.stopping:
-                close_old_connections()
-                try:
-                    summary = poller.run_once()
-                except DatabaseError:
-                    # The database is down or restarting: leases and schedules live there, so
-                    # nothing can be claimed or lost meanwhile. Wait a pass and try again.
-                    logger.exception("poll_subscriptions: the database is unavailable; retrying")
-                    close_old_connections()
-                else:
-                    if summary.users_polled:
-                        self.stdout.write(summary.line())
-                heartbeat.beat("idle")
-                self._sleep(settings.SUBSCRIPTIONS_LOOP_SLEEP_SECONDS, heartbeat)
+            summary = poller.run_once()
+            if summary.users_polled:
+                self.stdout.write(summary.line())
+            return False  # a pass polls everyone due: sleep before looking again
+
+        worker_loop.run(turn)
         self.stdout.write("Stopped.")
-
-    def _stop(self, signum, frame):
-        self.stopping = True
-
-    def _sleep(self, seconds: float, heartbeat) -> None:
-        ends = time.monotonic() + seconds
-        while not self.stopping and (left := ends - time.monotonic()) > 0:
-            time.sleep(min(SLEEP_SLICE_SECONDS, left))
-            heartbeat.beat("idle")
