@@ -4,9 +4,15 @@ its user reads it: the table, the ratios and ok."""
 
 import copy
 
+import pytest
+from django.conf import settings
+
 from bench.harness import Run
 from bench.poller import BASELINES, ITEMS, problems
 from bench.poller import poller as poller_benchmark
+
+# It benchmarks a SQLite database of its own whatever the leg: once, on the embedded leg, is enough.
+pytestmark = pytest.mark.skipif("sqlite" not in settings.DATABASES["default"]["ENGINE"], reason="embedded leg only")
 
 USERS = 20
 

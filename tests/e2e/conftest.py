@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from tests.conftest import BASE_DIR, PASSWORD
 
@@ -29,6 +30,13 @@ document.addEventListener("securitypolicyviolation", (event) => {
   );
 });
 """
+
+
+#: For browser tests of pages alone (layout, accessibility, CSP, forms): the embedded leg runs
+#: them; the PostgreSQL + Redis leg runs the live ones (collaboration, reconnect, the queue page).
+PAGES_ONLY = pytest.mark.skipif(
+    "sqlite" not in settings.DATABASES["default"]["ENGINE"], reason="a page's own behaviour: the embedded leg runs it"
+)
 
 
 @pytest.fixture(scope="package")

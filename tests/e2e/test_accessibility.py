@@ -2,9 +2,9 @@
 
 import pytest
 
-from .conftest import AXE, register
+from .conftest import AXE, PAGES_ONLY, register
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), PAGES_ONLY]
 
 ANONYMOUS_PAGES = ["/accounts/login/", "/accounts/register/", "/no-such-page/"]
 USER_PAGES = [

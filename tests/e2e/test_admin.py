@@ -9,9 +9,9 @@ from project.accounts.models import User
 from workflows import services as workflows
 from workflows.access import get_workflow_access
 
-from .conftest import register
+from .conftest import PAGES_ONLY, register
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), PAGES_ONLY]
 
 PHONE = {"width": 390, "height": 844}
 

@@ -10,9 +10,9 @@ from project.accounts import services as accounts
 from project.accounts.models import User
 from queue_app import services as queue
 
-from .conftest import LIVE_MS, register, wait_live
+from .conftest import LIVE_MS, PAGES_ONLY, register, wait_live
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), PAGES_ONLY]
 
 
 def wait_for_violations(browsers, count, timeout_ms=2000):

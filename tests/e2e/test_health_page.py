@@ -8,10 +8,10 @@ from playwright.sync_api import expect
 from project.accounts.models import User
 from project.workers.services import Heartbeat
 
-from .conftest import AXE, register
+from .conftest import AXE, PAGES_ONLY, register
 from .test_accessibility import violations
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), PAGES_ONLY]
 
 PHONE = {"width": 390, "height": 844}
 

@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from .conftest import register
+from .conftest import PAGES_ONLY, register
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), PAGES_ONLY]
 
 NEW_PASSWORD = "a brand new passphrase 7"
 

@@ -7,10 +7,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import ARTIFACTS, AXE, invite_and_join, register
+from .conftest import ARTIFACTS, AXE, PAGES_ONLY, invite_and_join, register
 from .test_accessibility import violations
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), PAGES_ONLY]
 
 PHONE = {"width": 390, "height": 844}
 

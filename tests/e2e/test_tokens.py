@@ -6,9 +6,9 @@ from playwright.sync_api import expect
 
 from project.accounts.models import ApiToken
 
-from .conftest import ARTIFACTS, register
+from .conftest import ARTIFACTS, PAGES_ONLY, register
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), PAGES_ONLY]
 
 PHONE = {"width": 390, "height": 844}
 
