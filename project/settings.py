@@ -387,6 +387,13 @@ if BREAKER_FAILURE_THRESHOLD < 1 or RETRY_MAX_ATTEMPTS < 1 or min(HTTP_TIMEOUT_S
         "BREAKER_FAILURE_THRESHOLD and RETRY_MAX_ATTEMPTS must be >= 1 and HTTP timeouts > 0."
     )
 
+#: URLs a tenant chooses (webhook endpoints, a tenant's model base URL) must resolve to public
+#: addresses, checked when saved and again on connecting (project/resilience/outbound.py).
+#: True for a deployment whose targets are on its private network, and for tests.
+OUTBOUND_ALLOW_PRIVATE_ADDRESSES = env.bool("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", default=False)
+#: Plain http:// for such URLs (https:// only otherwise).
+OUTBOUND_ALLOW_HTTP = env.bool("OUTBOUND_ALLOW_HTTP", default=DEBUG)
+
 # --- Email (project/mail, docs/email.md) ----------------------------------------------------
 #: Where mail goes, as a URL: smtp+tls://user:password@host:587 (STARTTLS), smtp+ssl://…:465,
 #: smtp://host:25; consolemail:// (the default with DEBUG) prints each mail on the worker's stdout.
