@@ -24,6 +24,10 @@ def test_every_main_page_fits_a_phone_and_the_menu_folds(server, open_browser):
     page.get_by_role("main").get_by_role("button", name="Create").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Acme"))
     tenant_url = page.url
+    # A pending invitation: its table has the widest rows, with two buttons.
+    page.get_by_label("Email").fill("ben@example.com")
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_role("button", name="Revoke the invitation of ben@example.com")).to_be_visible()
     page.goto(f"{server.url}/workflows/")
     page.get_by_label("Title").fill("A rather long workflow title that has to wrap on a phone screen")
     page.get_by_role("button", name="Create workflow").click()
