@@ -12,16 +12,26 @@ from project.serializers import StrictInput
 PUBLIC_ID_PATTERN = "^[A-Za-z0-9]{12}$"
 
 
+#: A row id (a token's, a notification's) in a path: digits, in a string as every id is.
+ROW_ID_PATTERN = "^[0-9]+$"
+
+
 def document_public_ids(result, generator, request, public):
     """drf-spectacular postprocessing hook: every `<name>_id` path parameter that is a string
     is a public id, so say so. Clients (and the fuzzer) then know that `accounts` in
-    `/api/subscriptions/accounts` is a route of its own, not a subscription id."""
+    `/api/subscriptions/accounts` is a route of its own, not a subscription id. A path's `<int:…>`
+    id is a string of digits: ids are strings on the wire (docs/api.md), and a client generated
+    from the schema must not type the id it reads from a response one way and sends another."""
     for path in result.get("paths", {}).values():
         for operation in path.values():
             for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
                 schema = parameter.get("schema", {})
-                if parameter.get("in") == "path" and parameter["name"].endswith("_id") and schema.get("type") == "string":
+                if parameter.get("in") != "path":
+                    continue
+                if parameter["name"].endswith("_id") and schema.get("type") == "string":
                     schema["pattern"] = PUBLIC_ID_PATTERN
+                elif schema.get("type") == "integer":
+                    parameter["schema"] = {"type": "string", "pattern": ROW_ID_PATTERN}
     return result
 
 

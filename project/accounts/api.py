@@ -178,7 +178,7 @@ class TenantInvitationsView(generics.ListAPIView):
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
 
-class TenantInvitationView(APIView):
+class InvitationLookup(APIView):
     def invitation(self, request, tenant_id, invitation_id) -> tuple[Membership, Invitation]:
         actor = get_membership(request.user, tenant_id)
         services.require_manager(actor)
@@ -187,6 +187,8 @@ class TenantInvitationView(APIView):
             raise exceptions.NotFound("No such invitation.")
         return actor, found
 
+
+class TenantInvitationView(InvitationLookup):
     @extend_schema(request=None, responses={200: InvitationSerializer})
     def delete(self, request, tenant_id, invitation_id):
         """Revoke: the link stops working (an accepted invitation stays accepted)."""
@@ -195,7 +197,7 @@ class TenantInvitationView(APIView):
         return Response(InvitationSerializer(found).data)
 
 
-class TenantInvitationResendView(TenantInvitationView):
+class TenantInvitationResendView(InvitationLookup):  # POST only: a DELETE here is no revocation
     @extend_schema(request=None, responses={200: InvitationSerializer})
     def post(self, request, tenant_id, invitation_id):
         """A new link by email, a new expiry; the previous link stops working."""

@@ -111,6 +111,14 @@ def test_revoking_and_resending(alice_api, acme):
     assert alice_api.delete(f"/api/tenants/{acme.pk}/invitations/nope").status_code == 404
 
 
+def test_resend_is_post_only_and_a_delete_there_revokes_nothing(alice_api, acme):
+    invitation = invite(alice_api, acme, "ghost@example.com").json()
+    response = alice_api.delete(f"/api/tenants/{acme.pk}/invitations/{invitation['id']}/resend")
+    assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+    [listed] = alice_api.get(f"/api/tenants/{acme.pk}/invitations").json()["results"]
+    assert (listed["id"], listed["state"]) == (invitation["id"], "pending")
+
+
 def test_the_last_owner_cannot_leave(alice_api, acme):
     response = alice_api.delete(f"/api/tenants/{acme.pk}/members?email=alice@example.com")
     assert response.status_code == 409

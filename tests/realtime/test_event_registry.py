@@ -31,3 +31,9 @@ def test_the_docs_list_every_registered_type_and_no_other():
     section = (BASE_DIR / "docs" / "realtime.md").read_text().split("## Event types", 1)[1].split("\n## ", 1)[0]
     documented = re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE)
     assert documented == [*EVENT_TYPES, *(f"{prefix}<type>" for prefix in EVENT_TYPE_FAMILIES)]
+
+
+def test_every_registered_type_is_a_resource_and_a_past_tense_verb():
+    shape = re.compile(r"^[a-z]+(_[a-z]+)*\.[a-z]+ed$")  # queue_message.claimed, tenant_member.added
+    assert [name for name in EVENT_TYPES if not shape.match(name)] == []
+    assert all(re.match(r"^[a-z]+\.$", prefix) for prefix in EVENT_TYPE_FAMILIES)
