@@ -50,12 +50,23 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
+    # A deleted user's sockets find no user when they check their credential again (4401).
+    def delete_model(self, request, obj):
+        user_id = obj.pk
+        super().delete_model(request, obj)
+        _memberships_changed([user_id], "user_deleted")
 
-def _memberships_changed(user_ids) -> None:
-    """Admins edit memberships directly: a removed, moved or demoted member's sockets check
-    their rights again, as after `services.remove_member`."""
+    def delete_queryset(self, request, queryset):
+        user_ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        _memberships_changed(user_ids, "user_deleted")
+
+
+def _memberships_changed(user_ids, reason: str = "membership_changed") -> None:
+    """Admins edit memberships, and delete tenants and users, directly: a removed, moved or
+    demoted member's sockets check their rights again, as after `services.remove_member`."""
     for user_id in {user_id for user_id in user_ids if user_id is not None}:
-        services.recheck_user_access(user_id, "membership_changed")
+        services.recheck_user_access(user_id, reason)
 
 
 @admin.register(Tenant)
@@ -69,6 +80,17 @@ class TenantAdmin(admin.ModelAdmin):
         super().save_formset(request, form, formset, change)
         if formset.model is Membership:
             _memberships_changed([f.initial.get("user") for f in touched])
+
+    # Deleting a tenant deletes its memberships (a tenant with workflows cannot be deleted).
+    def delete_model(self, request, obj):
+        user_ids = list(obj.memberships.values_list("user_id", flat=True))
+        super().delete_model(request, obj)
+        _memberships_changed(user_ids)
+
+    def delete_queryset(self, request, queryset):
+        user_ids = list(Membership.objects.filter(tenant__in=queryset).values_list("user_id", flat=True))
+        super().delete_queryset(request, queryset)
+        _memberships_changed(user_ids)
 
 
 @admin.register(Membership)

@@ -211,6 +211,18 @@ def end_session_sockets(session_key: str) -> None:
     publish(session_group(session_key), ACCESS_CHANGED, {"reason": "logout"})
 
 
+def session_logged_out(sender, request, user, **kwargs) -> None:
+    """`user_logged_out` receiver (project/accounts/apps.py): every logout goes through
+    `django.contrib.auth.logout`, Harbor's page and the admin's alike, so its sockets close
+    whichever page logged out. Django sends the signal before it flushes the session, so the
+    session is deleted here first: the sockets that check it again must find it gone."""
+    session = getattr(request, "session", None)
+    session_key = session.session_key if session is not None else None
+    if session_key:
+        session.delete()
+        end_session_sockets(session_key)
+
+
 def recheck_user_access(user_id: int, reason: str) -> None:
     """Tell every socket of the user, in every process, to check its rights again now: one of
     them ended (a membership, a participation, the password, `is_active`) or began (a new

@@ -65,12 +65,8 @@ class HarborLoginView(LoginView):
 
 class HarborLogoutView(LogoutView):
     def post(self, request, *args, **kwargs):
-        # Read the key before logging out, which forgets it; tell the sockets after, so that
-        # the session they check again is already gone.
-        session_key = request.session.session_key
+        # The session's sockets are closed by services.session_logged_out, as for every logout.
         response = super().post(request, *args, **kwargs)
-        if session_key:
-            services.end_session_sockets(session_key)
         messages.info(request, "You have been logged out.")
         return response
 

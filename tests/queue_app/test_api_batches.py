@@ -7,6 +7,7 @@ from notifications.models import Notification
 from project.realtime.models import Event
 from queue_app.models import QueueMessage
 
+from ..conftest import bearer_client
 from .conftest import claim_next, post
 
 pytestmark = pytest.mark.django_db
@@ -136,6 +137,21 @@ def test_another_worker_cannot_complete_a_batch_it_does_not_hold(alice_api, robo
     body = robot_api.post("/api/queue/completions", {"worker_id": "w2", "claims": held(claimed, reply="mine")},
                           format="json").json()["completed"]
     assert body["results"][0]["status"] == 409
+
+
+def test_another_bot_cannot_fail_or_release_a_batch_with_the_public_worker_id_alone(alice_api, robot_api, rival):
+    """As /api/queue/fail: worker ids are public (claimedBy in the stream), the claim token is not."""
+    post(alice_api, "q")
+    [claimed] = claim_many(robot_api, 1, worker="bot1")["results"]
+    rival_api = bearer_client(rival)
+    for path, extra in [("/api/queue/failures", {"error": "sabotage"}), ("/api/queue/releases", {})]:
+        missing = rival_api.post(path, {"worker_id": "bot1", "claims": [{"id": claimed["id"], **extra}]}, format="json")
+        assert missing.status_code == 400, missing.json()
+        assert missing.json()["error"]["fields"] == {"claims": {"0": {"claim_token": ["This field is required."]}}}
+        forged = {"worker_id": "bot1", "claims": [{"id": claimed["id"], "claim_token": "guessed", **extra}]}
+        assert [r["status"] for r in rival_api.post(path, forged, format="json").json()["results"]] == [409]
+    message = QueueMessage.objects.get(pk=claimed["id"])
+    assert (message.status, message.claimed_by, message.attempts, message.last_error) == ("processing", "bot1", 0, "")
 
 
 @pytest.mark.parametrize(

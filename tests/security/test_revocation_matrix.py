@@ -68,6 +68,8 @@ MATRIX = [
     ("user deactivated", "token ticket", EVERY[4401]),
     ("logout", "session", EVERY[4401]),
     ("logout", "session ticket", EVERY[4401]),
+    ("logout in the admin", "session", EVERY[4401]),
+    ("logout in the admin", "session ticket", EVERY[4401]),
 ]
 
 
@@ -133,6 +135,10 @@ class Editor:
             user.save()
         elif how == "logout":
             assert self.browser.post("/accounts/logout/").status_code == 302
+        elif how == "logout in the admin":  # Django's own LogoutView, not Harbor's
+            User.objects.filter(pk=user.pk).update(is_staff=True)
+            response = self.browser.post("/admin/logout/")
+            assert response.status_code == 302 and "_auth_user_id" not in self.browser.session, response
         else:
             raise AssertionError(how)
 
@@ -178,6 +184,14 @@ async def outcome(communicator, wait=1.5) -> str | int:
             return OPEN
 
 
+async def outcomes(sockets: dict) -> dict:
+    """What each socket does, read together (a close is pushed to all at once)."""
+    answered = dict(zip(sockets, await asyncio.gather(*(outcome(c) for c in sockets.values()))))
+    for communicator in sockets.values():
+        await communicator.disconnect()
+    return answered
+
+
 @pytest.mark.parametrize("how, credential, expected", MATRIX, ids=[f"{row[0]}, {row[1]}" for row in MATRIX])
 async def test_a_right_that_ends_closes_the_sockets_that_held_it(world, how, credential, expected):
     editor = await database_sync_to_async(Editor)(world)
@@ -193,10 +207,7 @@ async def test_a_right_that_ends_closes_the_sockets_that_held_it(world, how, cre
 
     await database_sync_to_async(editor.end)(how)
 
-    answered = dict(zip(sockets, await asyncio.gather(*(outcome(c) for c in sockets.values()))))
-    for communicator in sockets.values():
-        await communicator.disconnect()
-    assert answered == expected
+    assert await outcomes(sockets) == expected
 
 
 @pytest.mark.parametrize("how", ["logout", "password changed", "user deactivated"])
@@ -220,6 +231,7 @@ HTTP_MATRIX = [
     ("user deactivated", "token", "/api/auth/tokens", 200, 401),
     ("user deactivated", "session", "/api/auth/tokens", 200, 401),
     ("logout", "session", "/api/auth/tokens", 200, 401),
+    ("logout in the admin", "session", "/api/auth/tokens", 200, 401),
 ]
 
 
@@ -237,3 +249,71 @@ def test_a_right_that_ends_ends_on_rest_too(world, how, credential, path, before
     assert client.get(url).status_code == before
     editor.end(how)
     assert client.get(url).status_code == after
+
+
+async def open_sockets(paths, headers) -> dict:
+    sockets = {}
+    for path in paths:
+        communicator, first = await open_socket(path, headers)
+        assert first["type"] == "websocket.send" and json.loads(first["text"])["type"] == "ready", (path, first)
+        sockets[path] = communicator
+    return sockets
+
+
+def superuser_client() -> Client:
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("root@example.com", PASSWORD))
+    return admin
+
+
+async def test_a_tenant_deleted_in_the_admin_closes_its_members_sockets(world):
+    """Deleting a tenant ends every membership of it at once (a tenant with workflows cannot be
+    deleted: they protect it)."""
+
+    def setup():
+        empty = accounts.create_tenant(world.users["owner"], "Empty")
+        accounts.add_member(empty, Membership.objects.get(tenant=empty), world.users["editor"].email)
+        browser = Client()
+        browser.force_login(world.users["editor"])
+        return empty.pk, session_headers(browser)
+
+    tenant_id, headers = await database_sync_to_async(setup)()
+    sockets = await open_sockets(
+        [f"/ws/tenants/{tenant_id}/", f"/ws/queue/?tenant={tenant_id}", f"/ws/tenants/{world.tenant_id}/", "/ws/user/"], headers
+    )
+
+    def delete():
+        response = superuser_client().post(f"/admin/accounts/tenant/{tenant_id}/delete/", {"post": "yes"})
+        assert response.status_code == 302, response.content[-2000:]
+
+    await database_sync_to_async(delete)()
+    assert await outcomes(sockets) == {
+        f"/ws/tenants/{tenant_id}/": 4403, f"/ws/queue/?tenant={tenant_id}": 4403, f"/ws/tenants/{world.tenant_id}/": OPEN, "/ws/user/": OPEN,
+    }
+
+
+@pytest.mark.parametrize("how", ["change form", "bulk action"])
+async def test_a_user_deleted_in_the_admin_has_every_socket_closed(world, how):
+    """The newcomer (an Acme member with nothing that protects their row) is deleted."""
+    newcomer = world.users["newcomer"]
+
+    def setup():
+        browser = Client()
+        browser.force_login(newcomer)
+        return session_headers(browser)
+
+    paths = ["/ws/user/", f"/ws/tenants/{world.tenant_id}/", f"/ws/queue/?tenant={world.tenant_id}", "/ws/notifications/", "/ws/inbox/"]
+    sockets = await open_sockets(paths, await database_sync_to_async(setup)())
+
+    def delete():
+        admin = superuser_client()
+        if how == "change form":
+            response = admin.post(f"/admin/accounts/user/{newcomer.pk}/delete/", {"post": "yes"})
+        else:
+            form = {"action": "delete_selected", "_selected_action": [newcomer.pk], "post": "yes"}
+            response = admin.post("/admin/accounts/user/", form)
+        assert response.status_code == 302, response.content[-2000:]
+        assert not User.objects.filter(pk=newcomer.pk).exists()
+
+    await database_sync_to_async(delete)()
+    assert await outcomes(sockets) == dict.fromkeys(paths, 4401)

@@ -7,6 +7,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 
+from project.accounts import services as accounts
+from project.accounts.models import Membership
 from workflows import reading, services
 
 from ..realtime.sockets import open_ready_socket, session_headers
@@ -63,6 +65,22 @@ async def test_the_inbox_joins_a_workflow_the_user_is_added_to_and_leaves_one_th
     assert contents == ["Still here"]
     await inbox.send_to(text_data=json.dumps({"type": "ping"}))
     assert json.loads(await inbox.receive_from()) == {"type": "pong"}  # still open, only quieter
+    await inbox.disconnect()
+
+
+async def test_the_inbox_of_a_member_removed_from_the_tenant_hears_none_of_its_workflows(workflow, bob, erin, acme, alice):
+    """erin still has her participant row, but every workflow read is tenant-scoped."""
+    inbox = await open_ready_socket("/ws/inbox/", await inbox_headers(erin))
+    await post(bob, workflow, "Before")
+    assert [f["type"] for f in await frames_until_quiet(inbox)] == ["message.created"]
+
+    owner = await database_sync_to_async(Membership.objects.get)(tenant=acme, user=alice)
+    await database_sync_to_async(accounts.remove_member)(acme, owner, erin.email)
+    await frames_until_quiet(inbox)  # her own tenant_member.removed
+    await post(bob, workflow, "After erin left Acme")
+    assert await frames_until_quiet(inbox) == []
+    await inbox.send_to(text_data=json.dumps({"type": "ping"}))
+    assert json.loads(await inbox.receive_from()) == {"type": "pong"}  # open: her other tenants' workflows go on
     await inbox.disconnect()
 
 
