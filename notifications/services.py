@@ -16,6 +16,7 @@ from django.utils import timezone
 from project.accounts.models import User, user_group
 from project.batches import delete_in_batches
 from project.realtime.services import publish, publish_many
+from project.sql import bulk_insert
 
 from .models import Kind, Notification, Preference
 from .serializers import NotificationSerializer
@@ -103,7 +104,7 @@ def notify_many(notifications: Sequence[NewNotification]) -> list[Notification]:
     # No savepoint of our own inside the caller's transaction: it is a round trip on the hot
     # paths (a queue completion), and any error here rolls the whole change back anyway.
     with transaction.atomic(savepoint=False):
-        Notification.objects.bulk_create(rows)
+        bulk_insert(rows)
         shapes = NotificationSerializer(rows, many=True).data
         publish_many(
             [

@@ -32,12 +32,15 @@ from notifications.services import NewNotification, notify_many
 from project.accounts.models import Membership, Tenant, User
 from project.accounts.services import Conflict
 from project.realtime.services import publish, publish_many
+from project.sql import Columns, bulk_insert
 from project.workers.services import list_workers
 
 from .models import BOT_HEARTBEAT, COLOR, ENTITY, MAX_BATCH, MAX_PRIORITY, WORKER_ID, QueueMessage, load_threads, now_ms, stream_group
 from .serializers import message_data
 
 TABLE = QueueMessage._meta.db_table
+#: The rows a claim or a completion hands back, read without Model.__init__ (project/sql.py).
+_COLUMNS = Columns(QueueMessage, TABLE)
 
 logger = logging.getLogger(__name__)
 
@@ -377,8 +380,10 @@ def _update_returning(assignments: dict, where: str, params: list) -> list[Queue
         else:
             setters.append(f"{connection.ops.quote_name(column)} = %s")
             values.append(_adapt(value))
-    sql = f"UPDATE {TABLE} SET {', '.join(setters)} WHERE {where} RETURNING *"
-    return list(QueueMessage.objects.raw(sql, [*values, *params]))
+    sql = f"UPDATE {TABLE} SET {', '.join(setters)} WHERE {where} RETURNING {_COLUMNS.sql}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, *params])
+        return [_COLUMNS.load(row) for row in cursor.fetchall()]
 
 
 def _held_where(worker_id: str, held) -> tuple[str, list]:
@@ -566,7 +571,7 @@ def complete_many(
             events.append(_event(message, "queue_message.answered", reply=reply))
             if message.author_id is not None:
                 notes.append(_reply_notification(message, reply))
-        QueueMessage.objects.bulk_create(replies)
+        bulk_insert(replies)
         notify_many(notes)
         following = _claim(worker_id, claim_next, next_entities, lease, claimant, now) if claim_next and done else []
         events += [_event(message, "queue_message.claimed") for message in following]

@@ -22,6 +22,8 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from project.sql import bulk_insert
+
 from .events import is_registered
 from .models import Event
 from .versions import bump as bump_list_versions
@@ -58,7 +60,7 @@ def publish_many(events: list[tuple[str, str, dict | None]]) -> list[Event]:
         Event(group=validate_group(group), type=event_type, data=json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder)))
         for group, event_type, data in events
     ]
-    Event.objects.bulk_create(rows)  # PostgreSQL and SQLite ≥ 3.35 set the ids (cursors)
+    bulk_insert(rows)  # sets the ids (the cursors)
     frames = [row.as_frame() for row in rows]
     # First the polled lists' versions (project.realtime.versions), then the sockets, which may
     # poll as soon as they hear of the change.
