@@ -86,7 +86,7 @@ def preferences(request):
 # is nothing for a cross-site request to ride on, and mail providers' RFC 8058 one-click POST
 # (`List-Unsubscribe=One-Click`, from their servers) carries no CSRF token.
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request, token):
     """The link of a digest email, signed in or not: GET asks (mail scanners open links), POST
     (the page's button, or the one-click POST) turns the emails off."""
