@@ -1,6 +1,7 @@
 """The notifications API: a user only ever reaches their own notifications. Seed 000's
 original `check` and `clear` routes are project.original.notifications."""
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import NotFound
@@ -74,15 +75,22 @@ class NotificationReadView(APIView):
 
 
 class PreferencesView(APIView):
-    """Which kinds of notification the caller receives; PATCH changes the kinds it names."""
+    """Which kinds of notification the caller receives, in the app and by email; PATCH changes
+    the kinds it names."""
 
     @extend_schema(responses=PreferencesSerializer)
     def get(self, request):
-        return Response({"kinds": services.enabled_kinds(request.user)})
+        return Response(self.preferences(request.user))
 
     @extend_schema(request=PreferencesSerializer, responses=PreferencesSerializer)
     def patch(self, request):
         preferences = PreferencesSerializer(data=request.data, partial=True)  # `{}` changes nothing
         preferences.is_valid(raise_exception=True)
-        kinds = preferences.validated_data.get("kinds", {})
-        return Response({"kinds": services.set_preferences(request.user, kinds)})
+        with transaction.atomic():
+            services.set_preferences(request.user, preferences.validated_data.get("kinds", {}))
+            services.set_email_preferences(request.user, preferences.validated_data.get("email_kinds", {}))
+        return Response(self.preferences(request.user))
+
+    @staticmethod
+    def preferences(user) -> dict:
+        return {"kinds": services.enabled_kinds(user), "email_kinds": services.emailed_kinds(user)}

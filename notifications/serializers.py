@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from project.serializers import QuerySerializer, StrictSerializer
 
-from .models import Kind, Notification
+from .models import EMAIL_KINDS, Kind, Notification
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -56,17 +56,43 @@ class KindSwitchesField(serializers.DictField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({
+    "type": "object",
+    "properties": {kind: {"type": "boolean"} for kind in EMAIL_KINDS},
+    "additionalProperties": False,
+    "x-keys": "notification kinds",
+})
+class EmailKindSwitchesField(KindSwitchesField):
+    """A map of the kinds that can be emailed to JSON booleans."""
+
+
 class PreferencesSerializer(StrictSerializer):
-    """`kinds`: every kind of notification (`queue.reply` …) → whether the user receives it.
-    A map rather than one field per kind: kinds are data, named with dots, not field names."""
+    """`kinds`: every kind of notification (`queue.reply` …) → whether the user receives it;
+    `email_kinds`: each kind that can be emailed → whether what the user missed of it is.
+    Maps rather than one field per kind: kinds are data, named with dots, not field names."""
 
     kinds = KindSwitchesField(
         child=serializers.BooleanField(),
         help_text="Kind → on or off. PATCH changes the kinds it names; the others keep their setting.",
+    )
+    email_kinds = EmailKindSwitchesField(
+        child=serializers.BooleanField(),
+        help_text=(
+            "Kind → emailed or not when unseen in the app for EMAIL_DIGEST_DELAY (in one digest per "
+            "EMAIL_DIGEST_PERIOD). PATCH changes the kinds it names."
+        ),
     )
 
     def validate_kinds(self, kinds):
         unknown = sorted(set(kinds) - set(Kind.values))
         if unknown:
             raise serializers.ValidationError({kind: ["Unknown notification kind."] for kind in unknown})
+        return kinds
+
+    def validate_email_kinds(self, kinds):
+        never = sorted(set(kinds) - set(EMAIL_KINDS))
+        if never:
+            raise serializers.ValidationError({
+                kind: ["Never emailed." if kind in Kind.values else "Unknown notification kind."] for kind in never
+            })
         return kinds

@@ -18,7 +18,7 @@ from project.batches import delete_in_batches
 from project.realtime.services import publish, publish_many
 from project.sql import bulk_insert
 
-from .models import Kind, Notification, Preference
+from .models import EMAIL_KINDS, EmailState, Kind, Notification, Preference
 from .serializers import NotificationSerializer
 
 TITLE_MAX_LENGTH = Notification._meta.get_field("title").max_length
@@ -96,6 +96,9 @@ def notify_many(notifications: Sequence[NewNotification]) -> list[Notification]:
                 link=note.link,
                 payload=note.payload or {},
                 created_at=now,
+                # Whether it is mailed is settled by `send_digests` after EMAIL_DIGEST_DELAY
+                # (notifications.digests): nothing more to look up here, on the hot path.
+                email_state=EmailState.WAITING if note.kind in EMAIL_KINDS else EmailState.NONE,
             )
             chosen.append((row, target["unread"]))
     if not chosen:
@@ -217,6 +220,24 @@ def set_preferences(user: User, choices: dict[str, bool]) -> dict[str, bool]:
         for kind, in_app in choices.items():
             Preference.objects.update_or_create(user=user, kind=kind, defaults={"in_app": in_app})
     return enabled_kinds(user)
+
+
+def emailed_kinds(user: User) -> dict[str, bool]:
+    """Every kind that can be emailed (EMAIL_KINDS) with whether the user gets it by email."""
+    off = set(Preference.objects.filter(user=user, email=False).values_list("kind", flat=True))
+    return {kind: kind not in off for kind in EMAIL_KINDS}
+
+
+def set_email_preferences(user: User, choices: dict[str, bool]) -> dict[str, bool]:
+    """Turn the email of kinds on or off; kinds not in `choices` keep their setting. Only the
+    EMAIL_KINDS are ever emailed: another kind is a ValueError."""
+    unknown = sorted(set(choices) - set(EMAIL_KINDS))
+    if unknown:
+        raise ValueError(f"Kinds that are never emailed: {', '.join(unknown)}")
+    with transaction.atomic():
+        for kind, email in choices.items():
+            Preference.objects.update_or_create(user=user, kind=kind, defaults={"email": email})
+    return emailed_kinds(user)
 
 
 def prune(older_than: timedelta, *, dry_run: bool = False) -> dict[str, int]:

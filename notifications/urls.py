@@ -14,4 +14,5 @@ page_urlpatterns = [
     path("notifications/read/", views.mark_read, name="notification_read"),
     path("notifications/delete/", views.delete, name="notification_delete"),
     path("notifications/preferences/", views.preferences, name="notification_preferences"),
+    path("notifications/unsubscribe/<str:token>/", views.unsubscribe, name="notification_unsubscribe"),
 ]

@@ -1,15 +1,19 @@
-"""The notifications pages: the list with mark-read and clear-all, and the preferences."""
+"""The notifications pages: the list with mark-read and clear-all, the preferences, and the
+unsubscribe page of digest emails."""
 
 from http import HTTPStatus
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
-from . import services
+from . import digests, services
 from .forms import MarkReadForm, PreferencesForm
 from .models import Notification
 
@@ -60,10 +64,40 @@ def delete(request):
 
 @login_required
 def preferences(request):
-    form = PreferencesForm(request.POST or None, enabled=services.enabled_kinds(request.user))
+    form = PreferencesForm(
+        request.POST or None, enabled=services.enabled_kinds(request.user), emailed=services.emailed_kinds(request.user)
+    )
     if request.method == "POST" and form.is_valid():
-        services.set_preferences(request.user, form.cleaned_data)
+        with transaction.atomic():
+            services.set_preferences(request.user, form.in_app_choices())
+            services.set_email_preferences(request.user, form.email_choices())
         messages.success(request, "Saved your notification preferences.")
         return redirect("notification_preferences")
     status = HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK
-    return render(request, "notifications/preferences.html", {"form": form}, status=status)
+    context = {
+        "form": form,
+        "delay": digests.humane(settings.EMAIL_DIGEST_DELAY),
+        "period": digests.humane(settings.EMAIL_DIGEST_PERIOD),
+    }
+    return render(request, "notifications/preferences.html", context, status=status)
+
+
+# The signed token in the address is this page's only credential: no session is used, so there
+# is nothing for a cross-site request to ride on, and mail providers' RFC 8058 one-click POST
+# (`List-Unsubscribe=One-Click`, from their servers) carries no CSRF token.
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def unsubscribe(request, token):
+    """The link of a digest email, signed in or not: GET asks (mail scanners open links), POST
+    (the page's button, or the one-click POST) turns the emails off."""
+    try:
+        user, kind = digests.read_unsubscribe_token(token)
+    except digests.BadUnsubscribeLink as error:
+        context = {"invalid": True, "expired": error.expired, "max_age_days": digests.UNSUBSCRIBE_MAX_AGE.days}
+        return render(request, "notifications/unsubscribe.html", context, status=HTTPStatus.BAD_REQUEST)
+    topic = "what you missed (no more digest emails)" if kind == digests.ALL else digests.TOPICS[kind]
+    context = {"email": user.email, "topic": topic}
+    if request.method == "POST":
+        digests.unsubscribe(user, kind)
+        context["done"] = True
+    return render(request, "notifications/unsubscribe.html", context)

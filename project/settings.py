@@ -447,6 +447,32 @@ if (
         "EMAIL_LOOP_SLEEP_SECONDS > 0."
     )
 
+# --- Email digests of what a person missed (notifications/digests.py, docs/email.md) ---------
+def _duration(name: str, default: str):
+    from project.durations import parse_duration
+
+    try:
+        return parse_duration(env.str(name, default=default))
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
+
+
+#: How long a mention, an addition to a workflow, a reply to one's queue message or an account to
+#: reconnect stays unseen in the app before it is emailed ("15m", "1h", "2d"...).
+EMAIL_DIGEST_DELAY = _duration("EMAIL_DIGEST_DELAY", "15m")
+#: At most one digest per person per period; what comes meanwhile waits for the next one.
+EMAIL_DIGEST_PERIOD = _duration("EMAIL_DIGEST_PERIOD", "1h")
+#: Seconds `send_digests --loop` sleeps when nobody has anything due.
+EMAIL_DIGEST_LOOP_SLEEP_SECONDS = env.float("EMAIL_DIGEST_LOOP_SLEEP_SECONDS", default=30.0)
+#: Harbor's public address, for links in mail that no request starts (digests, unsubscribe
+#: links); by default the first CSRF_TRUSTED_ORIGINS entry, the address a proxy serves.
+SITE_URL = env.str("SITE_URL", default=CSRF_TRUSTED_ORIGINS[0] if CSRF_TRUSTED_ORIGINS else "http://localhost:8000")
+SITE_URL = SITE_URL.rstrip("/")
+if not SITE_URL.startswith(("https://", "http://")) or not urlsplit(SITE_URL).netloc:
+    raise ImproperlyConfigured(f"SITE_URL must be an http(s) address like https://harbor.example.com, not {SITE_URL!r}.")
+if EMAIL_DIGEST_DELAY.total_seconds() <= 0 or EMAIL_DIGEST_PERIOD.total_seconds() <= 0 or EMAIL_DIGEST_LOOP_SLEEP_SECONDS <= 0:
+    raise ImproperlyConfigured("EMAIL_DIGEST_DELAY, EMAIL_DIGEST_PERIOD and EMAIL_DIGEST_LOOP_SLEEP_SECONDS must be > 0.")
+
 # --- Health and workers (project/health, project/workers) -----------------------------------
 #: Lets monitors see /health details with ?token=...; empty means only staff see them.
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")

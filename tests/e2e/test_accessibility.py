@@ -1,12 +1,16 @@
 """Every page passes axe-core's WCAG 2 A/AA rules (labels, landmarks, contrast, …)."""
 
 import pytest
+from django.urls import reverse
+
+from notifications.digests import unsubscribe_token
+from project.accounts.models import User
 
 from .conftest import AXE, PAGES_ONLY, register
 
 pytestmark = [pytest.mark.django_db(transaction=True), PAGES_ONLY]
 
-ANONYMOUS_PAGES = ["/accounts/login/", "/accounts/register/", "/no-such-page/"]
+ANONYMOUS_PAGES = ["/accounts/login/", "/accounts/register/", "/no-such-page/", "/notifications/unsubscribe/not-a-token/"]
 USER_PAGES = [
     "/",
     "/workflows/",
@@ -21,6 +25,7 @@ USER_PAGES = [
     "/subscriptions/",
     "/subscriptions/accounts/",
     "/subscriptions/feed/",
+    "{unsubscribe}",
 ]
 
 
@@ -60,9 +65,10 @@ def test_every_page_passes_axe(server, open_browser):
     page.locator("#composer").get_by_role("button", name="Send").click()
     page.locator("#messages li").first.wait_for()
     workflow = page.url.removeprefix(server.url)
+    unsubscribe = reverse("notification_unsubscribe", args=[unsubscribe_token(User.objects.get(email="alice@example.com"))])
 
     for path in USER_PAGES:
-        path = path.format(workflow=workflow, tenant=tenant)
+        path = path.format(workflow=workflow, tenant=tenant, unsubscribe=unsubscribe)
         page.goto(f"{server.url}{path}")
         found[path] = violations(page)
     assert {path: problems for path, problems in found.items() if problems} == {}

@@ -2,7 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from notifications import services
-from notifications.models import Kind, Notification
+from notifications.models import EMAIL_KINDS, Kind, Notification
 from project.realtime.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -67,13 +67,24 @@ def test_the_list_pages_with_a_cursor(bob_api, three_for_bob):
 
 
 def test_preferences_list_every_kind_and_patch_changes_some(bob_api, bob):
-    assert bob_api.get("/api/notifications/preferences").json() == {"kinds": {kind: True for kind in Kind.values}}
+    assert bob_api.get("/api/notifications/preferences").json() == {
+        "kinds": {kind: True for kind in Kind.values},
+        "email_kinds": {kind: True for kind in EMAIL_KINDS},
+    }
     response = bob_api.patch("/api/notifications/preferences", {"kinds": {"workflow.mention": False}}, format="json")
     assert response.status_code == 200
     assert response.json()["kinds"]["workflow.mention"] is False
     assert response.json()["kinds"]["workflow.completed"] is True
     services.notify([bob], Kind.WORKFLOW_MENTION, title="muted")
     assert not Notification.objects.filter(recipient=bob).exists()
+
+
+def test_email_preferences_are_beside_the_in_app_ones_and_patch_changes_only_those_named(bob_api, bob):
+    response = bob_api.patch("/api/notifications/preferences", {"email_kinds": {"queue.reply": False}}, format="json")
+    assert response.status_code == 200
+    assert response.json()["email_kinds"] == {kind: kind != "queue.reply" for kind in EMAIL_KINDS}
+    assert all(response.json()["kinds"].values())  # still shown in the app
+    assert services.emailed_kinds(bob)["queue.reply"] is False
 
 
 @pytest.mark.parametrize(
@@ -85,6 +96,9 @@ def test_preferences_list_every_kind_and_patch_changes_some(bob_api, bob):
         ({"kinds": ["workflow.mention"]}, "kinds", None),
         # A kind outside `kinds` is a field the body does not have.
         ({"workflow.mention": False}, "workflow.mention", None),
+        # Only what a person can miss is emailed: a completed workflow never is.
+        ({"email_kinds": {"workflow.completed": False}}, "email_kinds", "workflow.completed"),
+        ({"email_kinds": {"queue.reply": "no"}}, "email_kinds", "queue.reply"),
     ],
 )
 def test_bad_preferences_are_a_400_naming_the_field_and_the_kind(bob_api, body, field, kind):
@@ -93,4 +107,4 @@ def test_bad_preferences_are_a_400_naming_the_field_and_the_kind(bob_api, body, 
     fields = response.json()["error"]["fields"]
     assert list(fields) == [field]
     if kind:
-        assert kind in fields["kinds"]
+        assert kind in fields[field]

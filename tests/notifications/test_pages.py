@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from notifications import services
-from notifications.models import Kind, Notification, Preference
+from notifications.models import EMAIL_KINDS, Kind, Notification, Preference
 
 pytestmark = pytest.mark.django_db
 
@@ -95,6 +95,21 @@ def test_preferences_page_turns_kinds_off_and_on(bob_browser, bob):
     assert 'name="workflow.mention" id="id_workflow.mention"' in bob_browser.get(PREFERENCES).content.decode()
     bob_browser.post(PREFERENCES, {kind: "on" for kind in Kind.values})
     assert all(services.enabled_kinds(bob).values())
+
+
+def test_preferences_page_has_the_email_choices_beside_the_in_app_ones(bob_browser, bob):
+    page = bob_browser.get(PREFERENCES).content.decode()
+    assert "Email me what I missed about" in page and "within 15 minutes" in page
+    # Each kind a person can miss has its email checkbox, on by default; the others have none.
+    for kind in EMAIL_KINDS:
+        assert f'name="email-{kind}" id="id_email-{kind}" checked' in page
+    assert 'name="email-workflow.completed"' not in page
+    emailed = {f"email-{kind}": "on" for kind in EMAIL_KINDS if kind != Kind.QUEUE_REPLY}
+    response = bob_browser.post(PREFERENCES, {**{kind: "on" for kind in Kind.values}, **emailed})
+    assert response.status_code == 302
+    assert services.emailed_kinds(bob) == {kind: kind != Kind.QUEUE_REPLY for kind in EMAIL_KINDS}
+    assert services.enabled_kinds(bob)[Kind.QUEUE_REPLY] is True  # still shown in Harbor
+    assert 'name="email-queue.reply" id="id_email-queue.reply">' in bob_browser.get(PREFERENCES).content.decode()
 
 
 def test_pages_need_a_login(client):

@@ -16,6 +16,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from notifications import digests
 from notifications import services as notifications
 from notifications.models import Kind
 from project.accounts import invitations
@@ -44,6 +45,7 @@ class World:
     editor_message_id: int
     template_id: str
     invitation_id: str
+    unsubscribe_token: str = ""
 
     def values(self) -> dict:
         """What a route template may name."""
@@ -58,6 +60,7 @@ class World:
             "editor_message": self.editor_message_id,
             "template": self.template_id,
             "invitation": self.invitation_id,
+            "unsubscribe_token": self.unsubscribe_token,
             "viewer_email": self.users["viewer"].email,
             "editor_email": self.users["editor"].email,
             "newcomer_email": self.users["newcomer"].email,
@@ -98,7 +101,7 @@ def world(db) -> World:
     invitation = invitations.invite(acme, owner_membership, "invitee@example.com", "member", "http://testserver")
     return World(
         users, acme.pk, workflow.pk, shared.share_token, notification.pk, editor_token.pk, account.pk, subscription.pk,
-        said.pk, template.pk, invitation.pk,
+        said.pk, template.pk, invitation.pk, digests.unsubscribe_token(users["editor"]),
     )
 
 

@@ -11,8 +11,9 @@ from .conftest import PERSONAS, client_for
 
 pytestmark = pytest.mark.django_db
 
-#: Routes outside DRF that answer scripts as well as browsers.
-NON_DRF_ROUTES = {"health", "share"}
+#: Routes outside DRF that answer scripts as well as browsers (a digest's unsubscribe link is
+#: POSTed by mail providers: RFC 8058).
+NON_DRF_ROUTES = {"health", "share", "notification_unsubscribe"}
 
 
 def expect(anonymous, outsider, non_participant, viewer, editor, initiator, staff):
@@ -91,6 +92,10 @@ MATRIX = [
     ("api-notification-read", "post", "/api/notifications/{notification}/read", None, EDITOR_ONLY),
     ("api-notifications", "delete", "/api/notifications?read=true", None, SIGNED_IN),
     ("api-notification", "delete", "/api/notifications/{notification}", None, expect(401, 404, 404, 404, 204, 404, 404)),
+    # The signed token is the credential, whoever asks (signed in as someone else, or not at all).
+    ("notification_unsubscribe", "get", "/notifications/unsubscribe/{unsubscribe_token}/", None, EVERYONE),
+    ("notification_unsubscribe", "post", "/notifications/unsubscribe/{unsubscribe_token}/", None, EVERYONE),
+    ("notification_unsubscribe", "post", "/notifications/unsubscribe/not-a-token/", None, expect(400, 400, 400, 400, 400, 400, 400)),
     ("notifications_check", "get", "/notifications/{editor_email}/check", None, EDITOR_ONLY),
     ("notifications_clear", "post", "/notifications/{editor_email}/clear", None, EDITOR_ONLY),
     ("api-subscriptions", "get", "/api/subscriptions", None, SIGNED_IN),
