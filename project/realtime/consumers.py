@@ -44,7 +44,9 @@ from django.http import Http404
 
 from . import dispatcher, fanout, layer_watch, presence
 from .models import Event
-from .services import ACCESS_CHANGED, LAYER_MESSAGE_TYPE, layer_is_cross_process, validate_group
+from .services import (
+    ACCESS_CHANGED, LAYER_MESSAGE_TYPE, layer_frames, layer_is_cross_process, layer_message, validate_group,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -265,12 +267,20 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "replay.truncated", "data": {"cursor": latest}})
             return latest
         for frame in frames:
-            await self.realtime_event({"event": frame})
+            await self.realtime_frame(frame)
         return frames[-1]["cursor"] if frames else max(after, await _latest_cursor())
 
     async def realtime_event(self, message):
-        """Channel-layer handler for ``realtime.event``; each cursor reaches the client once."""
-        frame = message["event"]
+        """Channel-layer handler for ``realtime.event`` (one frame or several of a group)."""
+        frames, was_live = layer_frames(message), self._live
+        for index, frame in enumerate(frames):
+            if was_live and not self._live:  # an access.changed among them: the rest waits for its check
+                self._held.appendleft(layer_message(frames[index:]))
+                return
+            await self.realtime_frame(frame)
+
+    async def realtime_frame(self, frame: dict) -> None:
+        """One event frame; each cursor reaches the client once."""
         cursor = frame["cursor"]
         if cursor in self._recent_set:
             return

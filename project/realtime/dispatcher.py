@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import Max
 
 from .models import Event
-from .services import layer_message
+from .services import by_group, layer_message
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Dispatcher:
 
     async def poll(self):
         ids, frames = await database_sync_to_async(_events_after)(self.floor, set(self.sent_locally))
+        found = []
         for cursor in ids:
             if cursor in self.seen:
                 continue
@@ -78,7 +79,8 @@ class Dispatcher:
                 continue
             frame = frames.get(cursor)
             if frame is not None:
-                await self.layer.group_send(frame["group"], layer_message(frame))
+                found.append(frame)
+        await self._send(found)
         self._advance_floor()
 
     def _advance_floor(self):
@@ -104,8 +106,8 @@ class Dispatcher:
         asyncio.run_coroutine_threadsafe(self._send(frames), self.loop)
 
     async def _send(self, frames):
-        for frame in frames:
-            await self.layer.group_send(frame["group"], layer_message(frame))
+        for group, group_frames in by_group(frames).items():
+            await self.layer.group_send(group, layer_message(group_frames))
 
 
 def _latest_event_id() -> int:

@@ -29,7 +29,7 @@ import logging
 import weakref
 from collections import OrderedDict
 
-from .services import LAYER_MESSAGE_TYPE
+from .services import LAYER_MESSAGE_TYPE, layer_frames
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class ProcessFanout:
     async def fan_out(self, message: dict) -> None:
         """Hand one channel-layer message to every local socket of its group."""
         if message.get("type") == LAYER_MESSAGE_TYPE:
-            group = message["event"]["group"]
+            group = layer_frames(message)[0]["group"]
         elif message.get("type") == TRANSIENT_MESSAGE_TYPE:
             group = message.get("group") or _transient_group(message)
         else:

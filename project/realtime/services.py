@@ -68,8 +68,25 @@ def publish_many(events: list[tuple[str, str, dict | None]]) -> list[Event]:
     return rows
 
 
-def layer_message(frame: dict) -> dict:
-    return {"type": LAYER_MESSAGE_TYPE, "event": frame}
+def layer_message(frames: list[dict]) -> dict:
+    """The channel-layer message carrying `frames`, all of one group, in cursor order: a batch
+    (a queue batch's 80 events to its stream) is one layer message, not one per event."""
+    if len(frames) == 1:  # the shape of one frame, as a process of the previous release reads it
+        return {"type": LAYER_MESSAGE_TYPE, "event": frames[0]}
+    return {"type": LAYER_MESSAGE_TYPE, "events": frames}
+
+
+def layer_frames(message: dict) -> list[dict]:
+    """The frames of a `layer_message`."""
+    return message["events"] if "events" in message else [message["event"]]
+
+
+def by_group(frames: list[dict]) -> dict[str, list[dict]]:
+    """`frames` per group, each group's in the order given (cursor order)."""
+    groups: dict[str, list[dict]] = {}
+    for frame in frames:
+        groups.setdefault(frame["group"], []).append(frame)
+    return groups
 
 
 def layer_is_cross_process(layer=None) -> bool:
@@ -112,19 +129,14 @@ class _LayerSender:
     CONCURRENT_GROUPS = 32
 
     def send(self, layer, frames: list[dict], timeout: float = 5.0) -> None:
-        by_group: dict[str, list[dict]] = {}
-        for frame in frames:
-            by_group.setdefault(frame["group"], []).append(frame)
-
         async def send_all():
             limit = asyncio.Semaphore(self.CONCURRENT_GROUPS)
 
-            async def send_group(group_frames):
+            async def send_group(group, group_frames):
                 async with limit:
-                    for frame in group_frames:  # in cursor order within a group
-                        await layer.group_send(frame["group"], layer_message(frame))
+                    await layer.group_send(group, layer_message(group_frames))
 
-            await asyncio.gather(*(send_group(group_frames) for group_frames in by_group.values()))
+            await asyncio.gather(*(send_group(group, group_frames) for group, group_frames in by_group(frames).items()))
 
         future = asyncio.run_coroutine_threadsafe(send_all(), self._ensure_loop())
         try:
