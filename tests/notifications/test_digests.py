@@ -59,7 +59,7 @@ def mention_bob(alice, workflow, django_capture_on_commit_callbacks, text="@**Bo
         return workflows.post_message(get_workflow_access(alice, workflow.pk), text)
 
 
-def bot_answers(bob, text="The answer is 42"):
+def bot_answers(bob, text="The answer is forty-two"):
     question = queue.post_message(bob, "What is the answer?")
     queue.make_bot(accounts.register_user("robot@example.com", PASSWORD, display_name="Robot"))
     claimed = queue.claim(question.pk, "w1")
@@ -113,7 +113,7 @@ def test_one_digest_batches_what_bob_missed_grouped_by_kind_with_links_and_unsub
         assert heading in html and heading.upper() in text
     assert text.index("MENTIONS") < text.index("ADDED TO A WORKFLOW") < text.index("REPLIES") < text.index("ACCOUNTS")
     assert "Alice mentioned you in “Launch plan”" in text and "@**Bob** can you review?" in text
-    assert "Robot replied to your message" in text and "The answer is 42" in text
+    assert "Robot replied to your message" in text and "The answer is forty-two" in text
     assert "Reconnect your Spotify account" in text
     assert f"{SITE}/workflows/{workflow.pk}/" in text and f'href="{SITE}/workflows/{workflow.pk}/"' in html
     assert f"{SITE}/subscriptions/accounts/" in text
@@ -183,7 +183,7 @@ def test_preferences_are_respected_by_email_and_in_the_app(
     age(16)
     [received] = deliver(smtp_server)
     text = parts(received)["text/plain"]
-    assert "added you" in text and "can you review" not in text and "42" not in text
+    assert "added you" in text and "can you review" not in text and "forty-two" not in text
     assert Notification.objects.get(recipient=verified_bob, kind=Kind.WORKFLOW_MENTION).email_state == EmailState.SKIPPED
 
 
