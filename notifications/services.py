@@ -185,6 +185,14 @@ def mark_read(user: User, ids: Iterable[int] | None = None) -> tuple[int, int]:
     return changed, count
 
 
+def mark_workflow_read(user: User, workflow_id: int) -> int:
+    """Reading a workflow reads what the bell said about it (a mention, being added, its
+    completion), as opening a channel does in Slack. Returns how many changed."""
+    about = Notification.objects.filter(recipient=user, read_at__isnull=True, payload__workflow_id=workflow_id)
+    ids = list(about.values_list("pk", flat=True))
+    return mark_read(user, ids)[0] if ids else 0
+
+
 def delete(user: User, ids: Iterable[int] | None = None) -> int:
     """Delete the user's notifications among `ids` (other users' ids match nothing), or without
     `ids` every one already read. Returns how many went; the user's tabs hear the unread count

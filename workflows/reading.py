@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
+from notifications import services as notifications
 from project.accounts.models import Membership, User
 from project.realtime.services import publish
 
@@ -86,6 +87,8 @@ def update_read_state(access, *, last_read_message_id=..., muted=None) -> Partic
             "read_state.updated",
             {"read_state": ReadStateSerializer(participant).data, "total_unread": total_unread(access.user)},
         )
+        if "last_read_message_id" in changes and participant.unread_count == 0:
+            notifications.mark_workflow_read(access.user, access.workflow.pk)
     return participant
 
 

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from notifications import services as notifications
 from notifications.models import Kind, Notification
 from project.accounts import invitations
 from project.accounts.context_processors import CURRENT_TENANT_SESSION_KEY
@@ -323,8 +324,11 @@ def _read_on_opening(request, access, newest):
     if access.participant is None:
         return None
     state = reading.read_state(access)
-    if request.method == "GET" and newest is not None and newest.pk > state.last_read_message_id:
-        reading.update_read_state(access, last_read_message_id=newest.pk)
+    if request.method == "GET":
+        if newest is not None and newest.pk > state.last_read_message_id:
+            reading.update_read_state(access, last_read_message_id=newest.pk)
+        else:  # nothing new, but the bell may still say "added you"
+            notifications.mark_workflow_read(request.user, access.workflow.pk)
     return state
 
 

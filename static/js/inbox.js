@@ -1,11 +1,26 @@
 // The workflow list, live (docs/realtime.md, `ws/inbox/`): a new message moves its workflow to
 // the top with its preview and, if someone else wrote it, one more unread; a workflow read in
-// another tab or device clears here too. The page is complete without this module.
+// another tab or device clears here too, and the home page's total follows. The page is
+// complete without this module.
 
 import { LiveSocket } from "./live-socket.js";
 
 const rows = document.getElementById("workflow-rows");
 const me = rows.dataset.userEmail;
+const summary = document.querySelector("[data-total-unread]"); // the home page's
+let totalUnread = Number(summary?.dataset.totalUnread ?? 0);
+
+function plural(count, word) {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
+function showTotal() {
+  if (!summary) return;
+  const workflows = rows.querySelectorAll(".workflow-row-unread").length;
+  summary.textContent = totalUnread === 0
+    ? "You are all caught up."
+    : `${plural(totalUnread, "unread message")}${workflows ? ` in ${plural(workflows, "workflow")} below` : ""}.`;
+}
 
 function rowOf(workflowId) {
   return rows.querySelector(`[data-workflow-id="${CSS.escape(String(workflowId))}"]`);
@@ -29,8 +44,10 @@ function onMessage(message) {
   time.textContent = String(message.created_at).slice(0, 16).replace("T", " ");
   if (message.sender !== me) {
     showUnread(row, Number(row.querySelector("[data-unread-count]").textContent) + 1);
+    if (row.dataset.muted !== "true") totalUnread += 1;
   }
   rows.prepend(row);
+  showTotal();
 }
 
 const socket = new LiveSocket("/ws/inbox/", {
@@ -41,6 +58,8 @@ const socket = new LiveSocket("/ws/inbox/", {
     else if (frame.type === "read_state.updated") {
       const row = rowOf(frame.data.read_state.workflow_id);
       if (row) showUnread(row, frame.data.read_state.unread_count);
+      totalUnread = frame.data.total_unread;
+      showTotal();
     }
   },
 });

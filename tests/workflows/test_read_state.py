@@ -130,3 +130,23 @@ def test_a_participant_who_left_the_tenant_has_no_read_states(api_as, workflow, 
     accounts.remove_member(acme, Membership.objects.get(tenant=acme, user=alice), erin.email)
     assert list(reading.read_states(erin)) == [] and reading.total_unread(erin) == 0
     assert api_as("editor").get("/api/read_states").json()["results"] == []
+
+
+def test_reading_a_workflow_reads_what_the_bell_said_about_it(client, api_as, workflow, bob, erin, acme, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        other = services.create_workflow(acme, bob, "Second", [(erin.email, "editor")])
+        mention = post(bob, workflow, "@**Erin** can you look?")
+        post(bob, other, "@**Erin** and here")
+
+    def unread_bells():
+        return set(Notification.objects.filter(recipient=erin, read_at__isnull=True).values_list("payload__workflow_id", "kind"))
+
+    assert unread_bells() == {(workflow.pk, "workflow.mention"), (other.pk, "workflow.mention"), (other.pk, "workflow.participant_added")}
+    # Through the API: moving the cursor to the end reads this workflow's, not the other's.
+    api_as("editor").patch(f"/api/workflows/{workflow.pk}/read_state", {"last_read_message_id": str(mention.pk)}, format="json")
+    assert unread_bells() == {(other.pk, "workflow.mention"), (other.pk, "workflow.participant_added")}
+    # Opening the page: nothing new to read there but the bell, which clears too.
+    api_as("editor").patch(f"/api/workflows/{other.pk}/read_state", {"last_read_message_id": None}, format="json")
+    client.force_login(erin)
+    assert client.get(f"/workflows/{other.pk}/").status_code == 200
+    assert unread_bells() == set()
