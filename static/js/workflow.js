@@ -134,6 +134,7 @@ function addMessage(message) {
   item.id = `m-${Number(message.id)}`;
   item.append(meta, content);
   if (message.sender === me && composer) item.append(ownActions(message));
+  else if (message.sender !== me && readStateApi) item.append(markUnreadAction(message));
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   log.hidden = false;
   noMessages.hidden = true;
@@ -153,7 +154,7 @@ function updateMessage(message) {
   if (message.deleted_at) {
     content.textContent = "This message was deleted.";
     item.classList.add("chat-message-deleted");
-    item.querySelector("[data-own-message]")?.remove();
+    for (const actions of item.querySelectorAll(".chat-actions")) actions.remove();
     item.querySelector("[data-edited]").hidden = true;
   } else {
     content.replaceChildren(...withMentions(message.content));
@@ -164,6 +165,18 @@ function updateMessage(message) {
 }
 
 // The page's own forms (they work without this module), for a message added live.
+function markUnreadAction(message) {
+  const form = element("form", "inline-form chat-actions");
+  form.method = "post";
+  form.action = `${location.pathname}read_state/`;
+  const button = element("button", "button-link", "Mark unread");
+  button.type = "submit";
+  button.name = "unread_from";
+  button.value = message.id;
+  form.append(csrfInput(), button);
+  return form;
+}
+
 function ownActions(message) {
   const actions = element("div", "chat-actions");
   actions.dataset.ownMessage = "";

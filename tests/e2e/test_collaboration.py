@@ -133,7 +133,8 @@ def test_an_edit_and_a_delete_reach_the_other_browser_live(team):
     mine = alice.locator("#messages li.chat-message").last  # the only one
     theirs = bob.locator("#messages li.chat-message").filter(has_text="Kick-of at ten")
     expect(theirs).to_be_visible(timeout=LIVE_MS)
-    expect(theirs.locator("summary, button")).to_have_count(0)  # not bob's to change
+    expect(theirs.locator("summary")).to_have_count(0)  # not bob's to change
+    expect(theirs.get_by_role("button")).to_have_text(["Mark unread"])  # but his to mark unread
 
     mine.get_by_text("Edit", exact=True).click()
     mine.get_by_label("Edit your message").fill("Kick-off at ten")
@@ -145,7 +146,15 @@ def test_an_edit_and_a_delete_reach_the_other_browser_live(team):
     mine.get_by_role("button", name="Delete").click()
     expect(edited).to_have_count(0, timeout=LIVE_MS)
     expect(bob.locator("#messages")).to_contain_text("This message was deleted.")
+    expect(bob.locator("#messages li.chat-message").last.get_by_role("button")).to_have_count(0)
     bob.screenshot(path=str(ARTIFACTS / "thread-edit-delete.png"), full_page=True)
+
+    alice.locator("#composer textarea").fill("Agenda attached")
+    alice.locator("#composer textarea").press("Enter")
+    live = bob.locator("#messages li.chat-message").filter(has_text="Agenda attached")
+    live.get_by_role("button", name="Mark unread").click()
+    expect(bob.get_by_role("status")).to_contain_text("is unread from that message on")
+    expect(bob.locator("#workflow-rows li").filter(has_text="Launch plan").locator("[data-unread]")).to_have_text("1 unread")
 
 
 def test_a_shared_file_opens_for_a_participant_and_404s_for_an_outsider(team, server, open_browser, tmp_path):
