@@ -101,12 +101,18 @@ def mark_unread_from(access, message_id) -> Participant:
     return update_read_state(access, last_read_message_id=before)
 
 
+def reachable_participants(workflow) -> QuerySet[User]:
+    """The participants who may still hear of `workflow`: a participation outlives no
+    membership, so someone who left the tenant (or was removed) is told nothing more of it."""
+    return User.objects.filter(participations__workflow=workflow, memberships__tenant_id=workflow.tenant_id)
+
+
 def mentioned_participants(workflow, author: User, content: str) -> list[User]:
     """The participants `content` mentions (`@**Display Name**` or `@**email**`), the author
     excepted. A name nobody in the workflow has mentions nobody: it reveals nothing either."""
     names = {name.strip().casefold() for name in MENTION.findall(content)}
     if not names:
         return []
-    participants = User.objects.filter(participations__workflow=workflow).exclude(pk=author.pk)
+    participants = reachable_participants(workflow).exclude(pk=author.pk)
     return [user for user in participants.only("pk", "email", "display_name")
             if user.email.casefold() in names or user.display_name.casefold() in names]

@@ -87,7 +87,7 @@ def _notify(workflow: Workflow, actor: User, kind: str, title: str, body: str = 
     thousand of them cost more than the message itself). A rolled-back change notifies nobody;
     a process that dies in between loses the notifications, never the change."""
     if recipients is None:
-        recipients = User.objects.filter(participations__workflow=workflow)
+        recipients = reading.reachable_participants(workflow)
     gone = kind == Kind.WORKFLOW_DELETED
     link = reverse("workflow_list" if gone else "workflow_detail", args=() if gone else (workflow.pk,))
     transaction.on_commit(

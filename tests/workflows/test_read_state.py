@@ -132,6 +132,18 @@ def test_a_participant_who_left_the_tenant_has_no_read_states(api_as, workflow, 
     assert api_as("editor").get("/api/read_states").json()["results"] == []
 
 
+def test_a_participant_who_left_the_tenant_is_told_nothing_more_of_its_workflows(workflow, bob, erin, victor, acme, alice, django_capture_on_commit_callbacks):
+    from project.accounts import services as accounts
+    from project.accounts.models import Membership
+
+    accounts.remove_member(acme, Membership.objects.get(tenant=acme, user=alice), erin.email)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(bob, workflow, "@**Erin** and @**Victor**: the secret numbers")
+        services.set_status(access(bob, workflow), "completed")
+    assert not Notification.objects.filter(recipient=erin).exists()
+    assert set(Notification.objects.filter(recipient=victor).values_list("kind", flat=True)) == {"workflow.mention", "workflow.completed"}
+
+
 def test_reading_a_workflow_reads_what_the_bell_said_about_it(client, api_as, workflow, bob, erin, acme, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         other = services.create_workflow(acme, bob, "Second", [(erin.email, "editor")])
