@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import ARTIFACTS, PAGES_ONLY, register
+from .conftest import ARTIFACTS, PAGES_ONLY, register, wait_live
 
 pytestmark = [pytest.mark.django_db(transaction=True), PAGES_ONLY]
 
@@ -31,6 +31,7 @@ def test_every_main_page_fits_a_phone_and_the_menu_folds(server, open_browser):
     page.goto(f"{server.url}/workflows/")
     page.get_by_label("Title").fill("A rather long workflow title that has to wrap on a phone screen")
     page.get_by_role("button", name="Create workflow").click()
+    wait_live(page)  # Enter sends once the page's module has loaded
     page.locator("#composer textarea").fill("https://example.com/" + "a-very-long-unbroken-path" * 8)
     page.locator("#composer textarea").press("Enter")
     expect(page.locator("#messages")).to_contain_text("a-very-long-unbroken-path")
