@@ -1,10 +1,11 @@
 """Shapes of the notifications API: validation and representation only. NotificationSerializer
-is a notification's one shape: REST, the `notification.created` frame and the event log."""
+is a notification's one shape: REST, the `notification.created` frame and the event log;
+`notification_data()` writes the same dict out for notify_many()."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from project.serializers import QuerySerializer, StrictSerializer
+from project.serializers import QuerySerializer, StrictSerializer, iso_utc
 
 from .models import EMAIL_KINDS, Kind, Notification
 
@@ -17,6 +18,23 @@ class NotificationSerializer(serializers.ModelSerializer):
         model = Notification
         fields = ["id", "kind", "title", "body", "link", "payload", "tenant_id", "created_at", "read_at"]
         read_only_fields = fields
+
+
+def notification_data(notification: Notification) -> dict:
+    """NotificationSerializer's shape, written out: notify_many() builds it for every reply of a
+    queue batch, where the serializer's field machinery was a tenth of the batch's CPU.
+    tests/notifications/test_notify_many.py holds the two equal."""
+    return {
+        "id": str(notification.pk),
+        "kind": notification.kind,
+        "title": notification.title,
+        "body": notification.body,
+        "link": notification.link,
+        "payload": notification.payload,
+        "tenant_id": None if notification.tenant_id is None else str(notification.tenant_id),
+        "created_at": iso_utc(notification.created_at),
+        "read_at": iso_utc(notification.read_at),
+    }
 
 
 class NotificationFilterSerializer(QuerySerializer):

@@ -19,7 +19,7 @@ from project.realtime.services import publish, publish_many
 from project.sql import bulk_insert
 
 from .models import EMAIL_KINDS, EmailState, Kind, Notification, Preference
-from .serializers import NotificationSerializer
+from .serializers import notification_data
 
 TITLE_MAX_LENGTH = Notification._meta.get_field("title").max_length
 BODY_MAX_LENGTH = 1000
@@ -108,11 +108,10 @@ def notify_many(notifications: Sequence[NewNotification]) -> list[Notification]:
     # paths (a queue completion), and any error here rolls the whole change back anyway.
     with transaction.atomic(savepoint=False):
         bulk_insert(rows)
-        shapes = NotificationSerializer(rows, many=True).data
         publish_many(
             [
-                (user_group(row.recipient_id), "notification.created", {"notification": shape, "unread": unread})
-                for (row, unread), shape in zip(chosen, shapes)
+                (user_group(row.recipient_id), "notification.created", {"notification": notification_data(row), "unread": unread})
+                for row, unread in chosen
             ]
         )
     return rows

@@ -2,6 +2,7 @@
 any app's serializers can use it without importing views."""
 
 from collections.abc import Mapping
+from datetime import UTC
 
 from rest_framework import exceptions, serializers
 
@@ -55,3 +56,13 @@ class QuerySerializer(serializers.Serializer):
         if empty:
             raise exceptions.ValidationError(empty)
         return super().to_internal_value(data)
+
+
+def iso_utc(value) -> str | None:
+    """A datetime as DRF's DateTimeField writes it in UTC (ISO 8601, `Z`), for the shapes the hot
+    paths write out instead of serializing (queue_app.serializers.message_data,
+    notifications.serializers.notification_data)."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC).isoformat()
+    return value[:-6] + "Z" if value.endswith("+00:00") else value

@@ -6,14 +6,12 @@ log. The input serializers validate Harbor's own routes at the edge, so a 400 na
 request's field (`worker_id`, `lease_seconds`, `reply`, `error`) where the services, which
 know no wire format, would name the model's."""
 
-from datetime import UTC
-
 from django.conf import settings
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from project.serializers import QuerySerializer, StrictSerializer
+from project.serializers import QuerySerializer, StrictSerializer, iso_utc
 
 from .models import COLOR, ENTITY, MAX_BATCH, MAX_PRIORITY, WORKER_ID, QueueMessage
 
@@ -43,14 +41,6 @@ class QueueMessageSerializer(serializers.Serializer):
     last_error = serializers.CharField()
 
 
-def _iso(value) -> str | None:
-    """A datetime as DRF's DateTimeField writes it in UTC (ISO 8601, `Z`)."""
-    if value is None:
-        return None
-    value = value.astimezone(UTC).isoformat()
-    return value[:-6] + "Z" if value.endswith("+00:00") else value
-
-
 def message_data(message: QueueMessage) -> dict:
     """The one JSON shape of a message (QueueMessageSerializer's): REST responses, socket frames'
     `data`, the event log. Written out rather than through the serializer: a batch builds it six
@@ -59,7 +49,7 @@ def message_data(message: QueueMessage) -> dict:
     return {
         "id": message.id,
         "tenant_id": message.tenant_id,
-        "created_at": _iso(message.created_at),
+        "created_at": iso_utc(message.created_at),
         "text": message.text,
         "username": message.username,
         "color": message.color,
@@ -69,11 +59,11 @@ def message_data(message: QueueMessage) -> dict:
         "priority": message.priority,
         "entity": message.entity,
         "claimed_by": message.claimed_by,
-        "claimed_at": _iso(message.claimed_at),
-        "lease_expires_at": _iso(message.lease_expires_at),
-        "available_at": _iso(message.available_at),
+        "claimed_at": iso_utc(message.claimed_at),
+        "lease_expires_at": iso_utc(message.lease_expires_at),
+        "available_at": iso_utc(message.available_at),
         "attempts": message.attempts,
-        "completed_at": _iso(message.completed_at),
+        "completed_at": iso_utc(message.completed_at),
         "last_error": message.last_error,
     }
 

@@ -81,3 +81,21 @@ def test_a_queryset_recipient_is_the_same_notification_to_each_of_its_users(alic
             [NewNotification(everyone, Kind.WORKFLOW_COMPLETED, "done", actor=alice), NewNotification(alice, Kind.QUEUE_REPLY, "yours")]
         )
     assert [(row.recipient_id, row.title) for row in rows] == [(bob.pk, "done"), (carol.pk, "done"), (alice.pk, "yours")]
+
+
+def test_the_written_out_shape_is_the_serializers(bob, acme):
+    """notification_data() is written out for speed: it must say exactly what the documented
+    serializer says (the schema is generated from that), read or not, with a tenant or not."""
+    from notifications.serializers import NotificationSerializer, notification_data
+
+    services.notify_many([
+        NewNotification(bob, Kind.QUEUE_REPLY, "In Acme", body="b", link="/queue/", payload={"n": [1, "x"]}, tenant_id=acme.pk),
+        NewNotification(bob, Kind.WORKFLOW_MENTION, "Nowhere"),
+    ])
+    services.mark_read(bob, [Notification.objects.get(title="Nowhere").pk])
+    rows = list(Notification.objects.filter(recipient=bob))
+    assert {row.tenant_id is None for row in rows} == {True, False} and {row.read_at is None for row in rows} == {True, False}
+    for row in rows:
+        assert notification_data(row) == dict(NotificationSerializer(row).data)
+    [event] = Event.objects.filter(type="notification.created", data__notification__title="In Acme")
+    assert event.data["notification"] == notification_data(Notification.objects.get(title="In Acme"))
