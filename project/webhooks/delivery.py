@@ -43,6 +43,7 @@ from project.accounts.models import Membership, User
 from project.realtime.models import Event
 from project.resilience import breaker
 from project.resilience.breaker import CircuitOpen
+from project.resilience.models import DependencyState
 from project.resilience.outbound import OutboundAddressRefused, guarded_session
 from project.resilience.retry import parse_retry_after
 
@@ -458,8 +459,10 @@ def webhooks_health() -> dict:
     now = timezone.now()
     counts = {status: Endpoint.objects.filter(status=status).count() for status in Endpoint.Status.values}
     failing = Endpoint.objects.filter(status=Endpoint.Status.ACTIVE, failing_since__isnull=False).count()
+    open_breakers = DependencyState.objects.filter(name__startswith="webhook.").exclude(state="closed").count()
     has_events = Exists(Event.objects.filter(tenant_id=OuterRef("tenant_id"), id__gt=OuterRef("cursor")))
     overdue = Endpoint.objects.filter(
         has_events, status=Endpoint.Status.ACTIVE, leased_until__isnull=True,
         next_attempt_at__lt=now - timedelta(seconds=OVERDUE_SECONDS)).count()
-    return {"status": "degraded" if overdue else "ok", **counts, "failing": failing, "overdue": overdue}
+    return {"status": "degraded" if overdue else "ok", **counts, "failing": failing, "open_breakers": open_breakers,
+            "overdue": overdue}

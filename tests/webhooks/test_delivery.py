@@ -222,3 +222,26 @@ def test_prune_events_keeps_what_an_active_endpoint_has_not_sent(alice, acme, re
     deliver_once()
     assert paused.types() == ["replay.truncated", "workflow.created"]
     assert paused.received[1][1]["data"]["workflow"]["title"] == "Fresh"
+
+
+def test_health_is_degraded_only_when_no_worker_takes_due_deliveries(alice, acme, receivers, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from project.health.checks import dependencies
+    from project.webhooks.delivery import webhooks_health
+
+    settings.BREAKER_FAILURE_THRESHOLD = 1
+    settings.BREAKER_OPEN_SECONDS = 60
+    dead = receivers()
+    endpoint = register(alice, acme, dead)
+    dead.stop()
+    workflows.create_workflow(acme, alice, "Nobody listens")
+    deliver_once()
+    health = webhooks_health()
+    # A tenant's dead receiver (its breaker open) is its owners' problem, not Harbor's health.
+    assert (health["status"], health["failing"], health["open_breakers"]) == ("ok", 1, 1)
+    assert endpoint.dependency not in dependencies()["breakers"] and dependencies()["status"] == "ok"
+    Endpoint.objects.filter(pk=endpoint.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    assert webhooks_health()["status"] == "degraded" and webhooks_health()["overdue"] == 1
