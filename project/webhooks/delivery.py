@@ -429,10 +429,9 @@ def _serve_in_thread(endpoint: Endpoint, upto: int) -> Served:
     try:
         return serve(endpoint, upto)
     finally:
-        if connection.vendor == "sqlite":
-            connection.close()
-        else:
-            close_old_connections()
+        # The thread's connection goes back (to psycopg's pool on PostgreSQL): a thread of the
+        # pool may sit idle for long, and an open connection there would outlive the worker.
+        connection.close()
 
 
 def deliver_once(concurrency: int | None = None) -> Served:
