@@ -296,7 +296,11 @@ def _serve_events(endpoint: Endpoint, upto: int, served: Served) -> None:
             if not progress.add(event.pk):
                 return
             continue
-        attempt = send(endpoint, str(event.pk), event_payload(event))
+        try:
+            attempt = send(endpoint, str(event.pk), event_payload(event))
+        except CircuitOpen:  # opened by another process meanwhile: keep what went through
+            progress.flush()
+            raise
         row = _row(endpoint, Delivery.Kind.EVENT, str(event.pk), event.type, event.pk, attempt)
         if not attempt.ok:
             if not progress.flush():

@@ -245,3 +245,21 @@ def test_health_is_degraded_only_when_no_worker_takes_due_deliveries(alice, acme
     assert endpoint.dependency not in dependencies()["breakers"] and dependencies()["status"] == "ok"
     Endpoint.objects.filter(pk=endpoint.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=5))
     assert webhooks_health()["status"] == "degraded" and webhooks_health()["overdue"] == 1
+
+
+def test_an_open_circuit_sends_nothing_until_its_trial(alice, acme, receivers, settings):
+    settings.BREAKER_FAILURE_THRESHOLD = 2
+    settings.BREAKER_OPEN_SECONDS = 1.0
+    receiver = receivers()
+    receiver.push(500).push(503)
+    endpoint = register(alice, acme, receiver)
+    workflows.create_workflow(acme, alice, "Flaky")
+    for _ in range(4):  # backoff is 0.05-0.2 s: without the breaker these would be attempts
+        deliver_once()
+        time.sleep(0.15)
+    assert len(receiver.attempts) == 2 and receiver.received == []
+    time.sleep(1.2)
+    deliver_once()  # the trial goes out, succeeds and closes the circuit
+    assert receiver.types() == ["workflow.created"]
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
