@@ -12,4 +12,4 @@ scenario in `bench/seed.py`), real daphne processes (`Run.daphne`), percentiles 
 """
 
 #: Benchmark modules, in the order `bin/bench` runs them.
-MODULES = ["bench.fanout", "bench.http_reads", "bench.queue", "bench.poller", "bench.mix", "bench.idle"]
+MODULES = ["bench.fanout", "bench.http_reads", "bench.queue", "bench.poller", "bench.mix", "bench.idle", "bench.webhooks"]

@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rooms", type=int, help="mix: workflows of 5 people, one socket each (default 200, --quick 20)")
     parser.add_argument("--rate", type=float, help="mix: posts per second, open-loop (default 100, --quick 20)")
     parser.add_argument("--hold", type=float, help="idle: seconds the sockets are held after connecting (default 60, --quick 10)")
+    parser.add_argument("--events", type=int, help="webhooks: events per endpoint (default 1000, --quick 200)")
     parser.add_argument("--profile", action="store_true", help="record a py-spy profile of (the first) Harbor daphne process")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/<name>.json")
     args = parser.parse_args(argv)
@@ -42,7 +43,7 @@ def main(argv=None) -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     options = {key: getattr(args, key) for key in ("sockets", "users", "rounds", "duration", "bots", "batch", "server",
-                                                  "profile", "rooms", "rate", "hold")}
+                                                  "profile", "rooms", "rate", "hold", "events")}
     failed = False
     for name in args.names or list(BENCHMARKS):
         for db in dbs:

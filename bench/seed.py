@@ -228,6 +228,44 @@ def rooms(workflows: int, participants: int, sockets_per_person: int = 1, ticket
             })
     return {"rooms": rooms}
 
+# --- bench/webhooks.py (issue 20) -----------------------------------------------------------
+
+@scenario
+def webhooks(endpoints: int, events: int, receiver_url: str, payload_file: str) -> dict:
+    """A tenant with `endpoints` webhook endpoints at `receiver_url`/e<n>, registered first (an
+    endpoint starts from now), then `events` events in the tenant (a workflow and its messages).
+    Writes to `payload_file` what each endpoint is due, in order, as JSON lines {"url",
+    "headers", "body"} signed as deliver_webhooks signs them: the plain client's work list."""
+    import time
+
+    from project.accounts import services as accounts
+    from project.accounts.models import Membership
+    from project.realtime.models import Event
+    from project.webhooks import services as webhooks
+    from project.webhooks import signing
+    from project.webhooks.payloads import event_payload
+    from workflows import services as workflows
+    from workflows.access import get_workflow_access
+
+    owner = accounts.register_user("webhooks-owner@bench.example", None, display_name="Owner")
+    tenant = accounts.create_tenant(owner, "Bench")
+    membership = Membership.objects.get(user=owner, tenant=tenant)
+    made = [webhooks.create_endpoint(membership, f"{receiver_url}/e{n}")[0] for n in range(endpoints)]
+    workflow = workflows.create_workflow(tenant, owner, "Bench")
+    access = get_workflow_access(owner, workflow.pk)
+    for n in range(events - 1):
+        workflows.post_message(access, f"message {n}")
+    rows = list(Event.objects.filter(tenant_id=tenant.pk).order_by("id"))
+    with open(payload_file, "w") as out:
+        for endpoint in made:
+            keys = webhooks.signing_secrets(endpoint)
+            for event in rows:
+                body = json.dumps(event_payload(event), separators=(",", ":"), ensure_ascii=False).encode()
+                headers = {**signing.headers(keys, str(event.pk), int(time.time()), body),
+                           "Content-Type": "application/json"}
+                out.write(json.dumps({"url": endpoint.url, "headers": headers, "body": body.decode()}) + "\n")
+    return {"endpoints": len(made), "events": len(rows), "deliveries": len(made) * len(rows)}
+
 
 if __name__ == "__main__":
     main()

@@ -15,6 +15,7 @@ class Kind(models.TextChoices):
     QUEUE_REPLY = "queue.reply", "A bot answered your message"
     SUBSCRIPTIONS_NEW_ITEMS = "subscriptions.new_items", "New items in your feed"
     SUBSCRIPTIONS_ACCOUNT_ERROR = "subscriptions.account_error", "A connected account needs attention"
+    WEBHOOK_DISABLED = "webhooks.endpoint_disabled", "A webhook endpoint was disabled"
 
 
 #: The kinds a person is emailed about when they have not seen them in the app

@@ -48,6 +48,7 @@ TAGS = {
     "notifications": "notifications",
     "queue_app": "queue",
     "subscriptions": "subscriptions",
+    "project.webhooks": "webhooks",
 }
 
 #: What each error status means, in the one error shape (`Error`), on the operations it can reach.

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "notifications",
     "queue_app",
     "subscriptions",
+    "project.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -606,6 +607,46 @@ if (
         "Queue settings: QUEUE_MESSAGE_MAX_LENGTH and QUEUE_MAX_ATTEMPTS >= 1, QUEUE_RETENTION and "
         "QUEUE_THREAD_DEPTH >= 0, 0 < QUEUE_LEASE_SECONDS <= QUEUE_MAX_LEASE_SECONDS, "
         "0 <= QUEUE_RETRY_BASE_SECONDS <= QUEUE_RETRY_CAP_SECONDS, QUEUE_PERSONAS a JSON object."
+    )
+
+# --- Webhooks (project/webhooks, docs/webhooks.md) ------------------------------------------
+#: Seconds for one delivery attempt (connect and read); the receiver should answer at once and
+#: work later.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+#: Backoff after failed attempt n (from 1): uniform in [base, min(cap, base * 2**(n-1))] (jitter).
+#: A Retry-After header (429, 503) replaces it, up to WEBHOOK_RETRY_AFTER_MAX_SECONDS.
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=5.0)
+WEBHOOK_RETRY_CAP_SECONDS = env.float("WEBHOOK_RETRY_CAP_SECONDS", default=3600.0)
+WEBHOOK_RETRY_AFTER_MAX_SECONDS = env.float("WEBHOOK_RETRY_AFTER_MAX_SECONDS", default=3600.0)
+#: An endpoint failing the same event this long is disabled and its tenant's owners notified.
+WEBHOOK_GIVE_UP_SECONDS = env.float("WEBHOOK_GIVE_UP_SECONDS", default=3 * 24 * 3600.0)
+#: How long a deliver_webhooks process owns an endpoint it took (renewed after each attempt).
+WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
+#: Endpoints one deliver_webhooks process sends to at once (one thread each).
+WEBHOOK_CONCURRENCY = env.int("WEBHOOK_CONCURRENCY", default=8)
+#: Events sent to one endpoint before it is given back for others to be served.
+WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)
+#: How long `deliver_webhooks --loop` sleeps when nothing is due.
+WEBHOOK_LOOP_SLEEP_SECONDS = env.float("WEBHOOK_LOOP_SLEEP_SECONDS", default=0.5)
+#: After a rotation the previous secret still signs this long (two signatures per request).
+WEBHOOK_SECRET_ROTATION_SECONDS = env.float("WEBHOOK_SECRET_ROTATION_SECONDS", default=24 * 3600.0)
+#: A hole in the event log's ids younger than this may be a transaction not yet committed
+#: (PostgreSQL): deliveries wait for it, so an endpoint's cursor never passes an event.
+WEBHOOK_GAP_GRACE_SECONDS = env.float("WEBHOOK_GAP_GRACE_SECONDS", default=5.0)
+#: Endpoints a tenant may register.
+WEBHOOK_MAX_ENDPOINTS_PER_TENANT = env.int("WEBHOOK_MAX_ENDPOINTS_PER_TENANT", default=20)
+if (
+    min(WEBHOOK_TIMEOUT_SECONDS, WEBHOOK_LEASE_SECONDS, WEBHOOK_LOOP_SLEEP_SECONDS, WEBHOOK_GIVE_UP_SECONDS) <= 0
+    or WEBHOOK_LEASE_SECONDS <= WEBHOOK_TIMEOUT_SECONDS
+    or not 0 <= WEBHOOK_RETRY_BASE_SECONDS <= WEBHOOK_RETRY_CAP_SECONDS
+    or min(WEBHOOK_CONCURRENCY, WEBHOOK_BATCH_SIZE, WEBHOOK_MAX_ENDPOINTS_PER_TENANT) < 1
+    or WEBHOOK_SECRET_ROTATION_SECONDS < 0
+    or WEBHOOK_GAP_GRACE_SECONDS < 0
+):
+    raise ImproperlyConfigured(
+        "Webhook settings: timeouts, lease, sleep and give-up window > 0 with the lease longer than "
+        "the timeout, 0 <= WEBHOOK_RETRY_BASE_SECONDS <= WEBHOOK_RETRY_CAP_SECONDS, concurrency, "
+        "batch size and endpoints per tenant >= 1."
     )
 
 HARBOR_VERSION = "0.1.0"

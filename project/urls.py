@@ -11,6 +11,8 @@ from queue_app.urls import api_urlpatterns as queue_api
 from queue_app.urls import page_urlpatterns as queue_pages
 from subscriptions.urls import api_urlpatterns as subscriptions_api
 from subscriptions.urls import page_urlpatterns as subscriptions_pages
+from project.webhooks.urls import api_urlpatterns as webhooks_api
+from project.webhooks.urls import page_urlpatterns as webhooks_pages
 from workflows.urls import api_urlpatterns as workflows_api
 from workflows.urls import page_urlpatterns as workflows_pages
 
@@ -24,6 +26,7 @@ api_urlpatterns = [
     *subscriptions_api,
     *queue_api,
     *notifications_api,
+    *webhooks_api,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its init script as a file of its own: the CSP allows no inline script.
     path(
@@ -44,6 +47,7 @@ urlpatterns = [
     *subscriptions_pages,
     *queue_pages,
     *notifications_pages,
+    *webhooks_pages,
 ]
 
 handler400 = "project.api.json_400"

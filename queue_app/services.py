@@ -139,17 +139,17 @@ def stream_tenant(user: User, tenant_id: str | None) -> Tenant | None:
 
 # --- Events ---------------------------------------------------------------------------------
 
-def _event(message: QueueMessage, event_type: str, reply: QueueMessage | None = None) -> tuple[str, str, dict]:
+def _event(message: QueueMessage, event_type: str, reply: QueueMessage | None = None) -> tuple[str, str, dict, str | None]:
     """An event's data is `{"message"}` (and `"reply"` for queue_message.answered), each in the one
     shape of a message, without the claim token, which is only for the claimant."""
     data = {"message": message_data(message)}
     if reply is not None:
         data["reply"] = message_data(reply)
-    return message.group, event_type, data
+    return message.group, event_type, data, message.tenant_id  # the public stream has none
 
 
 def _publish(message: QueueMessage, event_type: str) -> None:
-    publish(*_event(message, event_type))
+    publish_many([_event(message, event_type)])
 
 
 # --- Validation -----------------------------------------------------------------------------

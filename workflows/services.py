@@ -76,7 +76,8 @@ def _record(workflow: Workflow, event_type: str, actor: User, event: str, data: 
         completed_at=workflow.completed_at,
         deleted_at=workflow.deleted_at,
     )
-    publish(workflow.group, event, {"workflow": WorkflowSerializer(workflow).data, "by": actor.email, **(data or {})})
+    publish(workflow.group, event, {"workflow": WorkflowSerializer(workflow).data, "by": actor.email, **(data or {})},
+            tenant=workflow.tenant_id)
 
 
 def _notify(workflow: Workflow, actor: User, kind: str, title: str, body: str = "", recipients=None, **payload):
@@ -387,7 +388,8 @@ def push_custom_event(access: WorkflowAccess, event_type: str, data: dict) -> No
     """A client's own event, `custom.<type>`: the type is the client's, so it is a family in
     the registry rather than one name (seed 000's `/workflow/{id}/notification`)."""
     access.require("write")
-    publish(access.workflow.group, f"custom.{event_type}", {"by": access.user.email, "payload": data})
+    publish(access.workflow.group, f"custom.{event_type}", {"by": access.user.email, "payload": data},
+            tenant=access.workflow.tenant_id)
 
 
 def _posted(access: WorkflowAccess, message: Message) -> None:
@@ -395,7 +397,8 @@ def _posted(access: WorkflowAccess, message: Message) -> None:
     workflow's latest (its preview and sort key in lists) and reaches the workflow's sockets.
     Unread counts follow from the read cursors (workflows.reading): nothing per participant."""
     Workflow.objects.filter(pk=access.workflow.pk).update(last_message=message, last_activity_at=message.created_at)
-    publish(access.workflow.group, "message.created", {"message": MessageSerializer(message).data})
+    publish(access.workflow.group, "message.created", {"message": MessageSerializer(message).data},
+            tenant=access.workflow.tenant_id)
 
 
 def _require_open(workflow: Workflow) -> None:

@@ -168,7 +168,7 @@ def require_manager(actor: Membership) -> None:
 
 def _publish_membership(tenant: Tenant, event_type: str, membership: Membership, actor: User) -> None:
     data = {"tenant_id": tenant.pk, "member": MembershipSerializer(membership).data, "by": actor.email}
-    publish(tenant.group, event_type, data)
+    publish(tenant.group, event_type, data, tenant=tenant)  # the user's copy is personal: no tenant
     publish(user_group(membership.user_id), event_type, data)
 
 

@@ -7,7 +7,7 @@ from .models import Event
 class EventAdmin(admin.ModelAdmin):
     """The event log is written only by `publish()`; admins read it."""
 
-    list_display = ["id", "group", "type", "created_at"]
+    list_display = ["id", "group", "type", "tenant_id", "created_at"]
     list_filter = ["type"]
     search_fields = ["group"]
 

@@ -50,3 +50,41 @@ def is_registered(event_type: str) -> bool:
     return event_type in EVENT_TYPES or any(
         event_type.startswith(prefix) and len(event_type) > len(prefix) for prefix in EVENT_TYPE_FAMILIES
     )
+
+
+#: The event types that may leave Harbor in outgoing webhooks (project/webhooks), and only
+#: when published with a tenant (a tenant's own groups: its members, workflows, queue stream).
+#: Never the personal or protocol ones: `access.changed` (credentials), `read_state.updated`
+#: and `notification.*` (one person's), which go to user, session and credential groups.
+WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
+    "tenant_member.added",
+    "tenant_member.removed",
+    "tenant_member.updated",
+    "workflow.created",
+    "workflow.updated",
+    "workflow.completed",
+    "workflow.reopened",
+    "workflow.cancelled",
+    "workflow.deleted",
+    "participant.added",
+    "participant.removed",
+    "message.created",
+    "message.updated",
+    "message.deleted",
+    "queue_message.created",
+    "queue_message.claimed",
+    "queue_message.answered",
+    "queue_message.completed",
+    "queue_message.failed",
+    "queue_message.released",
+    "queue_message.requeued",
+    "queue_message.retried",
+)
+#: Families that may leave too: a workflow's `custom.<type>` events.
+WEBHOOK_EVENT_FAMILIES: tuple[str, ...] = ("custom.",)
+
+
+def may_leave_harbor(event_type: str) -> bool:
+    return event_type in WEBHOOK_EVENT_TYPES or any(
+        event_type.startswith(prefix) and len(event_type) > len(prefix) for prefix in WEBHOOK_EVENT_FAMILIES
+    )

@@ -10,11 +10,24 @@ class Event(models.Model):
     group = models.CharField(max_length=100)
     type = models.CharField(max_length=100)
     data = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+    #: The tenant an event of a tenant's group belongs to (its workflows, members, queue
+    #: stream), set by `publish(..., tenant=)`; null for personal groups (a user's, a session's,
+    #: a credential's) and the public queue stream. Outgoing webhooks follow it
+    #: (project/webhooks): only events with a tenant, of `WEBHOOK_EVENT_TYPES`, leave Harbor.
+    #: No database constraint: the log is append-only and pruned by age, and a deleted tenant's
+    #: endpoints go with it.
+    tenant = models.ForeignKey(
+        "accounts.Tenant", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     #: prune_events deletes by age.
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=["group", "id"], name="event_group_cursor")]
+        indexes = [
+            models.Index(fields=["group", "id"], name="event_group_cursor"),
+            #: deliver_webhooks: a tenant's events after an endpoint's cursor.
+            models.Index(fields=["tenant", "id"], name="event_tenant_cursor", condition=models.Q(tenant__isnull=False)),
+        ]
 
     def __str__(self):
         return f"#{self.pk} {self.type} → {self.group}"

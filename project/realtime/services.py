@@ -44,21 +44,30 @@ def validate_group(group: str) -> str:
     return group
 
 
-def publish(group: str, event_type: str, data: dict | None = None) -> Event:
+def publish(group: str, event_type: str, data: dict | None = None, *, tenant=None) -> Event:
     """Record `event_type` for `group` and deliver it to the group's sockets after commit.
     `data` is normalised to plain JSON first (datetimes become ISO strings), so a live frame is
-    byte for byte the frame a replay reads back from the log."""
-    return publish_many([(group, event_type, data)])[0]
+    byte for byte the frame a replay reads back from the log.
+
+    `tenant` (a Tenant or its id) is given for a tenant's groups only (its workflows, members,
+    queue stream), never for a personal group: it is what outgoing webhooks follow."""
+    return publish_many([(group, event_type, data, tenant)])[0]
 
 
-def publish_many(events: list[tuple[str, str, dict | None]]) -> list[Event]:
-    """`publish()` for several (group, type, data) events in one insert, e.g. one per recipient."""
-    for _, event_type, _ in events:
-        if not is_registered(event_type):
-            raise ValueError(f"{event_type!r} is not a registered event type (project/realtime/events.py)")
+def publish_many(events: list[tuple]) -> list[Event]:
+    """`publish()` for several (group, type, data[, tenant]) events in one insert, e.g. one per
+    recipient."""
+    for event in events:
+        if not is_registered(event[1]):
+            raise ValueError(f"{event[1]!r} is not a registered event type (project/realtime/events.py)")
     rows = [
-        Event(group=validate_group(group), type=event_type, data=json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder)))
-        for group, event_type, data in events
+        Event(
+            group=validate_group(group),
+            type=event_type,
+            data=json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder)),
+            tenant_id=getattr(tenant, "pk", tenant),
+        )
+        for group, event_type, data, tenant in (event if len(event) == 4 else (*event, None) for event in events)
     ]
     bulk_insert(rows)  # sets the ids (the cursors)
     frames = [row.as_frame() for row in rows]

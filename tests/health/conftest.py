@@ -8,7 +8,7 @@ from ..conftest import PASSWORD
 
 BUILT_IN_CHECKS = {"database", "channel_layer", "cache", "dependencies", "workers"}
 #: Checks the apps register in their AppConfig.ready().
-APP_CHECKS = {"queue", "subscriptions.spotify", "subscriptions.youtube", "mail"}
+APP_CHECKS = {"queue", "subscriptions.spotify", "subscriptions.youtube", "mail", "webhooks"}
 
 
 @pytest.fixture
