@@ -26,6 +26,7 @@ from .serializers import (
     CompletionsResultsSerializer,
     CompletionsSerializer,
     FailuresSerializer,
+    PartialsSerializer,
     ReleasesSerializer,
     claim_list_data,
     ClaimSerializer,
@@ -223,8 +224,22 @@ class FailuresView(WorkerView):
     @extend_schema(request=FailuresSerializer, responses={200: BatchResultsSerializer})
     def post(self, request):
         data = validated(FailuresSerializer, request.data)
-        failures = [services.Failure(c["id"], c["claim_token"], c["error"]) for c in data["claims"]]
+        failures = [services.Failure(c["id"], c["claim_token"], c["error"], c["permanent"], c["retry_after_seconds"],
+                                     c["deferred"]) for c in data["claims"]]
         return Response(batch_results(services.fail_many(data["worker_id"], failures)))
+
+
+class PartialsView(WorkerView):
+    """A remote bot's streamed answers so far, relayed live to the stream's sockets as
+    `streaming` frames (never stored as replies, never in the event log). Claims not held any
+    more are skipped; 204."""
+
+    @extend_schema(request=PartialsSerializer, responses={204: None})
+    def post(self, request):
+        data = validated(PartialsSerializer, request.data)
+        services.stream_partials(data["worker_id"], [services.Partial(c["id"], c["claim_token"], c["partial_text"])
+                                                     for c in data["claims"]])
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ReleasesView(WorkerView):

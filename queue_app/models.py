@@ -89,6 +89,12 @@ class QueueMessage(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    #: While a bot streams its answer: the text so far, written at most every
+    #: QUEUE_STREAM_INTERVAL_SECONDS (queue_app.services.stream_partials) so a socket that
+    #: connects mid-answer, and embedded mode's dispatcher, read it from here. Never a reply:
+    #: cleared by the completion (which writes the reply), a failure, a release or a requeue.
+    partial_text = models.TextField(blank=True)
+    partial_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["timestamp", "id"]
@@ -107,6 +113,8 @@ class QueueMessage(models.Model):
             models.Index(
                 fields=["lease_expires_at"], name="queue_processing_lease", condition=Q(status="processing")
             ),
+            # Embedded mode's dispatcher: partial answers written since its last look.
+            models.Index(fields=["partial_at"], name="queue_streaming", condition=Q(status="processing")),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(priority__lte=10), name="queue_priority_0_10"),

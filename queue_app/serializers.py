@@ -41,6 +41,9 @@ class QueueMessageSerializer(serializers.Serializer):
     attempts = serializers.IntegerField()
     completed_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField()
+    partial_text = serializers.CharField(
+        help_text="While a bot streams its answer (processing): the text so far; empty otherwise. "
+                  "Live updates come as `streaming` frames on the stream's socket.")
 
 
 def _iso(value) -> str | None:
@@ -75,6 +78,7 @@ def message_data(message: QueueMessage) -> dict:
         "attempts": message.attempts,
         "completed_at": _iso(message.completed_at),
         "last_error": message.last_error,
+        "partial_text": message.partial_text,
     }
 
 
@@ -301,6 +305,19 @@ class CompletionItemSerializer(HeldItemSerializer):
 
 class FailureItemSerializer(HeldItemSerializer):
     error = serializers.CharField(max_length=10_000, help_text="What went wrong (kept as last_error).")
+    permanent = serializers.BooleanField(
+        required=False, default=False, help_text="Asking again cannot help (a 4xx, a refusal): a dead letter at once.")
+    retry_after_seconds = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=86_400,
+        help_text="Not claimable again for this long (the provider's Retry-After), instead of the backoff.")
+    deferred = serializers.BooleanField(
+        required=False, default=False,
+        help_text="The model never ran it (an open breaker, a 429/503/529): no attempt is spent.")
+
+
+class PartialItemSerializer(HeldItemSerializer):
+    partial_text = serializers.CharField(max_length=100_000, allow_blank=True, trim_whitespace=False,
+                                         help_text="The answer's text so far (shown live, never stored as a reply).")
 
 
 class UniqueClaimsMixin:
@@ -329,3 +346,8 @@ class FailuresSerializer(UniqueClaimsMixin, StrictSerializer):
 class ReleasesSerializer(UniqueClaimsMixin, StrictSerializer):
     worker_id = _worker_id_field()
     claims = _claims_field(HeldItemSerializer())
+
+
+class PartialsSerializer(UniqueClaimsMixin, StrictSerializer):
+    worker_id = _worker_id_field()
+    claims = _claims_field(PartialItemSerializer())

@@ -15,6 +15,7 @@ api_urlpatterns = [
     path("queue/completions", api.CompletionsView.as_view(), name="api-queue-completions"),
     path("queue/failures", api.FailuresView.as_view(), name="api-queue-failures"),
     path("queue/releases", api.ReleasesView.as_view(), name="api-queue-releases"),
+    path("queue/partials", api.PartialsView.as_view(), name="api-queue-partials"),
 ]
 
 page_urlpatterns = [
