@@ -96,10 +96,6 @@ class Dispatcher:
             frames, self.transient_since[source] = await database_sync_to_async(source)(self.transient_since.get(source))
             await self._send_transient(frames)
 
-    def send_transient_soon(self, frames: list[dict]) -> None:
-        """Deliver transient frames now; callable from any thread."""
-        asyncio.run_coroutine_threadsafe(self._send_transient(frames), self.loop)
-
     async def _send_transient(self, frames):
         from .services import transient_layer_messages
 

@@ -177,8 +177,6 @@ def deliver_transient(frames: list[dict]) -> None:
     if layer_is_cross_process(layer):
         _sender.send_messages(layer, transient_layer_messages(frames))
         return
-    from .dispatcher import running_dispatcher
-
-    dispatcher = running_dispatcher()
-    if dispatcher is not None:
-        dispatcher.send_transient_soon(frames)
+    # In-memory layer: the server's dispatcher reads the state these frames carry from the
+    # database on its next poll, whichever process wrote it; sending them here too would
+    # deliver each twice, the older text after the newer.
