@@ -29,7 +29,7 @@ from django.db import close_old_connections, connection
 
 from project.resilience.http import HttpClient, HttpError
 
-from . import services
+from . import services, tenant_providers
 from .models import MAX_BATCH
 from .providers import Prompt, ProviderError, get_provider, persona_for
 from .serializers import claimed_data
@@ -377,11 +377,14 @@ class BotEngine:
 
     def _slot(self, n: int) -> None:
         provider = get_provider(self.provider_name, **self.provider_options)
+        tenants: dict = {}  # (name, config) → this slot's provider for a tenant's own settings
         try:
             while (claimed := self._todo.get()) is not None:
-                self._done.put(self._answer(provider, claimed))
+                self._done.put(self._answer(self._provider_for(claimed, provider, tenants), claimed))
         finally:
             provider.close()
+            for own in tenants.values():
+                own.close()
             # The circuit breakers behind any provider call touch the database: give this
             # thread's connection back before it ends.
             connection.close()
@@ -400,6 +403,24 @@ class BotEngine:
             return claimed, reply, None
         finally:
             close_old_connections()
+
+    def _provider_for(self, claimed: dict, default, tenants: dict):
+        """A tenant's stream is answered with the tenant's own provider when its owner set one
+        (in-process bots only: a remote bot brings its own settings); otherwise the bot's."""
+        if self.backend.remote or not claimed.get("tenant_id"):
+            return default
+        try:
+            own = tenant_providers.provider_for(claimed["tenant_id"])
+        except Exception:
+            logger.exception("queue bot: could not read the provider of tenant %s", claimed["tenant_id"])
+            return default
+        if own is None:
+            return default
+        if own not in tenants:
+            if len(tenants) >= 32:  # a bounded cache of SDK clients per slot
+                tenants.pop(next(iter(tenants))).close()
+            tenants[own] = get_provider(own[0], config=own[1])
+        return tenants[own]
 
     def _streamer(self, claimed: dict):
         """The `on_text` of one answer: hands the text so far to Harbor at most every

@@ -351,3 +351,39 @@ class ReleasesSerializer(UniqueClaimsMixin, StrictSerializer):
 class PartialsSerializer(UniqueClaimsMixin, StrictSerializer):
     worker_id = _worker_id_field()
     claims = _claims_field(PartialItemSerializer())
+
+
+# --- A tenant's own provider ------------------------------------------------------------------
+
+class TenantProviderSerializer(serializers.Serializer):
+    """A tenant's provider settings as its owners see them: never the key, only its last four."""
+
+    tenant_id = serializers.CharField()
+    provider = serializers.ChoiceField(choices=["openai", "anthropic", "ollama"])
+    model = serializers.CharField()
+    base_url = serializers.CharField(help_text="The SDK's base_url; empty: the provider's own.")
+    has_api_key = serializers.BooleanField()
+    api_key_last4 = serializers.CharField(help_text="The saved key's last four characters, or empty.")
+    updated_at = serializers.DateTimeField()
+
+
+def tenant_provider_data(row) -> dict:
+    return {"tenant_id": row.tenant_id, "provider": row.provider, "model": row.model, "base_url": row.base_url,
+            "has_api_key": bool(row.api_key_encrypted), "api_key_last4": row.api_key_last4,
+            "updated_at": _iso(row.updated_at)}
+
+
+class TenantProviderInputSerializer(StrictSerializer):
+    provider = serializers.ChoiceField(choices=["openai", "anthropic", "ollama"])
+    model = serializers.CharField(max_length=100)
+    base_url = serializers.CharField(max_length=500, required=False, default="", allow_blank=True,
+                                     help_text="With /v1 for OpenAI-compatible servers; empty: the provider's own.")
+    api_key = serializers.CharField(max_length=500, required=False, allow_null=True, default=None, allow_blank=True,
+                                    trim_whitespace=False, write_only=True,
+                                    help_text="Omitted or null: keep the saved key; empty: remove it. Never returned.")
+
+
+class ConnectionTestSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    reply = serializers.CharField(allow_null=True)
+    error = serializers.CharField(allow_null=True, help_text="The provider's own error message.")

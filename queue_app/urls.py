@@ -16,6 +16,9 @@ api_urlpatterns = [
     path("queue/failures", api.FailuresView.as_view(), name="api-queue-failures"),
     path("queue/releases", api.ReleasesView.as_view(), name="api-queue-releases"),
     path("queue/partials", api.PartialsView.as_view(), name="api-queue-partials"),
+    path("tenants/<str:tenant_id>/queue_provider", api.TenantProviderView.as_view(), name="api-tenant-queue-provider"),
+    path("tenants/<str:tenant_id>/queue_provider/test", api.TenantProviderTestView.as_view(),
+         name="api-tenant-queue-provider-test"),
 ]
 
 page_urlpatterns = [
