@@ -24,4 +24,5 @@ api_urlpatterns = [
 page_urlpatterns = [
     path("queue/", views.stream_page, name="queue_stream"),
     path("queue/bots/", views.bot_presence, name="queue_bots"),
+    path("tenants/<str:tenant_id>/queue_provider/", views.tenant_provider_page, name="queue_tenant_provider"),
 ]

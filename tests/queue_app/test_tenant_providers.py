@@ -129,3 +129,19 @@ def test_rotate_token_keys_reencrypts_tenants_keys(alice, acme, settings, open_n
     settings.FIELD_ENCRYPTION_KEYS = [new]
     tenant_providers._cache.clear()
     assert tenant_providers.provider_for(acme.pk)[1].api_key == ALICE_KEY
+
+
+@pytest.mark.django_db
+def test_the_owner_sets_it_on_its_page_and_the_key_is_never_shown_again(alice, acme, bob, client, open_network):
+    client.force_login(alice)
+    page = f"/tenants/{acme.pk}/queue_provider/"
+    assert client.get(f"/tenants/{acme.pk}/").content.decode().count(page) == 1
+    saved = client.post(page, {"save": "1", "provider": "openai", "model": "gpt-acme", "base_url": "",
+                               "api_key": ALICE_KEY})
+    assert saved.status_code == 302
+    html = client.get(page).content.decode()
+    assert "…wxyz" in html and "gpt-acme" in html and ALICE_KEY not in html and "Test connection" in html
+    bad = client.post(page, {"save": "1", "provider": "openai", "model": "", "api_key": ""})
+    assert bad.status_code == 400 and ALICE_KEY not in bad.content.decode()
+    client.force_login(bob)
+    assert client.get(page).status_code == 403
