@@ -16,7 +16,7 @@ from queue_app.bot import BotEngine
 from queue_app.models import QueueMessage
 
 from ..realtime.sockets import open_ready_socket, session_headers
-from .model_server import anthropic_error, model_server, openai_answer, openai_error, openai_stream  # noqa: F401
+from .model_server import anthropic_error, model_server, openai_error, openai_stream  # noqa: F401
 
 
 @pytest.fixture
@@ -149,3 +149,24 @@ async def test_a_streamed_reply_reaches_the_socket_in_several_frames_before_it_i
     assert partials == sorted(partials, key=len) and "Buy the ticket, take the ride.".startswith(partials[-1])
     assert "cursor" not in next(f for f in frames if f["type"] == "streaming")  # not in the replayable log
     assert frames[-1]["data"]["reply"]["text"] == "Buy the ticket, take the ride."
+
+
+@pytest.mark.django_db
+def test_a_remote_bot_says_what_kind_of_failure_it_met(alice, client, robot):
+    dead, waiting = services.post_message(alice, "bad model"), services.post_message(alice, "rate limited")
+    claims = {m.pk: m.claim_token for m in services.claim_many("r1", 2)}
+    client.force_login(robot)
+    body = {"worker_id": "r1", "claims": [
+        {"id": dead.pk, "claim_token": claims[dead.pk], "error": "openai: HTTP 400: model_not_found", "permanent": True},
+        {"id": waiting.pk, "claim_token": claims[waiting.pk], "error": "openai: HTTP 429", "retry_after_seconds": 70,
+         "deferred": True}]}
+    response = client.post("/api/queue/failures", body, content_type="application/json")
+    assert response.status_code == 200, response.json()
+    dead.refresh_from_db()
+    waiting.refresh_from_db()
+    assert dead.status == "failed" and dead.last_error == "openai: HTTP 400: model_not_found"
+    assert waiting.status == "pending" and waiting.attempts == 0
+    assert waiting.available_at > timezone.now() + timedelta(seconds=60)
+    bad = client.post("/api/queue/failures", {"worker_id": "r1", "claims": [
+        {"id": dead.pk, "claim_token": "t", "error": "x", "retry_after_seconds": -1}]}, content_type="application/json")
+    assert bad.status_code == 400 and "retry_after_seconds" in json.dumps(bad.json())
