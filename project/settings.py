@@ -582,15 +582,26 @@ QUEUE_DEFAULT_PERSONA = env.str(
 #: The name a bot reply shows when neither the bot nor the message's entity names it.
 QUEUE_BOT_NAME = env.str("QUEUE_BOT_NAME", default="Harbor bot")
 QUEUE_ECHO_DELAY_SECONDS = env.float("QUEUE_ECHO_DELAY_SECONDS", default=0.0)
-#: Language-model providers for the bot; keys stay empty unless that provider is used.
-OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com")
+#: Language-model providers for the bot (the official SDKs, queue_app/providers.py); keys stay
+#: empty unless that provider is used. A base URL is the SDK's `base_url`: it includes `/v1`.
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com/v1")
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
 ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="https://api.anthropic.com")
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
-ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-3-5-haiku-latest")
-OLLAMA_BASE_URL = env.str("OLLAMA_BASE_URL", default="http://127.0.0.1:11434")
+#: A current model of the anthropic SDK's model list (2.16); the SDK sets `anthropic-version`.
+ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-haiku-4-5")
+#: Ollama through its OpenAI-compatible endpoint (a preset of the openai provider).
+OLLAMA_BASE_URL = env.str("OLLAMA_BASE_URL", default="http://127.0.0.1:11434/v1")
 OLLAMA_MODEL = env.str("OLLAMA_MODEL", default="llama3.2")
+#: A model call: connecting takes seconds; an answer minutes (CPU-bound or loading models).
+#: The read timeout is the longest silence between two bytes (or streamed chunks); the
+#: deadline bounds one message's whole call, resends included. The bot's lease covers it.
+QUEUE_PROVIDER_CONNECT_TIMEOUT_SECONDS = env.float("QUEUE_PROVIDER_CONNECT_TIMEOUT_SECONDS", default=10.0)
+QUEUE_PROVIDER_READ_TIMEOUT_MINUTES = env.float("QUEUE_PROVIDER_READ_TIMEOUT_MINUTES", default=5.0)
+QUEUE_PROVIDER_DEADLINE_MINUTES = env.float("QUEUE_PROVIDER_DEADLINE_MINUTES", default=9.0)
+#: A streamed answer's partial text reaches the stream page at most this often.
+QUEUE_STREAM_INTERVAL_SECONDS = env.float("QUEUE_STREAM_INTERVAL_SECONDS", default=0.25)
 #: Longest reply asked of a language model, in tokens.
 QUEUE_REPLY_MAX_TOKENS = env.int("QUEUE_REPLY_MAX_TOKENS", default=512)
 if (
@@ -601,12 +612,18 @@ if (
     or QUEUE_RETRY_BASE_SECONDS < 0
     or QUEUE_RETRY_CAP_SECONDS < QUEUE_RETRY_BASE_SECONDS
     or QUEUE_THREAD_DEPTH < 0
+    or QUEUE_PROVIDER_CONNECT_TIMEOUT_SECONDS <= 0
+    or not 0 < QUEUE_PROVIDER_READ_TIMEOUT_MINUTES <= QUEUE_PROVIDER_DEADLINE_MINUTES
+    or QUEUE_PROVIDER_DEADLINE_MINUTES * 60 + 30 > QUEUE_MAX_LEASE_SECONDS
+    or QUEUE_STREAM_INTERVAL_SECONDS <= 0
     or not isinstance(QUEUE_PERSONAS, dict)
 ):
     raise ImproperlyConfigured(
         "Queue settings: QUEUE_MESSAGE_MAX_LENGTH and QUEUE_MAX_ATTEMPTS >= 1, QUEUE_RETENTION and "
         "QUEUE_THREAD_DEPTH >= 0, 0 < QUEUE_LEASE_SECONDS <= QUEUE_MAX_LEASE_SECONDS, "
-        "0 <= QUEUE_RETRY_BASE_SECONDS <= QUEUE_RETRY_CAP_SECONDS, QUEUE_PERSONAS a JSON object."
+        "0 <= QUEUE_RETRY_BASE_SECONDS <= QUEUE_RETRY_CAP_SECONDS, QUEUE_PERSONAS a JSON object, "
+        "0 < QUEUE_PROVIDER_READ_TIMEOUT_MINUTES <= QUEUE_PROVIDER_DEADLINE_MINUTES, the deadline plus "
+        "30 s within QUEUE_MAX_LEASE_SECONDS, positive connect timeout and stream interval."
     )
 
 # --- Webhooks (project/webhooks, docs/webhooks.md) ------------------------------------------

@@ -8,16 +8,20 @@ failures, releases) need a bot or staff
 (`IsQueueWorker`); they skip the per-user throttle, as a bot's pace is set by its own
 concurrency and one bot user may run many workers."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.pagination import Cursor
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from project.accounts.access import get_membership
+from project.accounts.models import Membership
 from project.api import CursorPagination, conditional_get, exception_handler, validated
 from project.realtime.versions import list_version
 
-from . import examples, services
+from . import examples, services, tenant_providers
 from .models import stream_group
 from .serializers import (
     BatchResultsSerializer,
@@ -26,6 +30,11 @@ from .serializers import (
     CompletionsResultsSerializer,
     CompletionsSerializer,
     FailuresSerializer,
+    PartialsSerializer,
+    TenantProviderInputSerializer,
+    TenantProviderSerializer,
+    ConnectionTestSerializer,
+    tenant_provider_data,
     ReleasesSerializer,
     claim_list_data,
     ClaimSerializer,
@@ -223,8 +232,22 @@ class FailuresView(WorkerView):
     @extend_schema(request=FailuresSerializer, responses={200: BatchResultsSerializer})
     def post(self, request):
         data = validated(FailuresSerializer, request.data)
-        failures = [services.Failure(c["id"], c["claim_token"], c["error"]) for c in data["claims"]]
+        failures = [services.Failure(c["id"], c["claim_token"], c["error"], c["permanent"], c["retry_after_seconds"],
+                                     c["deferred"]) for c in data["claims"]]
         return Response(batch_results(services.fail_many(data["worker_id"], failures)))
+
+
+class PartialsView(WorkerView):
+    """A remote bot's streamed answers so far, relayed live to the stream's sockets as
+    `streaming` frames (never stored as replies, never in the event log). Claims not held any
+    more are skipped; 204."""
+
+    @extend_schema(request=PartialsSerializer, responses={204: None})
+    def post(self, request):
+        data = validated(PartialsSerializer, request.data)
+        services.stream_partials(data["worker_id"], [services.Partial(c["id"], c["claim_token"], c["partial_text"])
+                                                     for c in data["claims"]])
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ReleasesView(WorkerView):
@@ -254,3 +277,53 @@ class RetryView(APIView):
     @extend_schema(request=None, responses={200: QueueMessageSerializer, 409: OpenApiResponse(description="Not failed.")})
     def post(self, request, id):
         return Response(message_data(services.retry(id, request.user)))
+
+
+# --- A tenant's own provider (docs/queue.md) ------------------------------------------------
+
+def _owner(request, tenant_id):
+    return get_membership(request.user, tenant_id, roles=(Membership.Role.OWNER,))
+
+
+def _wire_errors(exc: DjangoValidationError) -> DjangoValidationError:
+    """The service's model fields as the request's (the key's column is `api_key_encrypted`)."""
+    if hasattr(exc, "error_dict"):
+        return DjangoValidationError({("api_key" if k == "api_key_encrypted" else k): v
+                                      for k, v in exc.message_dict.items()})
+    return exc
+
+
+class TenantProviderView(APIView):
+    """The provider, model, base URL and key that bots inside Harbor answer the tenant's stream
+    with (owners only). PUT replaces the settings (`api_key` omitted keeps the saved key);
+    DELETE returns the stream to the server's provider. The key is never returned."""
+
+    @extend_schema(responses={200: TenantProviderSerializer})  # 404: none set (the server's provider)
+    def get(self, request, tenant_id):
+        row = tenant_providers.get_settings(_owner(request, tenant_id))
+        if row is None:
+            raise Http404
+        return Response(tenant_provider_data(row))
+
+    @extend_schema(request=TenantProviderInputSerializer, responses={200: TenantProviderSerializer})
+    def put(self, request, tenant_id):
+        membership = _owner(request, tenant_id)
+        data = validated(TenantProviderInputSerializer, request.data)
+        try:
+            row = tenant_providers.set_provider(membership, **data)
+        except DjangoValidationError as exc:
+            raise _wire_errors(exc) from None
+        return Response(tenant_provider_data(row))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, tenant_id):
+        tenant_providers.remove_provider(_owner(request, tenant_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TenantProviderTestView(APIView):
+    """One real call with the saved settings: the provider's answer, or its own error."""
+
+    @extend_schema(request=None, responses={200: ConnectionTestSerializer})
+    def post(self, request, tenant_id):
+        return Response(tenant_providers.test_connection(_owner(request, tenant_id)))

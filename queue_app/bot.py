@@ -29,9 +29,9 @@ from django.db import close_old_connections, connection
 
 from project.resilience.http import HttpClient, HttpError
 
-from . import services
+from . import services, tenant_providers
 from .models import MAX_BATCH
-from .providers import Prompt, get_provider, persona_for
+from .providers import Prompt, ProviderError, get_provider, persona_for
 from .serializers import claimed_data
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,13 @@ class LocalBackend:
         return refused, [claimed_data(message) for message in following]
 
     def fail_many(self, worker, failures):
-        services.fail_many(worker, [services.Failure(c["id"], c["claim_token"], error) for c, error in failures])
+        """`failures`: [(claimed, Failed)]."""
+        services.fail_many(worker, [services.Failure(c["id"], c["claim_token"], f.error, f.permanent, f.retry_in, f.deferred)
+                                    for c, f in failures])
+
+    def stream_partials(self, worker, partials):
+        """`partials`: [(claimed, text so far)]."""
+        services.stream_partials(worker, [services.Partial(c["id"], c["claim_token"], text) for c, text in partials])
 
     def release_many(self, worker, claims):
         services.release_many(worker, [services.HeldClaim(c["id"], c["claim_token"]) for c in claims])
@@ -118,7 +124,13 @@ class HttpBackend:
 
     def fail_many(self, worker, failures):
         self._post("/api/queue/failures", {"worker_id": worker, "claims": [
-            {"id": c["id"], "claim_token": c["claim_token"], "error": error} for c, error in failures]}, idempotent=True)
+            {"id": c["id"], "claim_token": c["claim_token"], "error": f.error, "permanent": f.permanent,
+             "retry_after_seconds": f.retry_in, "deferred": f.deferred} for c, f in failures]}, idempotent=True)
+
+    def stream_partials(self, worker, partials):
+        # Not retried: the next partial (or the completion) supersedes a lost one.
+        self._post("/api/queue/partials", {"worker_id": worker, "claims": [
+            {"id": c["id"], "claim_token": c["claim_token"], "partial_text": text} for c, text in partials]})
 
     def release_many(self, worker, claims):
         self._post("/api/queue/releases", {"worker_id": worker, "claims": [
@@ -130,6 +142,27 @@ class HttpBackend:
     def done_with_thread(self):
         if hasattr(self._local, "client"):
             self._local.client.close()
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Why a slot has no answer, and what the queue should do about it (services.Failure)."""
+
+    error: str
+    permanent: bool = False
+    retry_in: float | None = None
+    deferred: bool = False
+
+    @classmethod
+    def of(cls, exc: Exception) -> "Failed":
+        text = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ProviderError):
+            # The breaker kept the call home, or the provider said it did not process it and
+            # when to come back (a 429/503/529 with Retry-After): the message waits that long,
+            # however long, and spends no attempt. Anything else is the queue's backoff.
+            held = not exc.permanent and (exc.deferred or (exc.not_processed and exc.retry_after is not None))
+            return cls(str(exc), exc.permanent, exc.retry_after if held else None, held)
+        return cls(text, bool(getattr(exc, "permanent", False)))
 
 
 @dataclass
@@ -169,7 +202,10 @@ class BotEngine:
         self.worker_prefix = worker_prefix or default_worker_prefix()
         #: One worker id for the engine: its claims are handed in together.
         self.worker = self.worker_prefix
-        self.lease_seconds = lease_seconds
+        # A claim outlives the longest model call it may wait for (QUEUE_PROVIDER_DEADLINE_MINUTES).
+        self.lease_seconds = lease_seconds if lease_seconds is not None else min(
+            settings.QUEUE_MAX_LEASE_SECONDS,
+            max(settings.QUEUE_LEASE_SECONDS, settings.QUEUE_PROVIDER_DEADLINE_MINUTES * 60 + 30))
         self.idle_seconds = idle_seconds
         self.requeue_every = requeue_every
         self.linger_seconds = linger_seconds
@@ -341,11 +377,14 @@ class BotEngine:
 
     def _slot(self, n: int) -> None:
         provider = get_provider(self.provider_name, **self.provider_options)
+        tenants: dict = {}  # (name, config) → this slot's provider for a tenant's own settings
         try:
             while (claimed := self._todo.get()) is not None:
-                self._done.put(self._answer(provider, claimed))
+                self._done.put(self._answer(self._provider_for(claimed, provider, tenants), claimed))
         finally:
             provider.close()
+            for own in tenants.values():
+                own.close()
             # The circuit breakers behind any provider call touch the database: give this
             # thread's connection back before it ends.
             connection.close()
@@ -355,15 +394,51 @@ class BotEngine:
         try:
             prompt = Prompt(persona_for(claimed.get("entity", "")), claimed.get("thread", []), claimed)
             try:
-                reply = provider.reply(prompt)[: settings.QUEUE_MESSAGE_MAX_LENGTH] or "…"
+                reply = provider.reply(prompt, on_text=self._streamer(claimed))[: settings.QUEUE_MESSAGE_MAX_LENGTH] or "…"
             except Exception as exc:
-                # The lease/retry logic decides what happens next (backoff, or a dead letter).
+                # The queue decides what happens next (backoff, a wait, or a dead letter).
                 logger.warning("queue bot: provider %s failed on %s: %s", self.provider_name, claimed["id"], exc,
                                extra={"worker": self.worker, "message_id": claimed["id"]})
-                return claimed, None, f"{type(exc).__name__}: {exc}"
+                return claimed, None, Failed.of(exc)
             return claimed, reply, None
         finally:
             close_old_connections()
+
+    def _provider_for(self, claimed: dict, default, tenants: dict):
+        """A tenant's stream is answered with the tenant's own provider when its owner set one
+        (in-process bots only: a remote bot brings its own settings); otherwise the bot's."""
+        if self.backend.remote or not claimed.get("tenant_id"):
+            return default
+        try:
+            own = tenant_providers.provider_for(claimed["tenant_id"])
+        except Exception:
+            logger.exception("queue bot: could not read the provider of tenant %s", claimed["tenant_id"])
+            return default
+        if own is None:
+            return default
+        if own not in tenants:
+            if len(tenants) >= 32:  # a bounded cache of SDK clients per slot
+                tenants.pop(next(iter(tenants))).close()
+            tenants[own] = get_provider(own[0], config=own[1])
+        return tenants[own]
+
+    def _streamer(self, claimed: dict):
+        """The `on_text` of one answer: hands the text so far to Harbor at most every
+        QUEUE_STREAM_INTERVAL_SECONDS (the last partial before the completion may be skipped:
+        the completion carries the whole reply)."""
+        last = [0.0]
+
+        def on_text(text: str) -> None:
+            now = time.monotonic()
+            if now - last[0] < settings.QUEUE_STREAM_INTERVAL_SECONDS or not text.strip():
+                return
+            last[0] = now
+            try:
+                self.backend.stream_partials(self.worker, [(claimed, text[: settings.QUEUE_MESSAGE_MAX_LENGTH])])
+            except Exception as exc:  # a lost partial costs a frame, never the answer
+                logger.info("queue bot: partial text of %s not handed in: %s", claimed["id"], exc)
+
+        return on_text
 
     def _release(self, claims: list[dict]) -> None:
         if not claims:

@@ -22,6 +22,7 @@ PENDING = {
     "attempts": 0,
     "completed_at": None,
     "last_error": "",
+    "partial_text": "",
 }
 CLAIMED = {
     **PENDING,

@@ -89,6 +89,12 @@ class QueueMessage(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    #: While a bot streams its answer: the text so far, written at most every
+    #: QUEUE_STREAM_INTERVAL_SECONDS (queue_app.services.stream_partials) so a socket that
+    #: connects mid-answer, and embedded mode's dispatcher, read it from here. Never a reply:
+    #: cleared by the completion (which writes the reply), a failure, a release or a requeue.
+    partial_text = models.TextField(blank=True)
+    partial_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["timestamp", "id"]
@@ -107,6 +113,8 @@ class QueueMessage(models.Model):
             models.Index(
                 fields=["lease_expires_at"], name="queue_processing_lease", condition=Q(status="processing")
             ),
+            # Embedded mode's dispatcher: partial answers written since its last look.
+            models.Index(fields=["partial_at"], name="queue_streaming", condition=Q(status="processing")),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(priority__lte=10), name="queue_priority_0_10"),
@@ -161,3 +169,29 @@ def load_threads(messages: list[QueueMessage], depth: int | None = None) -> None
 
 def stream_group(tenant_id: str | None) -> str:
     return f"queue.{tenant_id}" if tenant_id else f"queue.{PUBLIC_STREAM}"
+
+
+class TenantProvider(models.Model):
+    """A tenant's own language-model provider for its stream (queue_app.tenant_providers): bots
+    that run inside Harbor answer the tenant's messages with it. The API key is encrypted at
+    rest with FIELD_ENCRYPTION_KEYS (subscriptions.crypto, rotated by `rotate_token_keys`) and
+    never shown again after saving: only its last four characters."""
+
+    class Name(models.TextChoices):
+        OPENAI = "openai"
+        ANTHROPIC = "anthropic"
+        OLLAMA = "ollama"
+
+    tenant = models.OneToOneField(Tenant, primary_key=True, on_delete=models.CASCADE, related_name="queue_provider")
+    provider = models.CharField(max_length=16, choices=Name.choices)
+    model = models.CharField(max_length=100)
+    #: The SDK's base_url (with /v1 for OpenAI-compatible servers); empty: the provider's own.
+    base_url = models.URLField(max_length=500, blank=True)
+    api_key_encrypted = models.TextField(blank=True)
+    api_key_last4 = models.CharField(max_length=4, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    def __str__(self):
+        return f"{self.tenant_id}: {self.provider} {self.model}"

@@ -39,6 +39,9 @@ class QueueMessageSerializer(serializers.Serializer):
     attempts = serializers.IntegerField()
     completed_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField()
+    partial_text = serializers.CharField(
+        help_text="While a bot streams its answer (processing): the text so far; empty otherwise. "
+                  "Live updates come as `streaming` frames on the stream's socket.")
 
 
 def message_data(message: QueueMessage) -> dict:
@@ -65,6 +68,7 @@ def message_data(message: QueueMessage) -> dict:
         "attempts": message.attempts,
         "completed_at": iso_utc(message.completed_at),
         "last_error": message.last_error,
+        "partial_text": message.partial_text,
     }
 
 
@@ -329,6 +333,19 @@ def _plain_completion(item) -> dict | None:
 
 class FailureItemSerializer(HeldItemSerializer):
     error = serializers.CharField(max_length=10_000, help_text="What went wrong (kept as last_error).")
+    permanent = serializers.BooleanField(
+        required=False, default=False, help_text="Asking again cannot help (a 4xx, a refusal): a dead letter at once.")
+    retry_after_seconds = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=86_400,
+        help_text="Not claimable again for this long (the provider's Retry-After), instead of the backoff.")
+    deferred = serializers.BooleanField(
+        required=False, default=False,
+        help_text="The model never ran it (an open breaker, a 429/503/529): no attempt is spent.")
+
+
+class PartialItemSerializer(HeldItemSerializer):
+    partial_text = serializers.CharField(max_length=100_000, allow_blank=True, trim_whitespace=False,
+                                         help_text="The answer's text so far (shown live, never stored as a reply).")
 
 
 class UniqueClaimsMixin:
@@ -357,3 +374,44 @@ class FailuresSerializer(UniqueClaimsMixin, StrictSerializer):
 class ReleasesSerializer(UniqueClaimsMixin, StrictSerializer):
     worker_id = _worker_id_field()
     claims = _claims_field(HeldItemSerializer())
+
+
+class PartialsSerializer(UniqueClaimsMixin, StrictSerializer):
+    worker_id = _worker_id_field()
+    claims = _claims_field(PartialItemSerializer())
+
+
+# --- A tenant's own provider ------------------------------------------------------------------
+
+class TenantProviderSerializer(serializers.Serializer):
+    """A tenant's provider settings as its owners see them: never the key, only its last four."""
+
+    tenant_id = serializers.CharField()
+    provider = serializers.ChoiceField(choices=["openai", "anthropic", "ollama"])
+    model = serializers.CharField()
+    base_url = serializers.CharField(help_text="The SDK's base_url; empty: the provider's own.")
+    has_api_key = serializers.BooleanField()
+    api_key_last4 = serializers.CharField(help_text="The saved key's last four characters, or empty.")
+    updated_at = serializers.DateTimeField()
+
+
+def tenant_provider_data(row) -> dict:
+    return {"tenant_id": row.tenant_id, "provider": row.provider, "model": row.model, "base_url": row.base_url,
+            "has_api_key": bool(row.api_key_encrypted), "api_key_last4": row.api_key_last4,
+            "updated_at": _iso(row.updated_at)}
+
+
+class TenantProviderInputSerializer(StrictSerializer):
+    provider = serializers.ChoiceField(choices=["openai", "anthropic", "ollama"])
+    model = serializers.CharField(max_length=100)
+    base_url = serializers.CharField(max_length=500, required=False, default="", allow_blank=True,
+                                     help_text="With /v1 for OpenAI-compatible servers; empty: the provider's own.")
+    api_key = serializers.CharField(max_length=500, required=False, allow_null=True, default=None, allow_blank=True,
+                                    trim_whitespace=False, write_only=True,
+                                    help_text="Omitted or null: keep the saved key; empty: remove it. Never returned.")
+
+
+class ConnectionTestSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    reply = serializers.CharField(allow_null=True)
+    error = serializers.CharField(allow_null=True, help_text="The provider's own error message.")

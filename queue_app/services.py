@@ -336,6 +336,13 @@ class Failure:
     message_id: str
     claim_token: str
     error: str
+    #: Asking again cannot help (a 4xx, a refusal): a dead letter at once.
+    permanent: bool = False
+    #: Not claimable again for this long (a provider's Retry-After, an open breaker's wait),
+    #: however long; None: the queue's own backoff.
+    retry_in: float | None = None
+    #: The model never ran it (an open breaker, a 429/503/529 before processing): no attempt spent.
+    deferred: bool = False
 
 
 @dataclass(frozen=True)
@@ -457,7 +464,8 @@ def _claim(worker_id: str, limit: int, entities, lease: timedelta, claimant: Use
     candidate_sql, candidate_params = _candidates(limit, entities, now, message_id)
     claimed = _update_returning(
         {"status": Status.PROCESSING, "claimed_by": worker_id, "claim_token": SQL("%s || id", [secrets.token_urlsafe(16)]),
-         "claimed_at": now, "lease_expires_at": now + lease, "claimant_id": claimant.pk if claimant else None},
+         "claimed_at": now, "lease_expires_at": now + lease, "claimant_id": claimant.pk if claimant else None,
+         "partial_text": ""},
         # PostgreSQL may run an IN (… LIMIT n FOR UPDATE SKIP LOCKED) subquery more than once and
         # so claim more than n rows; ARRAY(…) runs it once, as an init plan.
         (f"id = ANY(ARRAY({candidate_sql}))" if connection.vendor == "postgresql" else f"id IN ({candidate_sql})")
@@ -539,7 +547,8 @@ def complete_many(
     with transaction.atomic():
         where, params = _held_where(worker_id, completions)
         done = {message.pk: message for message in _update_returning(
-            {"status": Status.COMPLETE, "completed_at": now, "lease_expires_at": None, "last_error": ""}, where, params,
+            {"status": Status.COMPLETE, "completed_at": now, "lease_expires_at": None, "last_error": "",
+             "partial_text": ""}, where, params,
         )}
         outcomes = {completion.message_id: Outcome(completion.message_id, done.get(completion.message_id))
                     for completion in completions}
@@ -661,6 +670,30 @@ def _after_failure(now) -> tuple[SQL, SQL]:
     return status, available
 
 
+def _failure_overrides(failures: list[Failure], now, status: SQL, available: SQL) -> tuple[SQL, SQL, SQL]:
+    """What a failure's own kind changes in `_after_failure`'s SQL: a permanent one is dead at
+    once, a deferred one spends no attempt (and is never dead for it), and a `retry_in` waits
+    that long instead of the backoff."""
+    def ids(items):
+        return [f.message_id for f in items] or [""]  # IN ('') matches no id
+
+    def in_(items):
+        return f"id IN ({', '.join(['%s'] * max(1, len(items)))})"
+
+    permanent = [f for f in failures if f.permanent]
+    deferred = [f for f in failures if f.deferred and not f.permanent]
+    waits = [f for f in failures if f.retry_in is not None and not f.permanent]
+    status = SQL(f"CASE WHEN {in_(permanent)} THEN %s WHEN {in_(deferred)} THEN %s ELSE {status.sql} END",
+                 [*ids(permanent), Status.FAILED, *ids(deferred), Status.PENDING, *status.params])
+    attempts = SQL(f"CASE WHEN {in_(deferred)} THEN attempts ELSE attempts + 1 END", ids(deferred))
+    if waits:
+        whens = " ".join(["WHEN id = %s THEN %s"] * len(waits))
+        available = SQL(f"CASE {whens} ELSE {available.sql} END",
+                        [v for f in waits for v in (f.message_id, now + timedelta(seconds=max(0.0, f.retry_in)))]
+                        + available.params)
+    return status, attempts, available
+
+
 def fail_many(worker_id: str, failures: list[Failure]) -> list[Outcome]:
     """Give claims back after failures: each pending again after a backoff, or `failed` (a dead
     letter) once it used QUEUE_MAX_ATTEMPTS attempts; one statement for the batch.
@@ -675,12 +708,15 @@ def fail_many(worker_id: str, failures: list[Failure]) -> list[Outcome]:
         errors[failure.message_id] = (failure.error or "").strip()[:ERROR_MAX] if isinstance(failure.error, str) else ""
         if not errors[failure.message_id]:
             raise ValidationError({"last_error": "Say what went wrong."})
-    status, available = _after_failure(timezone.now())
+    now = timezone.now()
+    status, available = _after_failure(now)
+    status, attempts, available = _failure_overrides(failures, now, status, available)
     cases = " ".join(["WHEN %s THEN %s"] * len(failures))
     with transaction.atomic():
         where, params = _held_where(worker_id, failures)
         done = {message.pk: message for message in _update_returning(
-            {"status": status, "attempts": SQL("attempts + 1"), "available_at": available, "lease_expires_at": None,
+            {"status": status, "attempts": attempts, "available_at": available, "lease_expires_at": None,
+             "partial_text": "",
              "last_error": SQL(f"CASE id {cases} END", [v for item in errors.items() for v in item])},
             where, params,
         )}
@@ -708,7 +744,7 @@ def release_many(worker_id: str, claims: list[HeldClaim]) -> list[Outcome]:
         where, params = _held_where(worker_id, claims)
         done = {message.pk: message for message in _update_returning(
             {"status": Status.PENDING, "lease_expires_at": None, "claimed_by": "", "claimant_id": None,
-             "available_at": timezone.now()},
+             "available_at": timezone.now(), "partial_text": ""},
             where, params,
         )}
         outcomes = {claim.message_id: Outcome(claim.message_id, done.get(claim.message_id)) for claim in claims}
@@ -724,6 +760,63 @@ def release(message_id: str, worker_id: str, claim_token: str) -> QueueMessage:
     if outcome.error:
         raise outcome.error
     return outcome.message
+
+
+@dataclass(frozen=True)
+class Partial:
+    """A streamed answer's text so far, for a claim the worker holds."""
+
+    message_id: str
+    claim_token: str
+    text: str
+
+
+STREAMING = "streaming"
+
+
+def streaming_frame(message: QueueMessage) -> dict:
+    """The ephemeral frame of a partial answer (docs/realtime.md): never in the event log; the
+    whole text so far, so a lost or repeated frame costs nothing."""
+    return {"type": STREAMING, "group": message.group,
+            "data": {"message_id": message.pk, "partial_text": message.partial_text}}
+
+
+def stream_partials(worker_id: str, partials: list[Partial]) -> list[QueueMessage]:
+    """Record the text so far of answers being streamed, on claims this worker holds (others
+    are skipped: a stale worker cannot show text under a new owner's claim), and send the
+    ephemeral frames. One statement; no event in the log. The bot calls it at most every
+    QUEUE_STREAM_INTERVAL_SECONDS per answer."""
+    from project.realtime.services import deliver_transient
+
+    worker_id = _clean_worker(worker_id)
+    _clean_batch(partials)
+    for partial in partials:
+        if not isinstance(partial.text, str) or "\x00" in partial.text:
+            raise ValidationError({"partial_text": "Text without NUL characters."})
+    cases = " ".join(["WHEN %s THEN %s"] * len(partials))
+    with transaction.atomic():
+        where, params = _held_where(worker_id, partials)
+        done = _update_returning(
+            {"partial_text": SQL(f"CASE id {cases} END", [v for p in partials
+                                                           for v in (p.message_id, p.text[: settings.QUEUE_MESSAGE_MAX_LENGTH])]),
+             "partial_at": timezone.now()},
+            where, params,
+        )
+    if done:
+        deliver_transient([streaming_frame(message) for message in done])
+    return done
+
+
+def streaming_since(since):
+    """Embedded mode's dispatcher (project/realtime/dispatcher.py): the partial answers written
+    since `since` (None: from now on), as frames, and the new `since`. Indexed (queue_streaming)."""
+    now = timezone.now()
+    if since is None:
+        return [], now
+    rows = QueueMessage.objects.filter(status=Status.PROCESSING, partial_at__gt=since).exclude(partial_text="")
+    rows = list(rows.only("id", "tenant_id", "partial_text", "partial_at").order_by("partial_at")[:200])
+    return [streaming_frame(message) for message in rows], max([now - timedelta(seconds=1), since,
+                                                                *[m.partial_at for m in rows]])
 
 
 def heartbeat(message_id: str, worker_id: str, claim_token: str, lease_seconds: float | None = None) -> QueueMessage:
@@ -802,6 +895,7 @@ def requeue_expired(batch_size: int = REQUEUE_BATCH_SIZE) -> int:
                 ),
                 attempts=F("attempts") + 1,
                 last_error="The lease expired before the worker completed.",
+                partial_text="",  # a bot that died mid-answer leaves no half reply
                 lease_expires_at=None,
                 available_at=now,
             )

@@ -15,9 +15,14 @@ api_urlpatterns = [
     path("queue/completions", api.CompletionsView.as_view(), name="api-queue-completions"),
     path("queue/failures", api.FailuresView.as_view(), name="api-queue-failures"),
     path("queue/releases", api.ReleasesView.as_view(), name="api-queue-releases"),
+    path("queue/partials", api.PartialsView.as_view(), name="api-queue-partials"),
+    path("tenants/<str:tenant_id>/queue_provider", api.TenantProviderView.as_view(), name="api-tenant-queue-provider"),
+    path("tenants/<str:tenant_id>/queue_provider/test", api.TenantProviderTestView.as_view(),
+         name="api-tenant-queue-provider-test"),
 ]
 
 page_urlpatterns = [
     path("queue/", views.stream_page, name="queue_stream"),
     path("queue/bots/", views.bot_presence, name="queue_bots"),
+    path("tenants/<str:tenant_id>/queue_provider/", views.tenant_provider_page, name="queue_tenant_provider"),
 ]

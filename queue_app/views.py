@@ -108,3 +108,64 @@ def bot_presence(request):
     """`{"online", "bots"}` for the page's indicator (queue.js polls it): bots work every
     stream, so this is the same for all of them."""
     return JsonResponse(services.bot_presence())
+
+
+# --- A tenant's own provider (owners) -------------------------------------------------------
+
+class TenantProviderForm(forms.Form):
+    provider = forms.ChoiceField(choices=[("openai", "OpenAI (or an OpenAI-compatible server)"),
+                                          ("anthropic", "Anthropic"), ("ollama", "Ollama")])
+    model = forms.CharField(max_length=100, help_text="e.g. gpt-4o-mini, claude-haiku-4-5, llama3.2")
+    base_url = forms.CharField(label="Base URL", max_length=500, required=False,
+                               help_text="Empty: the provider's own. OpenAI-compatible servers: with /v1.")
+    api_key = forms.CharField(label="API key", max_length=500, required=False, strip=False,
+                              widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+                              help_text="Leave empty to keep the saved key.")
+
+
+@login_required
+@never_cache
+def tenant_provider_page(request, tenant_id):
+    """Provider settings of the tenant's stream: save (post/redirect/get), test, remove."""
+    from django.contrib import messages
+    from django.core.exceptions import PermissionDenied
+
+    from project.accounts.access import get_membership
+    from project.accounts.models import Membership
+
+    from . import tenant_providers
+
+    membership = get_membership(request.user, tenant_id)
+    if membership.role != Membership.Role.OWNER:
+        raise PermissionDenied("Only the tenant's owners set its provider.")
+    saved = tenant_providers.get_settings(membership)
+    initial = {"provider": saved.provider, "model": saved.model, "base_url": saved.base_url} if saved else {}
+    form = TenantProviderForm(request.POST if request.method == "POST" and "save" in request.POST else None,
+                              initial=initial)
+    status, result = 200, None
+    if request.method == "POST":
+        if "remove" in request.POST:
+            tenant_providers.remove_provider(membership)
+            messages.success(request, "The stream is answered with the server's provider again.")
+            return redirect("queue_tenant_provider", tenant_id=tenant_id)
+        if "test" in request.POST:
+            try:
+                result = tenant_providers.test_connection(membership)
+            except ValidationError as exc:
+                result = {"ok": False, "reply": None, "error": " ".join(exc.messages)}
+        elif form.is_valid():
+            data = form.cleaned_data
+            try:
+                tenant_providers.set_provider(membership, provider=data["provider"], model=data["model"],
+                                              base_url=data["base_url"], api_key=data["api_key"] or None)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error("api_key" if field == "api_key_encrypted" else field, errors)
+                status = 400
+            else:
+                messages.success(request, "Provider saved.")
+                return redirect("queue_tenant_provider", tenant_id=tenant_id)
+        else:
+            status = 400
+    return render(request, "queue_app/tenant_provider.html",
+                  {"tenant": membership.tenant, "form": form, "saved": saved, "result": result}, status=status)

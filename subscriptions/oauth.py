@@ -31,7 +31,9 @@ class _ErrorResponse:
         self.status_code = error.status
 
     def json(self):
-        return json_loads(self.error.body_excerpt)
+        # The whole body: a long error (an invalid_grant with a long description) cut at the
+        # excerpt's 500 bytes is no JSON, and Authlib would read it as a transient failure.
+        return json_loads(self.error.body)
 
     def raise_for_status(self):
         raise self.error

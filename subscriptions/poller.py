@@ -336,6 +336,7 @@ class Poller:
             return budget
         provider = get_provider(account.provider)
         client = provider.api_client()
+        refreshed = False  # a 401 gets one refresh per account and poll before "reconnect"
         try:
             for subscription in subscriptions:
                 if budget <= 0:
@@ -352,11 +353,27 @@ class Poller:
                         logger.info("%s rate-limits user %s", provider.name, result.user_id,
                                     extra={"provider": provider.name, "retry_after": wait_s})
                         break
-                    if error.status == 401:
+                    if error.status == 401 and not refreshed:
+                        refreshed = True
+                        try:
+                            token = services.refresh_after_refusal(account, token)
+                        except services.NeedsReauth:
+                            break  # the refresh was refused: marked and notified
+                        except (oauth.OAuth2Error, HttpError, CircuitOpen) as refresh_error:
+                            result.failed, result.error = True, _short(refresh_error)
+                            break
+                        try:  # once more with the new token
+                            fetched = provider.fetch(client, subscription, token)
+                        except (HttpError, CircuitOpen, ProviderError) as again:
+                            error = again
+                        else:
+                            error = None
+                    if error is not None and getattr(error, "status", None) == 401:
                         poll.refused.append((account, "The provider refused the access token."))
                         break
-                    self._failed(subscription, error, poll)
-                    continue
+                    if error is not None:
+                        self._failed(subscription, error, poll)
+                        continue
                 except (CircuitOpen, ProviderError) as error:
                     self._failed(subscription, error, poll)
                     continue

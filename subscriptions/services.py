@@ -138,6 +138,22 @@ def fresh_access_token(account: ProviderAccount) -> str:
     return account.access_token
 
 
+def refresh_after_refusal(account: ProviderAccount, refused_token: str) -> str:
+    """The provider's API refused `refused_token` (401) before it expired: refresh once before
+    asking the user to reconnect. Under the row lock, as fresh_access_token; when another
+    process refreshed meanwhile, its token is used. Raises NeedsReauth when the refresh is
+    refused (the account is marked), OAuth2Error/HttpError/CircuitOpen for transient trouble."""
+    with transaction.atomic():
+        locked = ProviderAccount.objects.select_for_update().get(pk=account.pk)
+        if locked.status != ProviderAccount.Status.ACTIVE:
+            raise NeedsReauth(f"account {account.pk} is {locked.status}")
+        refused = locked.access_token == refused_token and not _refresh_locked(locked)
+    _copy_token_fields(locked, account)
+    if refused:
+        raise NeedsReauth(locked.last_error)
+    return account.access_token
+
+
 def _copy_token_fields(source: ProviderAccount, target: ProviderAccount) -> None:
     for name in ("access_token_encrypted", "refresh_token_encrypted", "expires_at", "last_refresh_at", "status",
                  "last_error", "scopes", "updated_at"):

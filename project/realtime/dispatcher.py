@@ -26,6 +26,15 @@ GAP_GRACE_SECONDS = 5.0
 BATCH_SIZE = 1000
 
 _dispatcher = None
+#: Callables `source(since) -> (frames, since)` read on every poll: transient frames (not in
+#: the log) whose state other processes write to the database, e.g. a bot's partial answer
+#: (queue_app.services.streaming_since). `since` starts as None: "from now".
+_transient_sources: list = []
+
+
+def register_transient_source(source) -> None:
+    if source not in _transient_sources:
+        _transient_sources.append(source)
 
 
 class Dispatcher:
@@ -39,6 +48,7 @@ class Dispatcher:
         self.sockets = 0
         self.task: asyncio.Task | None = None
         self.ready = asyncio.Event()
+        self.transient_since: dict = {}
 
     async def start(self):
         # Read the floor before any socket replays from the log: an event committed between
@@ -82,6 +92,15 @@ class Dispatcher:
                 found.append(frame)
         await self._send(found)
         self._advance_floor()
+        for source in list(_transient_sources):
+            frames, self.transient_since[source] = await database_sync_to_async(source)(self.transient_since.get(source))
+            await self._send_transient(frames)
+
+    async def _send_transient(self, frames):
+        from .services import transient_layer_messages
+
+        for group, message in transient_layer_messages(frames):
+            await self.layer.group_send(group, message)
 
     def _advance_floor(self):
         while self.floor + 1 in self.seen:

@@ -2,7 +2,7 @@
 a new event nobody documented fails the tests instead of reaching clients. Names are
 `<resource>.<past-tense verb>`; docs/realtime.md lists the same table (a test compares them).
 
-Frames that are never stored (`ready`, `pong`, `error`, `typing`, `presence`,
+Frames that are never stored (`ready`, `pong`, `error`, `typing`, `presence`, `streaming`,
 `replay.truncated`) are the socket protocol's, not events, and are not here."""
 
 EVENT_TYPES: dict[str, str] = {

@@ -137,6 +137,16 @@ class _LayerSender:
     #: 999 user groups: one at a time, four Redis round trips each, in the request's thread.
     CONCURRENT_GROUPS = 32
 
+    def send_messages(self, layer, messages: list[tuple[str, dict]], timeout: float = 5.0) -> None:
+        """(group, channel-layer message) pairs, sent together; failures only logged."""
+        async def send_all():
+            await asyncio.gather(*(layer.group_send(group, message) for group, message in messages))
+
+        try:
+            asyncio.run_coroutine_threadsafe(send_all(), self._ensure_loop()).result(timeout)
+        except Exception:
+            logger.warning("transient delivery failed", exc_info=True)
+
     def send(self, layer, frames: list[dict], timeout: float = 5.0) -> None:
         async def send_all():
             limit = asyncio.Semaphore(self.CONCURRENT_GROUPS)
@@ -156,3 +166,26 @@ class _LayerSender:
 
 
 _sender = _LayerSender()
+
+
+def transient_layer_messages(frames: list[dict]) -> list[tuple[str, dict]]:
+    from .presence import transient_message
+
+    return [(frame["group"], {**transient_message(frame), "group": frame["group"]}) for frame in frames]
+
+
+def deliver_transient(frames: list[dict]) -> None:
+    """Send frames that are neither stored nor replayed (`{"type", "group", "data"}`, e.g. a
+    bot's partial answer) from synchronous code. Through Redis from any process; with the
+    in-memory layer only the server process reaches its sockets: there a running dispatcher
+    sends them, and what other processes wrote reaches it through a transient source
+    (`dispatcher.register_transient_source`), which reads the state the frames carry."""
+    for frame in frames:
+        validate_group(frame["group"])
+    layer = get_channel_layer()
+    if layer_is_cross_process(layer):
+        _sender.send_messages(layer, transient_layer_messages(frames))
+        return
+    # In-memory layer: the server's dispatcher reads the state these frames carry from the
+    # database on its next poll, whichever process wrote it; sending them here too would
+    # deliver each twice, the older text after the newer.

@@ -20,6 +20,9 @@ __all__ = ["CircuitOpen", "HttpClient", "HttpError"]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 BODY_EXCERPT_MAX = 500
+#: How much of an error's body HttpError keeps whole (`body`), for callers that parse it (an
+#: OAuth error's JSON can be longer than the excerpt).
+BODY_MAX = 65_536
 
 
 class HttpError(DependencyError):
@@ -28,10 +31,12 @@ class HttpError(DependencyError):
     same request again cannot succeed."""
 
     def __init__(self, dependency: str, status: int | None, body_excerpt: str = "", *, permanent: bool,
-                 retry_after: str | None = None, reason: str = ""):
+                 retry_after: str | None = None, reason: str = "", body: str | None = None):
         self.dependency = dependency
         self.status = status
         self.body_excerpt = body_excerpt
+        #: The whole body (up to BODY_MAX), for parsing; never put in messages or logs.
+        self.body = body_excerpt if body is None else body
         self.permanent = permanent
         self.retry_after = retry_after
         # Neither the URL nor the exception text: both may carry tokens (some APIs put
@@ -111,7 +116,8 @@ class HttpClient:
                                 retry_after=response.headers.get("Retry-After"))
             # Any other 4xx: the dependency is up and answered; our request was wrong.
             breaker.record_success(self.name, elapsed_ms, trial=trial)
-            raise HttpError(self.name, status, excerpt, permanent=True)
+            raise HttpError(self.name, status, excerpt, permanent=True,
+                            body=body[:BODY_MAX].decode("utf-8", "replace"))
 
         return call_with_retry(
             attempt,

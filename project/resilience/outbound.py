@@ -30,8 +30,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-__all__ = ["OutboundAddressRefused", "address_allowed", "check_url", "guarded_httpx_client",
-           "guarded_session"]
+__all__ = ["OutboundAddressRefused", "address_allowed", "check_url", "guarded_httpx2_client",
+           "guarded_httpx_client", "guarded_session"]
 
 
 class OutboundAddressRefused(ValueError):
@@ -164,3 +164,15 @@ def guarded_httpx_client(**kwargs) -> httpx.Client:
     pool = transport._pool
     pool._network_backend = _GuardedNetworkBackend(pool._network_backend)
     return httpx.Client(transport=transport, trust_env=False, **kwargs)
+
+
+def guarded_httpx2_client(**kwargs):
+    """`guarded_httpx_client()` for SDKs built on httpx2, the httpx fork the anthropic SDK (2.x)
+    and the openai SDK (3.x) require (anthropic refuses an `httpx.Client`). Same guard, on
+    httpcore2's network backend."""
+    import httpx2
+
+    transport = httpx2.HTTPTransport()
+    pool = transport._pool
+    pool._network_backend = _GuardedNetworkBackend(pool._network_backend)
+    return httpx2.Client(transport=transport, trust_env=False, **kwargs)

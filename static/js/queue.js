@@ -62,11 +62,48 @@ function handle(frame) {
   const data = frame.data ?? {};
   if (frame.type === "replay.truncated") {
     poll();
+  } else if (frame.type === "streaming") {
+    showDraft(data.message_id, data.partial_text); // a bot's answer as it is written (never stored)
   } else if (frame.type.startsWith("queue_message.")) {
     // created, claimed, answered (with its reply), completed, failed, released, requeued, retried
     upsert(data.message);
     upsert(data.reply);
+    if (data.message && data.message.status !== "processing") removeDraft(data.message.id);
   }
+}
+
+// --- Streamed answers ----------------------------------------------------------------------
+// While a bot streams its answer, the text so far shows as a draft reply under the message,
+// like a chat product's: the AI badge, the text growing, a blinking caret. Each `streaming`
+// frame carries the whole text so far, so a lost frame costs nothing. The real reply (from
+// queue_message.answered, or polling) replaces the draft; a failure or a requeue removes it.
+function showDraft(messageId, text) {
+  const parent = document.getElementById(`m-${messageId}`);
+  if (!parent || !text) return;
+  let draft = document.getElementById(`draft-${messageId}`);
+  if (!draft) {
+    draft = element("li", "queue-message queue-message-ai queue-draft");
+    draft.id = `draft-${messageId}`;
+    draft.dataset.depth = String(Math.min(MAX_DEPTH, Number(parent.dataset.depth) + 1));
+    draft.setAttribute("aria-busy", "true");
+    const meta = element("p", "chat-meta");
+    meta.append(element("strong", "", parent.querySelector(".queue-entity")?.textContent.replace("→ ", "") || "Bot"), " ");
+    const type = element("span", "queue-type", "AI");
+    type.title = "Written by a bot";
+    meta.append(type, " ", element("span", "queue-typing", "writing…"));
+    draft.append(meta, element("p", "chat-content queue-draft-text"));
+    let next = parent.nextElementSibling;
+    while (next && Number(next.dataset.depth) > Number(parent.dataset.depth)) next = next.nextElementSibling;
+    stream.insertBefore(draft, next);
+  }
+  const atBottom = stream.scrollHeight - stream.scrollTop - stream.clientHeight < 40;
+  const body = draft.querySelector(".queue-draft-text");
+  if (text.length >= body.textContent.length) body.textContent = text; // frames may arrive late
+  if (atBottom) stream.scrollTop = stream.scrollHeight;
+}
+
+function removeDraft(messageId) {
+  document.getElementById(`draft-${messageId}`)?.remove();
 }
 
 // --- Polling fallback --------------------------------------------------------------------
@@ -175,9 +212,11 @@ function upsert(message) {
   const existing = document.getElementById(`m-${message.id}`);
   if (existing) {
     setStatus(existing, message.status);
+    if (message.status === "processing" && message.partial_text) showDraft(message.id, message.partial_text);
     return;
   }
   const parent = message.reply_to && document.getElementById(`m-${message.reply_to}`);
+  if (message.message_type === "ai" && message.reply_to) removeDraft(message.reply_to);
   if (parent && message.message_type === "ai") {
     // A bot's reply means its message is complete (polling sees replies, not status changes).
     setStatus(parent, "complete");
@@ -333,3 +372,6 @@ setTimeout(pollPresence, BOTS_POLL_MS);
 stream.scrollTop = stream.scrollHeight;
 setIndicator("connecting");
 new LiveSocket(root.dataset.wsPath, { cursor: null, onFrame: handle, onState }).connect();
+
+// A page rendered mid-answer shows the text so far at once (the message's `partial_text`).
+for (const item of stream.querySelectorAll("[data-partial]")) showDraft(item.dataset.id, item.dataset.partial);

@@ -41,6 +41,42 @@ def test_a_bots_reply_arrives_live_under_the_message(server, open_browser):
     assert items.nth(1).get_attribute("data-depth") == "1"
 
 
+def test_a_streamed_reply_grows_on_the_page_before_the_answer_arrives(server, open_browser):
+    """A model streaming its answer (the local server speaks OpenAI's SSE), a bot in another
+    process: the page shows the text so far as a draft reply, then the reply replaces it."""
+    import threading
+
+    from project.accounts.models import User
+    from queue_app import services
+    from tests.queue_app.model_server import ModelServer, openai_stream
+
+    models = ModelServer().start()
+    models.push(openai_stream(["Buy ", "the ", "ticket, ", "take ", "the ", "ride."], chunk_delay=0.5))
+    try:
+        page = open_browser()
+        register(page, server.url, "alice@example.com", "Alice")
+        page.goto(f"{server.url}/queue/")
+        wait_live(page)
+        services.post_message(User.objects.get(email="alice@example.com"), "What now?")
+        expect(page.locator("#stream li")).to_have_count(1, timeout=LIVE_MS)
+        done = {}
+        bot = threading.Thread(target=lambda: done.setdefault("result", run_manage(
+            "run_bot", "--once", "--provider", "openai", OPENAI_BASE_URL=models.url + "/v1", OPENAI_API_KEY="sk-test",
+            QUEUE_STREAM_INTERVAL_SECONDS="0.1")))
+        bot.start()
+        draft = page.locator(".queue-draft")
+        expect(draft).to_contain_text("Buy the", timeout=LIVE_MS * 6)  # run_bot starts Django first
+        expect(draft).to_contain_text("writing…")
+        page.screenshot(path=str(ARTIFACTS / "queue-streaming.png"))
+        reply = page.locator("#stream li.queue-message-ai:not(.queue-draft)")
+        expect(reply).to_contain_text("Buy the ticket, take the ride.", timeout=LIVE_MS * 3)
+        expect(draft).to_have_count(0)
+        bot.join(30)
+        assert done["result"].returncode == 0, done["result"].stderr
+    finally:
+        models.stop()
+
+
 def test_without_its_socket_the_page_polls_the_stream_from_its_cursor(server, open_browser):
     """The polling fallback: GET /api/queue/messages from the cursor the page was rendered with,
     then from each page's next_cursor, so what was posted meanwhile shows up once."""

@@ -43,13 +43,23 @@ def test_a_reply_sees_the_thread(alice, settings):
     assert [m.text for m in claimed.ancestors()] == ["one", "duke heard: one"]
 
 
-def test_a_provider_failure_marks_the_message_failed_for_the_retry_logic(alice, settings):
+def test_a_missing_key_is_a_dead_letter_at_once(alice, settings):
     settings.OPENAI_API_KEY = ""
     message = services.post_message(alice, "hello")
     stats = BotEngine(once=True, provider="openai").run()
     assert (stats.answered, stats.failed) == (0, 1)
     message.refresh_from_db()
-    assert message.status == "pending" and message.attempts == 1 and "OPENAI_API_KEY" in message.last_error
+    assert message.status == "failed" and message.attempts == 1 and "OPENAI_API_KEY" in message.last_error
+
+
+def test_a_transient_provider_failure_goes_back_to_the_queues_backoff(alice, settings):
+    settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"  # nothing listens: never sent
+    settings.OPENAI_API_KEY = "sk-test"
+    settings.RETRY_MAX_ATTEMPTS = 1
+    message = services.post_message(alice, "hello")
+    BotEngine(once=True, provider="openai").run()
+    message.refresh_from_db()
+    assert message.status == "pending" and message.attempts == 1 and "could not connect" in message.last_error
 
 
 def test_a_stopped_engine_releases_its_unstarted_claim(alice):

@@ -1,14 +1,22 @@
-"""Each provider against a fake server speaking its wire format, through the one HTTP client."""
+"""Each provider through its official SDK against a local server speaking that provider's wire
+format (JSON and SSE), reached through the SDK's own `base_url`. Durations are scaled through
+settings: a "12 s" answer is 1.2 s against timeouts a tenth of the old ones."""
 
-import json
-
+import anthropic
 import pytest
 
-from project.resilience.breaker import CircuitOpen
-from project.resilience.http import HttpError
-from queue_app.providers import Prompt, ProviderError, get_provider
+from project.resilience.breaker import snapshot
+from queue_app.providers import Prompt, ProviderConfig, ProviderError, get_provider
 
-from ..resilience.fake_server import fake_server  # noqa: F401  (fixture)
+from .model_server import (
+    anthropic_answer,
+    anthropic_error,
+    anthropic_stream,
+    model_server,  # noqa: F401  (fixture)
+    openai_answer,
+    openai_error,
+    openai_stream,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -26,87 +34,156 @@ CHAT = [
 
 
 @pytest.fixture
-def providers_at(settings, fake_server):  # noqa: F811
-    settings.OPENAI_BASE_URL = settings.ANTHROPIC_BASE_URL = settings.OLLAMA_BASE_URL = fake_server.url
+def models(settings, model_server):  # noqa: F811
+    settings.OPENAI_BASE_URL = settings.OLLAMA_BASE_URL = model_server.url + "/v1"
+    settings.ANTHROPIC_BASE_URL = model_server.url
     settings.OPENAI_API_KEY = settings.ANTHROPIC_API_KEY = "sk-test"
     settings.OPENAI_MODEL, settings.ANTHROPIC_MODEL, settings.OLLAMA_MODEL = "gpt-test", "claude-test", "llama-test"
     settings.QUEUE_REPLY_MAX_TOKENS = 100
-    settings.RETRY_MAX_ATTEMPTS = 1
-    return fake_server
-
-
-def sent(server):
-    method, path, body = server.received[-1]
-    return method, path, json.loads(body)
+    # The old per-call limits, scaled (10 s read, 30 s deadline): providers no longer use them.
+    settings.HTTP_TIMEOUT_SECONDS = (0.5, 1.0)
+    settings.RETRY_DEADLINE_SECONDS = 3.0
+    settings.QUEUE_PROVIDER_READ_TIMEOUT_MINUTES = 0.05  # 3 s
+    settings.QUEUE_PROVIDER_DEADLINE_MINUTES = 0.1
+    settings.RETRY_BASE_SECONDS = settings.RETRY_CAP_SECONDS = 0.5
+    return model_server
 
 
 def test_echo_is_deterministic_and_offline():
     assert get_provider("echo").reply(PROMPT) == "duke heard: and then?"
 
 
-def test_openai_speaks_chat_completions(providers_at):
-    providers_at.push(200, body=json.dumps({"choices": [{"message": {"role": "assistant", "content": " Onward. "}}]}).encode())
+def test_openai_speaks_chat_completions_with_max_completion_tokens(models):
+    models.push(openai_answer(" Onward. "))
     assert get_provider("openai").reply(PROMPT) == "Onward."
-    method, path, body = sent(providers_at)
-    assert (method, path) == ("POST", "/v1/chat/completions")
-    assert body == {"model": "gpt-test", "max_tokens": 100,
-                    "messages": [{"role": "system", "content": "You are Duke."}, *CHAT]}
+    [request] = models.requests
+    assert (request.method, request.path) == ("POST", "/v1/chat/completions")
+    assert request.headers["authorization"] == "Bearer sk-test"
+    assert request.json == {"model": "gpt-test", "max_completion_tokens": 100,
+                            "messages": [{"role": "system", "content": "You are Duke."}, *CHAT]}
 
 
-def test_anthropic_speaks_the_messages_api(providers_at):
-    reply = {"content": [{"type": "text", "text": "Buy the ticket, "}, {"type": "text", "text": "take the ride."}]}
-    providers_at.push(200, body=json.dumps(reply).encode())
+def test_openai_streams_the_answer_as_it_grows(models):
+    models.push(openai_stream(["Buy the ", "ticket, ", "take the ride."]))
+    seen = []
+    assert get_provider("openai").reply(PROMPT, on_text=seen.append) == "Buy the ticket, take the ride."
+    assert seen == ["Buy the ", "Buy the ticket, ", "Buy the ticket, take the ride."]
+    assert models.requests[0].json["stream"] is True
+
+
+def test_anthropic_speaks_the_messages_api_with_the_sdks_version_header(models):
+    models.push(anthropic_answer("Buy the ticket, take the ride."))
     assert get_provider("anthropic").reply(PROMPT) == "Buy the ticket, take the ride."
-    method, path, body = sent(providers_at)
-    assert (method, path) == ("POST", "/v1/messages")
-    assert body == {"model": "claude-test", "system": "You are Duke.", "messages": CHAT, "max_tokens": 100}
+    [request] = models.requests
+    assert (request.method, request.path) == ("POST", "/v1/messages")
+    # The SDK's own way of sending the key (2.x: a bearer token; 0.x: x-api-key).
+    assert request.headers.get("x-api-key") == "sk-test" or request.headers["authorization"] == "Bearer sk-test"
+    assert request.headers["anthropic-version"] == anthropic._constants.ANTHROPIC_API_VERSION
+    assert request.json == {"model": "claude-test", "system": "You are Duke.", "messages": CHAT, "max_tokens": 100}
 
 
-def test_ollama_speaks_its_chat_api(providers_at):
-    providers_at.push(200, body=json.dumps({"message": {"role": "assistant", "content": "Local answer"}, "done": True}).encode())
+def test_anthropic_streams_the_answer_as_it_grows(models):
+    models.push(anthropic_stream(["Too weird ", "to live"]))
+    seen = []
+    assert get_provider("anthropic").reply(PROMPT, on_text=seen.append) == "Too weird to live"
+    assert seen == ["Too weird ", "Too weird to live"]
+
+
+def test_ollama_is_the_openai_sdk_on_its_v1_endpoint_without_a_key(models, settings):
+    settings.OPENAI_API_KEY = ""
+    models.push(openai_answer("Local answer"))
     assert get_provider("ollama").reply(PROMPT) == "Local answer"
-    method, path, body = sent(providers_at)
-    assert (method, path) == ("POST", "/api/chat")
-    assert body["stream"] is False and body["model"] == "llama-test" and body["messages"][1:] == CHAT
+    [request] = models.requests
+    assert request.path == "/v1/chat/completions" and request.json["model"] == "llama-test"
 
 
-@pytest.mark.parametrize("name", ["openai", "anthropic", "ollama"])
-def test_a_response_of_the_wrong_shape_is_a_permanent_error(providers_at, name):
-    providers_at.push(200, body=b'{"unexpected": true}')
+def test_a_slow_answer_is_requested_once_and_delivered(models):
+    reply = openai_answer("worth the wait")
+    reply.delay = 1.2  # "12 s" against the old (scaled) 1 s read timeout and 3 s deadline
+    models.push(reply)
+    assert get_provider("openai").reply(PROMPT) == "worth the wait"
+    assert models.count == 1
+
+
+def test_a_read_timeout_is_not_resent(models, settings):
+    settings.QUEUE_PROVIDER_READ_TIMEOUT_MINUTES = 0.01  # 0.6 s
+    reply = openai_answer("too late")
+    reply.delay = 1.5
+    models.push(reply)
+    with pytest.raises(ProviderError) as raised:
+        get_provider("openai").reply(PROMPT)
+    assert not raised.value.permanent and not raised.value.not_processed
+    assert models.count == 1  # it may have run and been billed: the queue's backoff decides
+
+
+@pytest.mark.parametrize("name, error", [
+    ("openai", openai_error(400, "model_not_found", "The model `gpt-test` does not exist")),
+    ("anthropic", anthropic_error(404, "not_found_error", "model: claude-test")),
+])
+def test_a_4xx_is_permanent_with_the_providers_own_message(models, name, error):
+    models.push(error)
     with pytest.raises(ProviderError) as raised:
         get_provider(name).reply(PROMPT)
+    assert raised.value.permanent and models.count == 1
+    said = error.body["error"]["message"]
+    assert said in str(raised.value)
+    if name == "openai":
+        assert "model_not_found" in str(raised.value)
+
+
+def test_a_short_retry_after_is_waited_in_the_call(models):
+    models.push(openai_error(429, "rate_limit_exceeded", "slow down", {"Retry-After": "0.2"}), openai_answer("ok"))
+    assert get_provider("openai").reply(PROMPT) == "ok"
+    assert models.count == 2
+
+
+@pytest.mark.parametrize("name, error", [
+    ("openai", openai_error(429, "rate_limit_exceeded", "Rate limit reached", {"Retry-After": "70"})),
+    ("anthropic", anthropic_error(529, "overloaded_error", "Overloaded", {"Retry-After": "70"})),
+])
+def test_a_long_retry_after_goes_back_to_the_queue(models, name, error):
+    models.push(error)
+    with pytest.raises(ProviderError) as raised:
+        get_provider(name).reply(PROMPT)
+    assert raised.value.not_processed and raised.value.retry_after == 70 and not raised.value.permanent
+    assert models.count == 1
+
+
+def test_a_refusal_without_content_is_permanent(models):
+    models.push(anthropic_answer("", stop_reason="refusal"))
+    with pytest.raises(ProviderError, match="refused") as raised:
+        get_provider("anthropic").reply(PROMPT)
     assert raised.value.permanent
 
 
-def test_a_missing_key_fails_before_calling(providers_at, settings):
+def test_a_missing_key_fails_before_calling(models, settings):
     settings.OPENAI_API_KEY = ""
     with pytest.raises(ProviderError, match="OPENAI_API_KEY"):
         get_provider("openai").reply(PROMPT)
-    assert providers_at.count == 0
+    assert models.count == 0
 
 
-def test_a_4xx_is_permanent_and_a_5xx_temporary(providers_at):
-    providers_at.push(401, body=b'{"error": "bad key"}').push(503)
+def test_the_breaker_opens_and_then_defers_without_calling(models, settings):
+    settings.BREAKER_FAILURE_THRESHOLD = 2
+    settings.RETRY_MAX_ATTEMPTS = 1
+    models.default = anthropic_error(500, "api_error", "Internal server error")
     provider = get_provider("anthropic")
-    with pytest.raises(HttpError) as raised:
-        provider.reply(PROMPT)
-    assert raised.value.permanent and raised.value.status == 401
-    with pytest.raises(HttpError) as raised:
-        provider.reply(PROMPT)
-    assert not raised.value.permanent
-
-
-@pytest.mark.parametrize("name", ["openai", "anthropic", "ollama"])
-def test_the_breaker_opens_after_repeated_failures(providers_at, settings, name):
-    settings.BREAKER_FAILURE_THRESHOLD = 3
-    providers_at.default.status = 500
-    provider = get_provider(name, sleep=lambda s: None)
-    for _ in range(3):
-        with pytest.raises(HttpError):
+    for _ in range(2):
+        with pytest.raises(ProviderError):
             provider.reply(PROMPT)
-    with pytest.raises(CircuitOpen):
+    with pytest.raises(ProviderError) as raised:
         provider.reply(PROMPT)
-    assert providers_at.count == 3  # the open breaker kept the fourth call home
+    assert raised.value.deferred and raised.value.retry_after > 0
+    assert models.count == 2  # the open breaker kept the third call home
+    assert snapshot("anthropic")["breaker"] == "open"
+
+
+def test_a_tenants_base_url_passes_the_outbound_guard(models, settings):
+    settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = False
+    provider = get_provider("openai", config=ProviderConfig(models.url + "/v1", "sk-tenant", "m", guarded=True))
+    with pytest.raises(ProviderError, match="private or reserved") as raised:
+        provider.reply(PROMPT)
+    assert raised.value.permanent and models.count == 0
 
 
 def test_an_unknown_provider_is_refused():

@@ -126,6 +126,12 @@ MATRIX = [
     ("api-queue-completions", "post", "/api/queue/completions", {"worker_id": "w1", "claims": [{"id": "nosuchmsg0", "claim_token": "t"}]}, QUEUE_WORKER),
     ("api-queue-failures", "post", "/api/queue/failures", {"worker_id": "w1", "claims": [{"id": "nosuchmsg0", "claim_token": "t", "error": "x"}]}, QUEUE_WORKER),
     ("api-queue-releases", "post", "/api/queue/releases", {"worker_id": "w1", "claims": [{"id": "nosuchmsg0", "claim_token": "t"}]}, QUEUE_WORKER),
+    ("api-queue-partials", "post", "/api/queue/partials", {"worker_id": "w1", "claims": [{"id": "nosuchmsg0", "claim_token": "t", "partial_text": "x"}]}, expect(401, 403, 403, 403, 403, 403, 204)),
+    # A tenant's own provider: its owners only (none of these personas is one of Acme's).
+    ("api-tenant-queue-provider", "get", "/api/tenants/{tenant}/queue_provider", None, TENANT_MANAGE),
+    ("api-tenant-queue-provider", "put", "/api/tenants/{tenant}/queue_provider", {"provider": "openai", "model": "m", "api_key": "k"}, TENANT_MANAGE),
+    ("api-tenant-queue-provider", "delete", "/api/tenants/{tenant}/queue_provider", None, TENANT_MANAGE),
+    ("api-tenant-queue-provider-test", "post", "/api/tenants/{tenant}/queue_provider/test", None, TENANT_MANAGE),
     ("api-queue-message-heartbeat", "post", "/api/queue/messages/nosuchmsg0/heartbeat", {"worker_id": "w1", "claim_token": "t"}, QUEUE_WORKER_404),
     ("api-queue-message-retry", "post", "/api/queue/messages/nosuchmsg0/retry", None, QUEUE_WORKER_404),
     # Seed 002's original routes (project/original/comments.py).

@@ -304,12 +304,25 @@ def test_a_user_whose_items_cannot_be_stored_costs_only_their_own_poll(alice, bo
     assert schedule_of(bob).consecutive_failures == 0
 
 
+def test_a_401_first_tries_one_refresh_and_then_polls_with_the_new_token(alice, fake):
+    account = connect(alice, fake)  # the token is far from expiry
+    fake.add_item("spotify_show", "show1", "ep1", "2026-11-01")
+    services.add_subscription(account, "spotify_show", "show1")
+    fake.access.clear()  # the provider revoked the access token, not the grant
+    assert Poller().run_once().items_found == 1
+    assert [r["grant_type"] for r in fake.token_requests] == ["authorization_code", "refresh_token"]
+    assert ProviderAccount.objects.get(user=alice).status == "active"
+    assert not Notification.objects.filter(kind="subscriptions.account_error").exists()
+
+
 def test_a_refused_access_token_asks_the_user_to_reconnect_and_the_others_are_kept(alice, bob, fake):
     for user in (alice, bob):
         account = connect(user, fake)
         fake.add_item("spotify_show", f"show-{user.pk}", f"ep-{user.pk}", "2026-11-01")
         services.add_subscription(account, "spotify_show", f"show-{user.pk}")
     del fake.access[next(token for token, who in fake.access.items() if who == f"spotify-{alice.pk}")]
+    # ... and its refresh token too: the one refresh a 401 earns is refused.
+    del fake.refresh[next(token for token, who in fake.refresh.items() if who == f"spotify-{alice.pk}")]
     summary = Poller().run_once()
     assert (summary.users_polled, summary.items_found, summary.failures) == (2, 1, 0)
     assert ProviderAccount.objects.get(user=alice).status == "needs_reauth"

@@ -61,6 +61,20 @@ def test_invalid_grant_marks_the_account_needs_reauth_and_tells_the_user(alice, 
     assert len(refresh_grants(fake)) == 1
 
 
+@pytest.mark.django_db
+def test_a_long_invalid_grant_body_is_read_whole_and_is_permanent(alice, fake):
+    import json
+
+    fake.expires_in = 60
+    account = connect(alice, fake)
+    long_body = json.dumps({"error": "invalid_grant", "error_description": "The refresh token was revoked. " * 40})
+    assert len(long_body) > 500
+    fake.script("/token", 400, body=long_body.encode())
+    with pytest.raises(services.NeedsReauth):
+        services.fresh_access_token(account)
+    assert ProviderAccount.objects.get(pk=account.pk).status == "needs_reauth"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_users_of_one_account_refresh_it_once(alice, fake):
     fake.expires_in = 60

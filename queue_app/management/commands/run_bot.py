@@ -24,7 +24,10 @@ class Command(BaseCommand):
                             help="Only answer this entity's messages (repeatable). Default: any message.")
         parser.add_argument("--concurrency", type=int, default=1, help="Claims in flight at once.")
         parser.add_argument("--once", action="store_true", help="Answer what is claimable now, then exit.")
-        parser.add_argument("--lease-seconds", type=float, default=None, help="Default QUEUE_LEASE_SECONDS.")
+        parser.add_argument("--lease-seconds", type=float, default=None,
+                            help="Default: QUEUE_PROVIDER_DEADLINE_MINUTES plus 30 s (at least QUEUE_LEASE_SECONDS, "
+                                 "at most QUEUE_MAX_LEASE_SECONDS), so a slow answer is not claimed twice; with "
+                                 "--api-url, within the remote Harbor's QUEUE_MAX_LEASE_SECONDS.")
         parser.add_argument("--idle-seconds", type=float, default=1.0, help="Wait when nothing is claimable.")
         parser.add_argument("--api-url", default="", help="A remote Harbor, e.g. https://harbor.example.com")
         parser.add_argument("--token", default="", help="A bot user's API token (with --api-url).")

@@ -8,7 +8,7 @@ BATCH_SIZE = 500
 
 
 class Command(BaseCommand):
-    help = ("Re-encrypt every stored OAuth token with the first key of FIELD_ENCRYPTION_KEYS "
+    help = ("Re-encrypt every stored OAuth token and tenant provider key with the first key of FIELD_ENCRYPTION_KEYS "
             "(after adding a new key in front; remove the old key only afterwards).")
 
     def handle(self, *args, **options):
@@ -34,4 +34,12 @@ class Command(BaseCommand):
                 ProviderAccount.objects.bulk_update(batch, ["access_token_encrypted", "refresh_token_encrypted"])
             rotated += len(batch)
             last_pk = batch[-1].pk
-        self.stdout.write(f"Re-encrypted the tokens of {rotated} accounts with the first key.")
+        from queue_app.tenant_providers import rotate_keys
+
+        try:
+            tenants = rotate_keys(BATCH_SIZE)
+        except crypto.UndecryptableToken:
+            raise CommandError("a tenant's provider key: no key in FIELD_ENCRYPTION_KEYS decrypts it; "
+                               "put the old key back (anywhere after the first) and run again.") from None
+        self.stdout.write(f"Re-encrypted the tokens of {rotated} accounts and the provider keys of {tenants} "
+                          "tenants with the first key.")
