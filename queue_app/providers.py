@@ -233,7 +233,7 @@ class SdkProvider(Provider):
             started = time.monotonic()
             try:
                 result = fn(_timeout(ends - time.monotonic()), ends)
-            except ProviderError as error:  # raised by fn itself: the provider answered
+            except ProviderError:  # raised by fn itself: the provider answered
                 breaker.record_success(self.breaker_name, (time.monotonic() - started) * 1000, trial=trial)
                 raise
             except OutboundAddressRefused as exc:  # a tenant's URL, refused before a byte went out

@@ -398,7 +398,7 @@ class TenantProviderSerializer(serializers.Serializer):
 def tenant_provider_data(row) -> dict:
     return {"tenant_id": row.tenant_id, "provider": row.provider, "model": row.model, "base_url": row.base_url,
             "has_api_key": bool(row.api_key_encrypted), "api_key_last4": row.api_key_last4,
-            "updated_at": _iso(row.updated_at)}
+            "updated_at": iso_utc(row.updated_at)}
 
 
 class TenantProviderInputSerializer(StrictSerializer):

@@ -31,7 +31,7 @@ from notifications.models import Kind
 from notifications.services import NewNotification, notify_many
 from project.accounts.models import Membership, Tenant, User
 from project.accounts.services import Conflict
-from project.realtime.services import publish, publish_many
+from project.realtime.services import publish_many
 from project.sql import Columns, bulk_insert
 from project.workers.services import list_workers
 
