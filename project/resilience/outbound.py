@@ -10,7 +10,7 @@ between two lookups, DNS rebinding):
   host resolves to public. Raises `OutboundAddressRefused` with a message for the user.
 - at call time, the address actually connected to is checked again, after DNS resolution and
   before a byte is sent: `guarded_session()` (requests, Harbor's own outgoing HTTP) and
-  `guarded_httpx_client()` (the provider SDKs, which take an `http_client`). Neither reads
+  `guarded_httpx2_client()` (the provider SDKs, which take an `http_client`). Neither reads
   proxy settings from the environment: through a proxy the peer would be the proxy.
 
 `OUTBOUND_ALLOW_PRIVATE_ADDRESSES` lifts the address rule (tests with receivers on 127.0.0.1, a
@@ -22,16 +22,14 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-import httpcore
-import httpx
+import httpx2
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-__all__ = ["OutboundAddressRefused", "address_allowed", "check_url", "guarded_httpx2_client",
-           "guarded_httpx_client", "guarded_session"]
+__all__ = ["OutboundAddressRefused", "address_allowed", "check_url", "guarded_httpx2_client", "guarded_session"]
 
 
 class OutboundAddressRefused(ValueError):
@@ -132,10 +130,12 @@ def guarded_session() -> requests.Session:
     return session
 
 
-# --- httpx (the provider SDKs) ----------------------------------------------------------------
+# --- httpx2 (the provider SDKs) ---------------------------------------------------------------
 
-class _GuardedNetworkBackend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend):
+class _GuardedNetworkBackend:
+    """httpcore2's network backend, checking the peer of every TCP connection it opens."""
+
+    def __init__(self, inner):
         self._inner = inner
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
@@ -155,24 +155,13 @@ class _GuardedNetworkBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def guarded_httpx_client(**kwargs) -> httpx.Client:
-    """An `httpx.Client` (for an SDK's `http_client=`) that refuses to connect where
-    `address_allowed` says no. Keyword arguments go to `httpx.Client` (e.g. `timeout`)."""
-    transport = httpx.HTTPTransport()
-    # httpx exposes no hook on the connect itself; its connection pool takes a network
-    # backend, which is where the peer address is first known.
-    pool = transport._pool
-    pool._network_backend = _GuardedNetworkBackend(pool._network_backend)
-    return httpx.Client(transport=transport, trust_env=False, **kwargs)
-
-
-def guarded_httpx2_client(**kwargs):
-    """`guarded_httpx_client()` for SDKs built on httpx2, the httpx fork the anthropic SDK (2.x)
-    and the openai SDK (3.x) require (anthropic refuses an `httpx.Client`). Same guard, on
-    httpcore2's network backend."""
-    import httpx2
-
+def guarded_httpx2_client(**kwargs) -> httpx2.Client:
+    """An `httpx2.Client` (for an SDK's `http_client=`: the openai 3.x and anthropic 2.x SDKs are
+    built on httpx2, the httpx fork, and anthropic refuses an `httpx.Client`) that refuses to
+    connect where `address_allowed` says no. Keyword arguments go to `httpx2.Client`."""
     transport = httpx2.HTTPTransport()
+    # httpx2 exposes no hook on the connect itself; its connection pool takes a network
+    # backend, which is where the peer address is first known.
     pool = transport._pool
     pool._network_backend = _GuardedNetworkBackend(pool._network_backend)
     return httpx2.Client(transport=transport, trust_env=False, **kwargs)

@@ -4,7 +4,7 @@ byte reaches the address (a local server counts what it received)."""
 import pytest
 
 from project.resilience.outbound import (
-    OutboundAddressRefused, check_url, guarded_httpx_client, guarded_session,
+    OutboundAddressRefused, check_url, guarded_httpx2_client, guarded_session,
 )
 
 from .fake_server import fake_server  # noqa: F401  (fixture)
@@ -67,8 +67,8 @@ def test_requests_refuses_at_connect_time_before_sending(fake_server, host):  # 
     assert fake_server.count == 0
 
 
-def test_httpx_refuses_at_connect_time_before_sending(fake_server):  # noqa: F811
-    with guarded_httpx_client(timeout=5) as client, pytest.raises(OutboundAddressRefused):
+def test_httpx2_refuses_at_connect_time_before_sending(fake_server):  # noqa: F811
+    with guarded_httpx2_client(timeout=5) as client, pytest.raises(OutboundAddressRefused):
         client.post(fake_server.url.replace("127.0.0.1", "localhost") + "/v1/chat/completions", json={})
     assert fake_server.count == 0
 
@@ -77,6 +77,6 @@ def test_both_clients_connect_where_the_setting_allows(settings, fake_server):  
     settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
     with guarded_session() as session:
         assert session.post(fake_server.url + "/hook", json={}, timeout=5).status_code == 200
-    with guarded_httpx_client(timeout=5) as client:
+    with guarded_httpx2_client(timeout=5) as client:
         assert client.get(fake_server.url + "/models").status_code == 200
     assert [path for _, path, _ in fake_server.received] == ["/hook", "/models"]
