@@ -27,6 +27,8 @@ def main(argv=None) -> int:
     parser.add_argument("--server", choices=["daphne", "gunicorn"],
                         help="queue, http_reads: only this HTTP tier (daphne processes or gunicorn sync workers; default: compare)")
     parser.add_argument("--bots", type=int, help="queue: bot connections claiming and completing (default 16)")
+    parser.add_argument("--producers", type=int, help="queue: connections posting new messages during Harbor's legs "
+                                                      "(default 0: the bots drain a pre-filled queue, as the peers do)")
     parser.add_argument("--batch", type=int, help="queue: the batched bots' batch size (default and most: 40)")
     parser.add_argument("--rooms", type=int, help="mix: workflows of 5 people, one socket each (default 200, --quick 20)")
     parser.add_argument("--rate", type=float, help="mix: posts per second, open-loop (default 100, --quick 20)")
@@ -42,7 +44,7 @@ def main(argv=None) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    options = {key: getattr(args, key) for key in ("sockets", "users", "rounds", "duration", "bots", "batch", "server",
+    options = {key: getattr(args, key) for key in ("sockets", "users", "rounds", "duration", "bots", "batch", "producers", "server",
                                                   "profile", "rooms", "rate", "hold", "events")}
     failed = False
     for name in args.names or list(BENCHMARKS):

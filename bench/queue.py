@@ -2,7 +2,8 @@
 peers a user would pick instead, in the same run on the same database.
 
 Harbor's legs, per HTTP tier (`--server`; daphne processes on one shared socket, or gunicorn's
-sync workers), each with two more connections posting new messages at full speed (producers):
+sync workers), draining a pre-filled queue as the peers do (`--producers N` adds N connections
+posting new messages at full speed during each leg, on the same cores):
 
 - **batched**: `--bots` keep-alive connections (default 16) driven by wrk and a Lua script
   (bench/queue_batch_bots.lua) that works like `run_bot`: it claims up to `--batch` messages
@@ -53,7 +54,9 @@ from .http_reads import parse_wrk
 LUA_SCRIPT = Path(__file__).with_name("queue_bots.lua")
 BATCH_LUA_SCRIPT = Path(__file__).with_name("queue_batch_bots.lua")
 TABLE = "queue_app_queuemessage"
-PRODUCERS = 2
+#: Connections posting during Harbor's legs unless --producers says otherwise: none, so Harbor
+#: drains a pre-filled queue like its peers (the producers' requests share the same 2 cores).
+PRODUCERS = 0
 #: Harbor's largest batch (queue_app.models.MAX_BATCH; the runner never imports Django).
 MAX_BATCH = 40
 #: The peers' shape (issue 17): 2 worker processes each; Procrastinate 16 jobs at once per
@@ -61,6 +64,9 @@ MAX_BATCH = 40
 PEER_PROCESSES = 2
 PROCRASTINATE_CONCURRENCY = 16
 PGQUEUER_BATCH = 100
+#: Jobs pre-filled per second of a peer's leg: about twice the fastest rate seen on this machine
+#: (Procrastinate ~500/s, PgQueuer ~2,000/s emptied 15,000 and 60,000 in 30 s on 2026-12-02).
+PEER_JOBS_PER_S = {"procrastinate": 1500, "pgqueuer": 5000}
 
 CLAIM_SQL = (
     f"UPDATE {TABLE} SET status = 'processing', claimed_by = 'sql-bot', claim_token = {{token}}, "
@@ -183,9 +189,10 @@ def topologies(run) -> list[tuple[str, int]]:
     return [("daphne", run.processes or 2), ("gunicorn", 4)]
 
 
-def drive(run, env, seeded, server: str, processes: int, duration: float, bots: int, batch: int | None = None) -> dict:
+def drive(run, env, seeded, server: str, processes: int, duration: float, bots: int, batch: int | None = None,
+          producer_connections: int = PRODUCERS) -> dict:
     """One Harbor leg: start the tier, run the bots (batched with `batch`, else one message per
-    request) and the producers against it, stop it."""
+    request) and the producers, if any, against it, stop it."""
     workers = f"{server}{processes}{'b' if batch else 's'}"
     servers = [run.gunicorn(env, processes)] if server == "gunicorn" else run.daphne(env, processes, shared=True)
     try:
@@ -194,21 +201,24 @@ def drive(run, env, seeded, server: str, processes: int, duration: float, bots: 
         if status != 200:
             raise RuntimeError(f"GET /api/queue/messages answered {status}: {body[:500]!r}")
         profile_path = RESULTS_DIR / f"queue-{run.db}-{workers}-profile.txt"
-        producers = {}
+        producers = {"counters": {"posted": 0, "failures": 0}}
 
         def produce():
             producers["wrk"], producers["counters"] = wrk_lua(
-                url, PRODUCERS, duration, LUA_SCRIPT.with_name("queue_producers.lua"), seeded["producer_token"], threads=1
+                url, producer_connections, duration, LUA_SCRIPT.with_name("queue_producers.lua"), seeded["producer_token"],
+                threads=1,
             )
 
-        producer = threading.Thread(target=produce)
+        producer = threading.Thread(target=produce) if producer_connections else None
         with Profiler(servers[0].pid, profile_path, enabled=run.options.get("profile")):
-            producer.start()
+            if producer:
+                producer.start()
             if batch:
                 harbor, bots_counters = wrk_lua(url, bots, duration, BATCH_LUA_SCRIPT, seeded["bot_token"], workers, str(batch))
             else:
                 harbor, bots_counters = wrk_lua(url, bots, duration, LUA_SCRIPT, seeded["bot_token"], workers)
-            producer.join()
+            if producer:
+                producer.join()
     finally:
         for process in servers:
             process.stop()
@@ -265,6 +275,8 @@ def peer(module: str, setting: int, jobs: int, duration: float, url: str, workdi
 def queue(run) -> Result:
     duration = run.options.get("duration") or (3 if run.quick else 10)
     bots = run.options.get("bots") or 16
+    producer_connections = run.options.get("producers")
+    producer_connections = PRODUCERS if producer_connections is None else producer_connections
     batch = run.options.get("batch") or MAX_BATCH
     if not 1 <= batch <= MAX_BATCH:
         raise SystemExit(f"--batch is 1-{MAX_BATCH} (Harbor's largest batch)")
@@ -273,12 +285,16 @@ def queue(run) -> Result:
     # The baseline drains a fixed number of rows (seconds of work at its rate); each Harbor leg
     # gets enough pending rows never to run dry, besides what the producers add.
     baseline_pairs = (10000 if run.quick else 40000) if postgres else (2000 if run.quick else 8000)
-    per_tier = (3000 + 8000) if run.quick else (15000 + 40000)
+    # Per tier, both legs: up to 3,000 answered/s batched and 1,000 one at a time.
+    per_tier = int(4000 * duration) if run.quick else max(55000, int(4000 * duration))
     pending = baseline_pairs + len(tiers) * per_tier
-    peer_jobs = {"procrastinate": 3000 if run.quick else 15000, "pgqueuer": 10000 if run.quick else 60000}
-    parameters = {"bots": bots, "batch": batch, "producers": PRODUCERS, "duration_s": duration,
+    # Enough jobs to outlast the leg: a peer that runs dry only gives a lower bound of its rate.
+    peer_jobs = {"procrastinate": int(PEER_JOBS_PER_S["procrastinate"] * duration),
+                 "pgqueuer": int(PEER_JOBS_PER_S["pgqueuer"] * duration)}
+    parameters = {"bots": bots, "batch": batch, "producers": producer_connections, "duration_s": duration,
                   "tiers": [f"{s} ×{n}" for s, n in tiers], "seeded_pending": pending, "baseline_pairs": baseline_pairs,
-                  "load": f"wrk -t2 -c{bots} (Lua bots) + wrk -t1 -c{PRODUCERS} (producers), keep-alive"}
+                  "load": f"wrk -t2 -c{bots} (Lua bots)" + (f" + wrk -t1 -c{producer_connections} (producers)"
+                                                            if producer_connections else "") + ", keep-alive"}
     if postgres:
         parameters["peers"] = {"procrastinate": f"{PEER_PROCESSES} processes × concurrency {PROCRASTINATE_CONCURRENCY}",
                                "pgqueuer": f"{PEER_PROCESSES} processes, batch {PGQUEUER_BATCH}",
@@ -295,7 +311,7 @@ def queue(run) -> Result:
         legs = []
         for server, processes in tiers:
             for leg_batch in (batch, None):
-                leg = drive(run, env, seeded, server, processes, duration, bots, leg_batch)
+                leg = drive(run, env, seeded, server, processes, duration, bots, leg_batch, producer_connections)
                 leg["audit"] = audit(database, leg["workers"])
                 legs.append(leg)
         if postgres:
@@ -333,6 +349,8 @@ def queue(run) -> Result:
             # the database but not in the script (a batch each, batched).
             and 0 <= checked["replies"] - leg["bots"]["completed"] <= bots * (leg["batch"] or 1)
         )
+        if leg["bots"]["empty"]:
+            notes.append(f"{leg['name']}: {leg['bots']['empty']} claims found the queue empty (it ran dry: a lower bound)")
         if not leg_ok:
             notes.append(f"FAILED {leg['name']}: audit {checked}, bots {leg['bots']}, wrk {leg['wrk']}")
         ok = ok and leg_ok
