@@ -231,6 +231,15 @@ def drive(run, env, seeded, server: str, processes: int, duration: float, bots: 
     return leg
 
 
+def analyze(url: str) -> None:
+    """What autovacuum does after a bulk load on a default server, which this machine's
+    PostgreSQL (autovacuum off) never does: statistics for Harbor's legs and the peers' alike."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as connection:
+        connection.execute("ANALYZE")
+
+
 def peer(module: str, setting: int, jobs: int, duration: float, url: str, workdir: Path) -> dict:
     """One peer leg (bench/peers/<module>.py): pre-fill `jobs` no-op jobs, start PEER_PROCESSES
     worker processes (`setting`: Procrastinate's concurrency, PgQueuer's batch size), and count
@@ -241,6 +250,7 @@ def peer(module: str, setting: int, jobs: int, duration: float, url: str, workdi
     peer_module = importlib.import_module(f"bench.peers.{module}")
     argv = [sys.executable, "-m", f"bench.peers.{module}"]
     subprocess.run([*argv, "setup", url, str(jobs)], cwd=BASE_DIR, check=True, capture_output=True, timeout=600)
+    analyze(url)
     logs = [open(workdir / f"{module}-{n}.log", "wb") for n in range(PEER_PROCESSES)]
     workers = [subprocess.Popen([*argv, "work", url, str(setting)], cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT)
                for log in logs]
@@ -304,6 +314,8 @@ def queue(run) -> Result:
     try:
         env = run.prepare(database)
         seeded = run.seed(env, "queue", pending=pending)
+        if postgres:
+            analyze(database.url)
         if postgres:
             baseline = raw_sql_postgres(bots, baseline_pairs, run.workdir)
         else:

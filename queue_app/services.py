@@ -462,17 +462,36 @@ def _claim(worker_id: str, limit: int, entities, lease: timedelta, claimant: Use
     decides. Each row's claim token is a fresh random prefix and the row's id: one per claim,
     unguessable, made by the statement itself."""
     candidate_sql, candidate_params = _candidates(limit, entities, now, message_id)
+    if connection.vendor == "postgresql":
+        _plan_claims_off_the_index()
     claimed = _update_returning(
         {"status": Status.PROCESSING, "claimed_by": worker_id, "claim_token": SQL("%s || id", [secrets.token_urlsafe(16)]),
          "claimed_at": now, "lease_expires_at": now + lease, "claimant_id": claimant.pk if claimant else None,
          "partial_text": ""},
         # PostgreSQL may run an IN (… LIMIT n FOR UPDATE SKIP LOCKED) subquery more than once and
-        # so claim more than n rows; ARRAY(…) runs it once, as an init plan.
-        (f"id = ANY(ARRAY({candidate_sql}))" if connection.vendor == "postgresql" else f"id IN ({candidate_sql})")
-        + " AND status = %s",
-        [*candidate_params, Status.PENDING],
+        # so claim more than n rows; ARRAY(…) runs it once, as an init plan. Its rows are locked
+        # and pending (FOR UPDATE rechecks the WHERE on a row changed meanwhile), so the UPDATE
+        # needs no status test of its own: with one, the planner could walk the pending index
+        # for the ids instead of the primary key.
+        f"id = ANY(ARRAY({candidate_sql}))" if connection.vendor == "postgresql"
+        else f"id IN ({candidate_sql}) AND status = '{Status.PENDING}'",
+        candidate_params,
     )
     return _best_first(claimed)
+
+
+def _plan_claims_off_the_index() -> None:
+    """Keep PostgreSQL from planning the claim as a scan of every pending row and a sort.
+
+    Without statistics, or with stale ones (a fresh or bulk-loaded table before autovacuum's
+    ANALYZE, or a server that runs none, as this machine's), the planner takes the pending rows
+    for a few dozen, reads them all through a bitmap and sorts them, on disk beyond work_mem:
+    130 ms a claim at 100,000 pending instead of 3 ms down the index (docs/performance.md,
+    "Batches and peers"). With bitmaps and sorts off, reading the index in its order is the
+    only plan left. Both settings last until the claim's transaction ends, whose statements
+    after the claim are inserts."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)")
 
 
 def _candidates(limit: int, entities, now, message_id: str | None) -> tuple[str, list]:
