@@ -16,12 +16,13 @@ from django.utils import timezone
 from project.accounts.models import User, user_group
 from project.batches import delete_in_batches
 from project.realtime.services import publish, publish_many
-from project.sql import bulk_insert
+from project.sql import bulk_insert, new_row
 
 from .models import EMAIL_KINDS, EmailState, Kind, Notification, Preference
 from .serializers import notification_data
 
 TITLE_MAX_LENGTH = Notification._meta.get_field("title").max_length
+KINDS = frozenset(Kind.values)
 BODY_MAX_LENGTH = 1000
 
 
@@ -70,7 +71,7 @@ def notify_many(notifications: Sequence[NewNotification]) -> list[Notification]:
     notifications: who gets which kind (with their unread count), the notifications, their
     events."""
     for note in notifications:
-        if note.kind not in Kind.values:
+        if note.kind not in KINDS:
             raise ValueError(f"Unknown notification kind {note.kind!r}")
         if note.link and not (note.link.startswith("/") and not note.link.startswith("//")):
             raise ValueError(f"A notification links to a path inside Harbor, not {note.link!r}")
@@ -87,7 +88,8 @@ def notify_many(notifications: Sequence[NewNotification]) -> list[Notification]:
             if target is None or note.kind in target["muted"] or (note.actor and note.actor.pk == recipient_id):
                 continue
             target["unread"] += 1
-            row = Notification(
+            row = new_row(
+                Notification,
                 recipient_id=recipient_id,
                 tenant_id=note.tenant_id,
                 kind=note.kind,

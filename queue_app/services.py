@@ -32,7 +32,7 @@ from notifications.services import NewNotification, notify_many
 from project.accounts.models import Membership, Tenant, User
 from project.accounts.services import Conflict
 from project.realtime.services import publish_many
-from project.sql import Columns, bulk_insert
+from project.sql import Columns, bulk_insert, new_row
 from project.workers.services import list_workers
 
 from .models import BOT_HEARTBEAT, COLOR, ENTITY, MAX_BATCH, MAX_PRIORITY, WORKER_ID, QueueMessage, load_threads, now_ms, stream_group
@@ -580,13 +580,14 @@ def complete_many(
             if completion.reply is None:
                 events.append(_event(message, "queue_message.completed"))
                 continue
-            reply = QueueMessage(
+            reply = new_row(
+                QueueMessage,
                 tenant_id=message.tenant_id,
                 text=completion.reply.strip(),
                 username=(completion.username or message.entity or settings.QUEUE_BOT_NAME)[:100],
                 color=completion.color,
                 message_type=Type.AI,
-                reply_to=message,
+                reply_to_id=message.pk,
                 status=Status.COMPLETE,
                 entity=message.entity,
                 claimed_by=worker_id,

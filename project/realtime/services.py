@@ -22,7 +22,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
-from project.sql import bulk_insert
+from project.sql import bulk_insert, new_row
 
 from .events import is_registered
 from .models import Event
@@ -60,21 +60,49 @@ def publish_many(events: list[tuple]) -> list[Event]:
     for event in events:
         if not is_registered(event[1]):
             raise ValueError(f"{event[1]!r} is not a registered event type (project/realtime/events.py)")
+    events = [event if len(event) == 4 else (*event, None) for event in events]
+    # Every event's data in one JSON round trip (one encoder, not one per event).
+    plain = json.loads(json.dumps([data or {} for _, _, data, _ in events], cls=DjangoJSONEncoder))
     rows = [
-        Event(
-            group=validate_group(group),
-            type=event_type,
-            data=json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder)),
-            tenant_id=getattr(tenant, "pk", tenant),
-        )
-        for group, event_type, data, tenant in (event if len(event) == 4 else (*event, None) for event in events)
+        new_row(Event, group=validate_group(group), type=event_type, data=data, tenant_id=getattr(tenant, "pk", tenant))
+        for (group, event_type, _, tenant), data in zip(events, plain)
     ]
     bulk_insert(rows)  # sets the ids (the cursors)
-    frames = [row.as_frame() for row in rows]
-    # First the polled lists' versions (project.realtime.versions), then the sockets, which may
-    # poll as soon as they hear of the change.
-    transaction.on_commit(lambda: (bump_list_versions({row.group for row in rows}), deliver(frames)))
+    _deliver_on_commit([row.as_frame() for row in rows])
     return rows
+
+
+class _Outbox:
+    """The frames of a transaction's events, handed on by one on-commit hook: first the polled
+    lists' versions (project.realtime.versions), then the sockets, which may poll as soon as
+    they hear of the change."""
+
+    def __init__(self, frames: list[dict]):
+        self.frames = frames
+        self.sent = False
+
+    def __call__(self):
+        self.sent = True
+        bump_list_versions({frame["group"] for frame in self.frames})
+        deliver(self.frames)
+
+
+def _deliver_on_commit(frames: list[dict]) -> None:
+    """Deliver `frames` after the commit, with the frames published before them in the same
+    transaction and savepoint when theirs is the last hook registered: a queue completion's
+    events and its notifications' events cost one version bump and one send, not two. Only the
+    last hook, so hooks still run in the order they were registered; only the same savepoints,
+    so a savepoint rolled back drops its own frames and no others (Django's run_on_commit
+    entries are (savepoint ids, callback, robust))."""
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and connection.run_on_commit:
+        savepoints, hook, _ = connection.run_on_commit[-1]
+        # Not one already run: tests run a transaction's hooks early
+        # (django_capture_on_commit_callbacks) and leave them registered.
+        if isinstance(hook, _Outbox) and not hook.sent and savepoints == set(connection.savepoint_ids):
+            hook.frames.extend(frames)
+            return
+    transaction.on_commit(_Outbox(frames))
 
 
 def layer_message(frames: list[dict]) -> dict:
@@ -133,31 +161,18 @@ class _LayerSender:
                 threading.Thread(target=self._loop.run_forever, name="realtime-sender", daemon=True).start()
             return self._loop
 
-    #: Groups sent to at once: one message to a workflow of 1,000 participants also notifies
-    #: 999 user groups: one at a time, four Redis round trips each, in the request's thread.
-    CONCURRENT_GROUPS = 32
-
     def send_messages(self, layer, messages: list[tuple[str, dict]], timeout: float = 5.0) -> None:
         """(group, channel-layer message) pairs, sent together; failures only logged."""
-        async def send_all():
-            await asyncio.gather(*(layer.group_send(group, message) for group, message in messages))
-
         try:
-            asyncio.run_coroutine_threadsafe(send_all(), self._ensure_loop()).result(timeout)
+            asyncio.run_coroutine_threadsafe(layer.group_send_many(messages), self._ensure_loop()).result(timeout)
         except Exception:
             logger.warning("transient delivery failed", exc_info=True)
 
     def send(self, layer, frames: list[dict], timeout: float = 5.0) -> None:
-        async def send_all():
-            limit = asyncio.Semaphore(self.CONCURRENT_GROUPS)
-
-            async def send_group(group, group_frames):
-                async with limit:
-                    await layer.group_send(group, layer_message(group_frames))
-
-            await asyncio.gather(*(send_group(group, group_frames) for group, group_frames in by_group(frames).items()))
-
-        future = asyncio.run_coroutine_threadsafe(send_all(), self._ensure_loop())
+        # One message to a workflow of 1,000 participants also notifies 999 user groups: the
+        # layer finds their members in one pipeline and sends to those that have some.
+        messages = [(group, layer_message(group_frames)) for group, group_frames in by_group(frames).items()]
+        future = asyncio.run_coroutine_threadsafe(layer.group_send_many(messages), self._ensure_loop())
         try:
             future.result(timeout)
         except Exception:

@@ -67,8 +67,9 @@ def bump(groups) -> None:
         pipe = client.pipeline(transaction=False)
         if stale:
             pipe.delete(*[_key(group) for group in stale])
+        version = "r" + secrets.token_hex(8)  # new for each commit; the groups of one may share it
         for group in groups:
-            pipe.set(_key(group), "r" + secrets.token_hex(8), ex=VERSION_TTL)
+            pipe.set(_key(group), version, ex=VERSION_TTL)
         pipe.execute()
     except Exception as error:  # the commit is done; readers fall back to the log meanwhile
         with _unbumped_lock:

@@ -81,6 +81,31 @@ async def test_a_rolled_back_transaction_publishes_nothing(client, alice):
     await communicator.disconnect()
 
 
+async def test_a_transactions_events_arrive_together_in_order_without_a_rolled_back_savepoints(client, alice):
+    """A transaction's events are handed on by one hook after its commit (a queue completion's
+    and its notifications' together); a savepoint rolled back drops its own events only."""
+    communicator = await open_ready_socket("/ws/user/", await login(client, alice))
+    group = f"user.{alice.pk}"
+
+    @database_sync_to_async
+    def publish_around_a_failed_savepoint():
+        with transaction.atomic():
+            publish(group, "custom.first", {})
+            with pytest.raises(RuntimeError), transaction.atomic():
+                publish(group, "custom.rolled_back", {})
+                raise RuntimeError("the inner write failed")
+            publish(group, "custom.second", {})
+            publish(group, "custom.third", {})
+
+    await publish_around_a_failed_savepoint()
+    received = await frames(communicator, 3)
+    assert [frame["type"] for frame in received] == ["custom.first", "custom.second", "custom.third"]
+    assert [frame["cursor"] for frame in received] == sorted(frame["cursor"] for frame in received)
+    assert await communicator.receive_nothing(timeout=0.8)
+    assert not await database_sync_to_async(Event.objects.filter(type="custom.rolled_back").exists)()
+    await communicator.disconnect()
+
+
 def test_it_refuses_group_names_channels_cannot_route():
     for bad in ["workflow:1", "", "x" * 100, "user 1"]:
         with pytest.raises(ValueError):

@@ -137,3 +137,22 @@ async def test_two_server_processes_are_the_groups_only_members_in_redis(daphne_
     finally:
         for socket in sockets:
             await socket.close()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="scale-out: runs on the PostgreSQL + Redis leg")
+async def test_a_commit_to_many_groups_reaches_the_members_of_those_that_have_some():
+    """A queue batch notifies 40 user groups, most with no socket: the layer reads every group's
+    members in one pipeline and sends only where someone listens, each group its own message."""
+    layer = get_channel_layer()
+    heard, also_heard = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("user.901", heard)
+    await layer.group_add("user.903", also_heard)
+    try:
+        await layer.group_send_many([(f"user.{n}", {"type": "realtime.event", "event": {"n": n}}) for n in range(900, 940)])
+        assert (await asyncio.wait_for(layer.receive(heard), 2))["event"] == {"n": 901}
+        assert (await asyncio.wait_for(layer.receive(also_heard), 2))["event"] == {"n": 903}
+        with pytest.raises(asyncio.TimeoutError):  # nothing else for them
+            await asyncio.wait_for(layer.receive(heard), 0.5)
+    finally:
+        await layer.group_discard("user.901", heard)
+        await layer.group_discard("user.903", also_heard)
