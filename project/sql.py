@@ -30,13 +30,17 @@ class Columns:
         self.width = len(self.fields)
         self._pk_index = self.fields.index(model._meta.pk)
         self._converters = {}
+        self._sql = {}
         # Model.__init__ is skipped (load): only models no post_init receiver needs (no
         # ImageField's dimensions, no GenericForeignKey).
 
     @property
     def sql(self) -> str:
-        quote = connection.ops.quote_name
-        return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+        vendor = connection.vendor
+        if vendor not in self._sql:
+            quote = connection.ops.quote_name
+            self._sql[vendor] = ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+        return self._sql[vendor]
 
     def _converters_for(self, conn):
         if conn.vendor not in self._converters:
@@ -94,26 +98,35 @@ def new_row(model, **values):
 _DEFAULTS: dict = {}
 
 
-def _column_readers(model) -> list:
-    """(column, field, read as is) for bulk_insert: only fields whose pre_save does more than read
-    the attribute (auto_now, auto_now_add, files) are asked."""
+def _insert_plan(model) -> tuple[list, str]:
+    """bulk_insert's (column, field, read as is) per inserted field and its SQL, once per model.
+    Only fields whose pre_save does more than read the attribute (auto_now, auto_now_add, files)
+    are asked for their value."""
     try:
-        return _READERS[model]
+        return _INSERT_PLANS[model]
     except KeyError:
         pass
+    meta, quote = model._meta, connection.ops.quote_name
+    pk_made_by_database = meta.pk.db_returning
     readers = []
-    for field in model._meta.concrete_fields:
-        if field.primary_key and field.db_returning:
+    for field in meta.concrete_fields:
+        if field.primary_key and pk_made_by_database:
             continue
         as_is = type(field).pre_save is Field.pre_save or (
             isinstance(field, (DateField, TimeField)) and not (field.auto_now or field.auto_now_add)
         )
         readers.append((field.column, field, as_is))
-    _READERS[model] = readers
-    return readers
+    columns = ", ".join(quote(column) for column, _, _ in readers)
+    table = quote(meta.db_table)
+    # WITH ORDINALITY … ORDER BY: the rows are inserted, and their ids returned, in objs' order.
+    sql = (f"INSERT INTO {table} ({columns}) SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) "
+           f"WITH ORDINALITY AS row_ ORDER BY row_.ordinality"
+           + (f" RETURNING {quote(meta.pk.column)}" if pk_made_by_database else ""))
+    _INSERT_PLANS[model] = readers, sql
+    return readers, sql
 
 
-_READERS: dict = {}
+_INSERT_PLANS: dict = {}
 
 
 def bulk_insert(objs: list) -> list:
@@ -132,17 +145,10 @@ def bulk_insert(objs: list) -> list:
     if connection.vendor != "postgresql":
         model.objects.bulk_create(objs)
         return objs
-    meta, quote = model._meta, connection.ops.quote_name
-    pk_made_by_database = meta.pk.db_returning
-    readers = _column_readers(model)
+    pk_made_by_database = model._meta.pk.db_returning
+    readers, sql = _insert_plan(model)
     rows = [{column: getattr(obj, field.attname) if as_is else field.pre_save(obj, True) for column, field, as_is in readers}
             for obj in objs]
-    columns = ", ".join(quote(column) for column, _, _ in readers)
-    table = quote(meta.db_table)
-    # WITH ORDINALITY … ORDER BY: the rows are inserted, and their ids returned, in objs' order.
-    sql = (f"INSERT INTO {table} ({columns}) SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) "
-           f"WITH ORDINALITY AS row_ ORDER BY row_.ordinality"
-           + (f" RETURNING {quote(meta.pk.column)}" if pk_made_by_database else ""))
     with connection.cursor() as cursor:
         cursor.execute(sql, [json.dumps(rows, default=_json_value, allow_nan=False)])
         if pk_made_by_database:

@@ -232,6 +232,12 @@ class CompleteSerializer(EntitiesMixin, LeaseMixin, HeldClaimSerializer):
             raise serializers.ValidationError(f"Messages are limited to {settings.QUEUE_MESSAGE_MAX_LENGTH} characters.")
         return value
 
+    def run_validation(self, data=serializers.empty):
+        """A well-formed completion (the seed's flow: one request per answered message) is checked
+        in a few comparisons, as CompletionItemSerializer's; any other goes through the fields."""
+        plain = _plain_complete(data)
+        return plain if plain is not None else super().run_validation(data)
+
 
 class FailSerializer(HeldClaimSerializer):
     error = serializers.CharField(max_length=10_000, help_text="What went wrong (kept as last_error).")
@@ -301,7 +307,9 @@ class CompletionItemSerializer(HeldItemSerializer):
         return plain if plain is not None else super().run_validation(data)
 
 
-_COMPLETION_FIELDS = frozenset({"id", "claim_token", "reply", "username", "color"})
+_ANSWER_FIELDS = frozenset({"claim_token", "reply", "username", "color"})
+_COMPLETION_FIELDS = _ANSWER_FIELDS | {"id"}
+_COMPLETE_FIELDS = _ANSWER_FIELDS | {"worker_id", "next"}
 
 
 def _plain_text(value, max_length: int, *, blank: bool = False) -> bool:
@@ -316,19 +324,38 @@ def _plain_text(value, max_length: int, *, blank: bool = False) -> bool:
     return "\x00" not in value
 
 
-def _plain_completion(item) -> dict | None:
-    if type(item) is not dict or not item.keys() <= _COMPLETION_FIELDS:
-        return None
+def _plain_answer(item: dict) -> dict | None:
+    """The claim token, reply, username and color of a well-formed completion, as the fields
+    would validate them; None when any needs the fields (to pass or to name the error)."""
     reply, username, color = item.get("reply"), item.get("username", ""), item.get("color", "")
     if not (
-        _plain_text(item.get("id"), 10)
-        and _plain_text(item.get("claim_token"), 32)
+        _plain_text(item.get("claim_token"), 32)
         and (reply is None or _plain_text(reply, min(100_000, settings.QUEUE_MESSAGE_MAX_LENGTH)))
         and _plain_text(username, 100, blank=True)
         and (color == "" or (_plain_text(color, 7) and COLOR.match(color)))
     ):
         return None
-    return {"id": item["id"], "claim_token": item["claim_token"], "reply": reply, "username": username, "color": color}
+    return {"claim_token": item["claim_token"], "reply": reply, "username": username, "color": color}
+
+
+def _plain_completion(item) -> dict | None:
+    """A batch's completion item (CompletionItemSerializer)."""
+    if type(item) is not dict or not item.keys() <= _COMPLETION_FIELDS or not _plain_text(item.get("id"), 10):
+        return None
+    answer = _plain_answer(item)
+    return None if answer is None else {"id": item["id"], **answer}
+
+
+def _plain_complete(data) -> dict | None:
+    """A single route's completion (CompleteSerializer) without entities or lease."""
+    if type(data) is not dict or not data.keys() <= _COMPLETE_FIELDS or type(data.get("next", False)) is not bool:
+        return None
+    worker_id = data.get("worker_id")
+    if not (_plain_text(worker_id, 100) and WORKER_ID.match(worker_id)):
+        return None
+    answer = _plain_answer(data)
+    return None if answer is None else {"worker_id": worker_id, **answer, "next": data.get("next", False),
+                                        "entities": None, "lease_seconds": None}
 
 
 class FailureItemSerializer(HeldItemSerializer):

@@ -9,7 +9,7 @@ import pytest
 from notifications.models import Notification
 from project.accounts.models import User
 from project.realtime.models import Event
-from project.sql import bulk_insert
+from project.sql import bulk_insert, new_row
 from queue_app.models import QueueMessage
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +48,29 @@ def test_model_made_ids_foreign_keys_and_nulls():
 
 def test_nothing_to_insert():
     assert bulk_insert([]) == []
+
+
+def _fields(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+def test_new_row_is_the_models_own_instance_with_its_defaults(alice):
+    """new_row(Model, **values) (the hot paths' rows, without Model.__init__) gives the instance
+    Model(**values) gives, fresh defaults included, and stores as it does."""
+    parent = QueueMessage.objects.create(text="parent", username="alice")
+    values = {"text": AWKWARD, "username": "bot", "reply_to_id": parent.pk, "author_id": alice.pk, "priority": 3}
+    row, model_made = new_row(QueueMessage, **values), QueueMessage(**values)
+    assert row._state.adding and row.pk and row.pk != model_made.pk  # a fresh id each (a callable default)
+    made_at_each_call = ("id", "timestamp", "available_at")  # callable defaults
+    assert {k: v for k, v in _fields(row).items() if k not in made_at_each_call} == \
+        {k: v for k, v in _fields(model_made).items() if k not in made_at_each_call}
+    first, second = new_row(Notification, recipient_id=alice.pk, kind="queue.reply", title="t"), \
+        new_row(Notification, recipient_id=alice.pk, kind="queue.reply", title="t")
+    assert first.payload == {} and first.payload is not second.payload  # default=dict: one each
+    bulk_insert([row])
+    assert QueueMessage.objects.get(pk=row.pk).reply_to == parent
+
+
+def test_new_row_refuses_what_is_not_an_attname():
+    with pytest.raises(TypeError, match="reply_to"):
+        new_row(QueueMessage, text="x", reply_to=None)

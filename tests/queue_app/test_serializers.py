@@ -27,27 +27,29 @@ def test_the_written_out_shapes_equal_the_serializers(alice, acme):
     assert root.pk
 
 
-def _drf_answer(item):
-    """What CompletionItemSerializer's fields alone answer: the value, or the errors."""
+def _drf_answer(serializer_class, item):
+    """What the serializer's fields alone answer: the value, or the errors."""
     from rest_framework import serializers
 
-    from queue_app.serializers import CompletionItemSerializer
-
     try:
-        return dict(serializers.Serializer.run_validation(CompletionItemSerializer(), item))
+        return dict(serializers.Serializer.run_validation(serializer_class(), item))
     except serializers.ValidationError as error:
         return error.detail
 
 
-def _answer(item):
+def _answer(serializer_class, item):
     from rest_framework import serializers
 
-    from queue_app.serializers import CompletionItemSerializer
-
     try:
-        return dict(CompletionItemSerializer().run_validation(item))
+        return dict(serializer_class().run_validation(item))
     except serializers.ValidationError as error:
         return error.detail
+
+
+def _quick_checked():
+    from queue_app.serializers import CompleteSerializer, CompletionItemSerializer
+
+    return CompletionItemSerializer, CompleteSerializer
 
 
 PLAIN = {"id": "abc", "claim_token": "t" * 32}
@@ -59,24 +61,40 @@ EDGES = [
     {"id": "abc"}, {**PLAIN, "id": ""}, {**PLAIN, "id": "x" * 11}, {**PLAIN, "id": 7}, {**PLAIN, "claim_token": "t" * 33},
     {**PLAIN, "extra": 1}, [], "abc", None, {**PLAIN, "reply": True},
 ]
+#: The single route's body (POST /api/queue/messages/{id}/complete): the same answer fields
+#: with a worker id and `next` instead of the id.
+SINGLE = {"worker_id": "bot-1", "claim_token": "t" * 32}
+SINGLE_EDGES = [
+    SINGLE, {**SINGLE, "reply": "Yes.", "next": True}, {**SINGLE, "next": False}, {**SINGLE, "next": 1},
+    {**SINGLE, "next": "true"}, {**SINGLE, "next": None}, {**SINGLE, "worker_id": ""}, {**SINGLE, "worker_id": "a b"},
+    {**SINGLE, "worker_id": "w" * 101}, {**SINGLE, "worker_id": " w"}, {**SINGLE, "worker_id": 3},
+    {**SINGLE, "reply": " padded "}, {**SINGLE, "reply": "a\x00b"}, {**SINGLE, "color": "red"}, {**SINGLE, "entity": "sage"},
+    {**SINGLE, "lease_seconds": 30}, {**SINGLE, "entities": ["sage"]}, {**SINGLE, "id": "abc"}, {"worker_id": "w"}, [],
+]
+CASES = [(0, item) for item in EDGES] + [(1, item) for item in SINGLE_EDGES]
 
 
-@pytest.mark.parametrize("item", EDGES, ids=range(len(EDGES)))
-def test_a_completions_quick_check_answers_as_its_fields_do(item, settings):
+@pytest.mark.parametrize(("which", "item"), CASES, ids=range(len(CASES)))
+def test_a_completions_quick_check_answers_as_its_fields_do(which, item, settings):
     settings.QUEUE_MESSAGE_MAX_LENGTH = 50_000
-    assert _answer(item) == _drf_answer(item)
+    serializer_class = _quick_checked()[which]
+    assert _answer(serializer_class, item) == _drf_answer(serializer_class, item)
 
 
-def test_a_completions_quick_check_answers_as_its_fields_do_for_generated_items():
+@pytest.mark.parametrize("which", [0, 1])
+def test_a_completions_quick_check_answers_as_its_fields_do_for_generated_items(which):
     from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-    text = st.one_of(st.text(max_size=40), st.sampled_from(["", " ", "#aabbcc", "#AABBC", "x" * 33]))
+    serializer_class = _quick_checked()[which]
+    text = st.one_of(st.text(max_size=40), st.sampled_from(["", " ", "#aabbcc", "#AABBC", "x" * 33, "bot-1"]))
     value = st.one_of(st.none(), st.booleans(), st.integers(), text)
-    items = st.dictionaries(st.sampled_from(["id", "claim_token", "reply", "username", "color", "other"]), value)
+    keys = ["id", "claim_token", "reply", "username", "color", "other"] if which == 0 else \
+        ["worker_id", "claim_token", "reply", "username", "color", "next", "other"]
+    items = st.dictionaries(st.sampled_from(keys), value)
 
     @hypothesis_settings(max_examples=300, derandomize=True, deadline=None)
     @given(items)
     def check(item):
-        assert _answer(item) == _drf_answer(item)
+        assert _answer(serializer_class, item) == _drf_answer(serializer_class, item)
 
     check()
