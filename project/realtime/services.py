@@ -97,9 +97,11 @@ def _deliver_on_commit(frames: list[dict]) -> None:
     connection = transaction.get_connection()
     if connection.in_atomic_block and connection.run_on_commit:
         savepoints, hook, _ = connection.run_on_commit[-1]
-        # Not one already run: tests run a transaction's hooks early
-        # (django_capture_on_commit_callbacks) and leave them registered.
-        if isinstance(hook, _Outbox) and not hook.sent and savepoints == set(connection.savepoint_ids):
+        # None stands for an atomic(savepoint=False) block (notify_many's), whose failure rolls
+        # the whole transaction back: it shares its fate with the block around it. Not a hook
+        # already run: tests run a transaction's hooks early (django_capture_on_commit_callbacks)
+        # and leave them registered.
+        if isinstance(hook, _Outbox) and not hook.sent and savepoints - {None} == set(connection.savepoint_ids) - {None}:
             hook.frames.extend(frames)
             return
     transaction.on_commit(_Outbox(frames))
