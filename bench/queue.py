@@ -65,8 +65,8 @@ PEER_PROCESSES = 2
 PROCRASTINATE_CONCURRENCY = 16
 PGQUEUER_BATCH = 100
 #: Jobs pre-filled per second of a peer's leg: about twice the fastest rate seen on this machine
-#: (Procrastinate ~500/s, PgQueuer ~2,000/s emptied 15,000 and 60,000 in 30 s on 2026-12-02).
-PEER_JOBS_PER_S = {"procrastinate": 1500, "pgqueuer": 5000}
+#: (Procrastinate up to ~660/s, PgQueuer ~5,000/s once it had enough jobs, 2026-12-03).
+PEER_JOBS_PER_S = {"procrastinate": 1500, "pgqueuer": 8000}
 
 CLAIM_SQL = (
     f"UPDATE {TABLE} SET status = 'processing', claimed_by = 'sql-bot', claim_token = {{token}}, "
