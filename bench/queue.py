@@ -243,8 +243,8 @@ def analyze(url: str) -> None:
 def peer(module: str, setting: int, jobs: int, duration: float, url: str, workdir: Path) -> dict:
     """One peer leg (bench/peers/<module>.py): pre-fill `jobs` no-op jobs, start PEER_PROCESSES
     worker processes (`setting`: Procrastinate's concurrency, PgQueuer's batch size), and count
-    the jobs they finish in `duration` seconds, from the first finished job on (so the workers'
-    start-up is not counted)."""
+    the jobs they finish in `duration` seconds, or until the last one, from the first finished
+    job on (so the workers' start-up is not counted)."""
     import psycopg
 
     peer_module = importlib.import_module(f"bench.peers.{module}")
@@ -262,8 +262,13 @@ def peer(module: str, setting: int, jobs: int, duration: float, url: str, workdi
                     raise RuntimeError(f"{module} workers did not start: {(workdir / f'{module}-0.log').read_text()[-2000:]}")
                 time.sleep(0.05)
             before, started = peer_module.done(connection), time.monotonic()
-            time.sleep(duration)
-            after, elapsed = peer_module.done(connection), time.monotonic() - started
+            # Until the leg's end or the last job, whichever comes first: a peer that empties
+            # its queue early is timed to its last job, not given idle seconds.
+            after = before
+            while time.monotonic() - started < duration and after < jobs:
+                time.sleep(0.25)
+                after = peer_module.done(connection)
+            elapsed = time.monotonic() - started
             doubled = peer_module.double_runs(connection) if hasattr(peer_module, "double_runs") else None
     finally:
         for worker in workers:
@@ -276,7 +281,7 @@ def peer(module: str, setting: int, jobs: int, duration: float, url: str, workdi
                 worker.wait()
         for log in logs:
             log.close()
-    return {"jobs_per_s": round((after - before) / elapsed, 1), "done": after, "seeded": jobs,
+    return {"jobs_per_s": round((after - before) / elapsed, 1), "done": after, "seeded": jobs, "seconds": round(elapsed, 2),
             "ran_dry": after >= jobs, "double_runs": doubled, "processes": PEER_PROCESSES, "setting": setting}
 
 
@@ -371,7 +376,8 @@ def queue(run) -> Result:
                             + (f"concurrency {figures['setting']})" if name == "Procrastinate" else f"batch {figures['setting']})"),
                      "db": run.db, "answered/s": figures["jobs_per_s"]})
         if figures["ran_dry"]:
-            notes.append(f"{name} ran out of its {figures['seeded']} pre-filled jobs: its rate is a lower bound")
+            notes.append(f"{name} finished its {figures['seeded']} pre-filled jobs after {figures['seconds']} s of the leg: "
+                         "its rate is timed to its last job (its workers' last polls, a quarter of a second at most, included)")
         if figures.get("double_runs"):
             notes.append(f"{name} started {figures['double_runs']} jobs more than once")
     rows.append({"leg": f"limit: raw SQL ({baseline['tool']})", "db": run.db, "clients": bots,
