@@ -429,6 +429,53 @@ class Profiler:
                 self.process.kill()
 
 
+class CpuMeter:
+    """`with CpuMeter() as meter:` then `meter.cores`: the cores each kind of process used while
+    the block ran (Harbor's servers, a peer's workers, PostgreSQL, Redis, the load generators,
+    the rest), from /proc: who shares the machine's cores during a leg. A process that started
+    during the block counts whole; one that ended before its end is missed. Empty where there
+    is no /proc."""
+
+    KINDS = (("harbor", ("gunicorn", "daphne")), ("peer", ("bench.peers",)), ("postgres", ("postgres",)),
+             ("redis", ("redis-server",)), ("load", ("wrk", "pgbench")))
+
+    def __init__(self):
+        self.cores: dict[str, float] = {}
+
+    @classmethod
+    def _kind(cls, pid: str) -> str:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return "other"
+        head = " ".join(part.decode(errors="replace") for part in argv[:3])
+        return next((kind for kind, names in cls.KINDS if any(name in head for name in names)), "other")
+
+    @staticmethod
+    def _times() -> dict[str, float]:
+        ticks, times = os.sysconf("SC_CLK_TCK"), {}
+        for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
+            if pid.isdigit():
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                times[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        return times
+
+    def __enter__(self):
+        self._before, self._started = self._times(), time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        after, elapsed = self._times(), time.monotonic() - self._started
+        used: dict[str, float] = {}
+        for pid, seconds in after.items():
+            kind = self._kind(pid)
+            used[kind] = used.get(kind, 0.0) + seconds - self._before.get(pid, 0.0)
+        self.cores = {kind: round(seconds / elapsed, 2) for kind, seconds in sorted(used.items()) if seconds > 0}
+
+
 #: py-spy names frames by module path: these are Harbor's.
 HARBOR_PACKAGES = ("project/", "workflows/", "notifications/", "queue_app/", "subscriptions/")
 

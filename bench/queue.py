@@ -39,6 +39,7 @@ from pathlib import Path
 from .harness import (
     BASE_DIR,
     POSTGRES_ADMIN_URL,
+    CpuMeter,
     POSTGRES_DB,
     RESULTS_DIR,
     Profiler,
@@ -213,10 +214,12 @@ def drive(run, env, seeded, server: str, processes: int, duration: float, bots: 
         with Profiler(servers[0].pid, profile_path, enabled=run.options.get("profile")):
             if producer:
                 producer.start()
-            if batch:
-                harbor, bots_counters = wrk_lua(url, bots, duration, BATCH_LUA_SCRIPT, seeded["bot_token"], workers, str(batch))
-            else:
-                harbor, bots_counters = wrk_lua(url, bots, duration, LUA_SCRIPT, seeded["bot_token"], workers)
+            with CpuMeter() as cpu:
+                if batch:
+                    harbor, bots_counters = wrk_lua(url, bots, duration, BATCH_LUA_SCRIPT, seeded["bot_token"], workers,
+                                                    str(batch))
+                else:
+                    harbor, bots_counters = wrk_lua(url, bots, duration, LUA_SCRIPT, seeded["bot_token"], workers)
             if producer:
                 producer.join()
     finally:
@@ -224,7 +227,7 @@ def drive(run, env, seeded, server: str, processes: int, duration: float, bots: 
             process.stop()
     leg = {"name": f"{server} ×{processes}, {f'batches of {batch}' if batch else 'one message per request'}",
            "batch": batch, "workers": workers, "wrk": harbor, "bots": bots_counters,
-           "producers": producers}
+           "producers": producers, "cores": cpu.cores}
     if run.options.get("profile"):
         leg["profile"] = summarise_profile(profile_path)
         print_profile(leg["profile"])
@@ -265,9 +268,10 @@ def peer(module: str, setting: int, jobs: int, duration: float, url: str, workdi
             # Until the leg's end or the last job, whichever comes first: a peer that empties
             # its queue early is timed to its last job, not given idle seconds.
             after = before
-            while time.monotonic() - started < duration and after < jobs:
-                time.sleep(0.25)
-                after = peer_module.done(connection)
+            with CpuMeter() as cpu:
+                while time.monotonic() - started < duration and after < jobs:
+                    time.sleep(0.25)
+                    after = peer_module.done(connection)
             elapsed = time.monotonic() - started
             doubled = peer_module.double_runs(connection) if hasattr(peer_module, "double_runs") else None
     finally:
@@ -281,7 +285,7 @@ def peer(module: str, setting: int, jobs: int, duration: float, url: str, workdi
                 worker.wait()
         for log in logs:
             log.close()
-    return {"jobs_per_s": round((after - before) / elapsed, 1), "done": after, "seeded": jobs, "seconds": round(elapsed, 2),
+    return {"jobs_per_s": round((after - before) / elapsed, 1), "done": after, "seeded": jobs, "seconds": round(elapsed, 2), "cores": cpu.cores,
             "ran_dry": after >= jobs, "double_runs": doubled, "processes": PEER_PROCESSES, "setting": setting}
 
 
@@ -350,6 +354,8 @@ def queue(run) -> Result:
             "p50 ms": leg["wrk"]["p50_ms"], "p99 ms": leg["wrk"]["p99_ms"], "errors": leg["wrk"]["non_2xx"],
             "double claims": double_claims,
             "posts/s": round(leg["producers"]["counters"]["posted"] / duration, 1),
+            # Who used the 2 cores during the leg (bench.harness.CpuMeter).
+            "app cores": leg["cores"].get("harbor"), "postgres cores": leg["cores"].get("postgres"),
         }
         for name, figures in peers.items():
             row[f"÷{name}"] = ratio(answered_per_s, figures["jobs_per_s"])
@@ -374,7 +380,8 @@ def queue(run) -> Result:
     for name, figures in peers.items():
         rows.append({"leg": f"peer {name} ({figures['processes']} processes, "
                             + (f"concurrency {figures['setting']})" if name == "Procrastinate" else f"batch {figures['setting']})"),
-                     "db": run.db, "answered/s": figures["jobs_per_s"]})
+                     "db": run.db, "answered/s": figures["jobs_per_s"], "app cores": figures["cores"].get("peer"),
+                     "postgres cores": figures["cores"].get("postgres")})
         if figures["ran_dry"]:
             notes.append(f"{name} finished its {figures['seeded']} pre-filled jobs after {figures['seconds']} s of the leg: "
                          "its rate is timed to its last job (its workers' last polls, a quarter of a second at most, included)")

@@ -25,7 +25,7 @@ def _fail_open(fallback):
             try:
                 return method(self, *args, **kwargs)
             except (ConnectionError, TimeoutError) as error:
-                _warn(method.__name__, error)
+                warn_unreachable(method.__name__, error)
                 return fallback(*args, **kwargs)
 
         return wrapper
@@ -33,7 +33,17 @@ def _fail_open(fallback):
     return decorate
 
 
-def _warn(operation: str, error: Exception) -> None:
+def redis_client():
+    """The shared cache's Redis client, for what the cache API cannot say in one round trip
+    (project.throttling's counters, project.realtime.versions' tokens), or None when the cache
+    is per process (embedded)."""
+    from django.core.cache import cache
+
+    backend = getattr(cache, "_cache", None)
+    return backend.get_client(write=True) if hasattr(backend, "get_client") else None
+
+
+def warn_unreachable(operation: str, error: Exception) -> None:
     global _last_warning
     if time.monotonic() - _last_warning >= WARN_EVERY_SECONDS:
         _last_warning = time.monotonic()

@@ -292,9 +292,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "project.api.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        #: DRF's rates and keys, counted per window in one round trip (project/throttling.py).
+        "project.throttling.AnonRateThrottle",
+        "project.throttling.UserRateThrottle",
+        "project.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="120/min"),

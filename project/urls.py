@@ -37,9 +37,11 @@ api_urlpatterns = [
 ]
 
 urlpatterns = [
+    # Harbor's API first: Django tries the patterns in order, and the seeds' routes (a few under
+    # api/, none that any of Harbor's matches) were tried, and missed, on every API request.
+    path("api/", include(api_urlpatterns)),
     path("", include("project.original.urls")),
     path("admin/", admin.site.urls),
-    path("api/", include(api_urlpatterns)),
     path("health", health, name="health"),
     path("health/status/", status_page, name="health_status"),
     *accounts_pages,

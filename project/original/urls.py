@@ -1,4 +1,5 @@
-"""Every HTTP route a seed document names, one list per seed; included before Harbor's own."""
+"""Every HTTP route a seed document names, one list per seed; included after Harbor's API, whose
+patterns match none of them (project/urls.py)."""
 
 from . import comments, notifications, workflows
 

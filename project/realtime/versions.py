@@ -23,9 +23,10 @@ import logging
 import secrets
 import threading
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+
+from project.cache import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -42,21 +43,13 @@ _unbumped: set[str] = set()
 _unbumped_lock = threading.Lock()
 
 
-def _redis():
-    """The shared cache's Redis client, or None when the cache is per process (embedded)."""
-    backend = getattr(cache, "_cache", None)
-    if not settings.REDIS_URL or backend is None or not hasattr(backend, "get_client"):
-        return None
-    return backend.get_client(write=True)
-
-
 def _key(group: str) -> str:
     return cache.make_key(f"listver:{group}")
 
 
 def bump(groups) -> None:
     """Give each of `groups` a new version. Call after the commit that changed their lists."""
-    client = _redis()
+    client = redis_client()
     if client is None:
         return
     groups = set(groups)
@@ -79,7 +72,7 @@ def bump(groups) -> None:
 
 def list_version(group: str) -> str:
     """The current version of `group`'s lists, as an opaque string. Take it before the rows."""
-    client = _redis()
+    client = redis_client()
     if client is None:
         return log_version(group)
     try:

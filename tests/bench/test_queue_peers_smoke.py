@@ -38,3 +38,4 @@ def test_a_peer_leg_works_its_prefilled_jobs(module, setting, tmp_path, peer_dat
     figures = queue_bench.peer(module, setting, 300, 1.0, peer_database, tmp_path)
     assert figures["done"] > 0 and (figures["jobs_per_s"] > 0 or figures["ran_dry"])
     assert not figures.get("double_runs")
+    assert figures["cores"].get("postgres", 0) > 0  # who used the cores meanwhile (bench.harness.CpuMeter)
