@@ -5,6 +5,7 @@ a request field to its messages (``{}`` when the error is not about a field)."""
 
 import hashlib
 import logging
+import math
 from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
@@ -79,7 +80,10 @@ def exception_handler(exc, context):
         code = codes if isinstance(codes, str) else "error"
         body = error_body(code, str(exc.detail) if hasattr(exc, "detail") else str(exc))
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            body["error"]["retry_after"] = int(exc.wait) + 1
+            # Whole seconds, rounded up, the same in the body and the header (DRF's header
+            # rounds down: a client that obeyed it came back a fraction too early).
+            body["error"]["retry_after"] = math.ceil(exc.wait)
+            response["Retry-After"] = str(body["error"]["retry_after"])
     response.data = body
     return response
 

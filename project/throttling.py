@@ -46,7 +46,8 @@ class WindowCounterThrottle(throttling.SimpleRateThrottle):
             try:
                 current = cache.incr(current_key)
             except ValueError:  # culled between the two (a full LocMemCache)
-                cache.set(current_key, current := 1, self.duration * 2)
+                current = 1
+                cache.set(current_key, current, self.duration * 2)
             return current, cache.get(previous_key, 0)
         current_key, previous_key = cache.make_key(current_key), cache.make_key(previous_key)
         try:

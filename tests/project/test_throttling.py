@@ -103,6 +103,7 @@ def test_an_api_client_over_its_rate_gets_a_429_with_retry_after(alice, settings
         refused = client.get("/api/notifications")
         assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 120
         assert refused.json()["error"]["code"] == "throttled"
+        assert refused.json()["error"]["retry_after"] == int(refused["Retry-After"])  # one figure, rounded up
     finally:
         UserRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
 
