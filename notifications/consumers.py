@@ -8,7 +8,7 @@ class NotificationConsumer(RealtimeConsumer):
     """`ws/notifications/`: the user's own notification events (``notification.created``,
     ``notification_count.changed``), not the rest of their group's."""
 
-    async def get_groups(self, user):
+    def allowed_groups(self, user):
         return [user.group]
 
     async def handle_event(self, frame):

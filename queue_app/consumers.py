@@ -1,4 +1,3 @@
-from channels.db import database_sync_to_async
 from django.http import Http404
 
 from project.realtime.consumers import RealtimeConsumer, query_param
@@ -12,10 +11,16 @@ class QueueConsumer(RealtimeConsumer):
     every new message, reply and status change of the stream as `queue_message.*` events
     (project/realtime/events.py)."""
 
-    async def get_groups(self, user):
-        tenant_id = query_param(self.scope, "tenant") or None
+    def allowed_groups(self, user):
         try:
-            tenant = await database_sync_to_async(services.stream_tenant)(user, tenant_id)
+            tenant = services.stream_tenant(user, self.tenant_id)
         except services.NotFound:
             raise Http404 from None  # closes with 4403
         return [stream_group(tenant.pk if tenant else None)]
+
+    def access_key(self):
+        return (type(self), self.tenant_id)
+
+    @property
+    def tenant_id(self) -> str | None:
+        return query_param(self.scope, "tenant") or None

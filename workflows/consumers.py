@@ -1,6 +1,5 @@
 import time
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from project.realtime.consumers import RealtimeConsumer
@@ -18,11 +17,12 @@ class WorkflowConsumer(RealtimeConsumer):
         super().__init__(*args, **kwargs)
         self._typing_sent: list[float] = []
 
-    async def get_groups(self, user):
-        self.workflow_id = self.scope["url_route"]["kwargs"]["workflow_id"]
-        access = await database_sync_to_async(get_workflow_access)(user, self.workflow_id)
-        self.presence_group = access.workflow.group
-        return [access.workflow.group]
+    def allowed_groups(self, user):
+        return [get_workflow_access(user, self.scope["url_route"]["kwargs"]["workflow_id"]).workflow.group]
+
+    @property
+    def presence_group(self):
+        return self.subscribed[0] if self.subscribed else None
 
     async def handle_message(self, content):
         if content["type"] != "typing":
@@ -52,17 +52,14 @@ class InboxConsumer(RealtimeConsumer):
     user's participations as they change: added to a workflow, it joins its group; removed, it
     leaves it (the `access.changed` of either reaches the user's sockets)."""
 
-    async def get_groups(self, user):
-        self._wanted = [user.group, *await database_sync_to_async(_participated_groups)(user)]
-        return self._wanted
+    def allowed_groups(self, user):
+        return [user.group, *_participated_groups(user)]
 
-    async def check_access(self) -> bool:
-        if not await super().check_access():
+    async def follow(self, groups):
+        await self._leave([group for group in self.subscribed if group not in groups])
+        if not await self._join([group for group in groups if group not in self.subscribed]):
             return False
-        await self._leave([group for group in self.subscribed if group not in self._wanted])
-        if not await self._join([group for group in self._wanted if group not in self.subscribed]):
-            return False
-        self.subscribed = self._wanted
+        self.subscribed = groups
         return True
 
     async def handle_event(self, frame):

@@ -1,6 +1,7 @@
 """Every write to users, tenants, memberships, tokens and tickets goes through here."""
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import import_module
@@ -255,16 +256,34 @@ class SocketCredential:
 def authenticated_user(credential: SocketCredential) -> User | None:
     """The user `credential` still authenticates, or None: the user is gone or inactive, the
     token revoked or expired, the session logged out, expired or from before a password change."""
-    user = User.objects.filter(pk=credential.user_id, is_active=True).first()
-    if user is None:
-        return None
-    if credential.token_id is not None:
-        token = ApiToken.objects.filter(pk=credential.token_id, user=user).first()
-        if token is None or not token.is_usable():
-            return None
-    if credential.session_key and not session_authenticates(credential.session_key, user):
-        return None
-    return user
+    return authenticated_users([credential])[credential]
+
+
+def authenticated_users(credentials: Iterable[SocketCredential]) -> dict[SocketCredential, User | None]:
+    """`authenticated_user` of many credentials at once (a process re-checks all its sockets
+    in batches: project/realtime/access_sweep.py): one query for their users, one for their
+    tokens, one session read per distinct session."""
+    credentials = set(credentials)
+    users = User.objects.filter(is_active=True).in_bulk({credential.user_id for credential in credentials})
+    token_ids = {credential.token_id for credential in credentials if credential.token_id is not None}
+    tokens = ApiToken.objects.in_bulk(token_ids) if token_ids else {}
+    now = timezone.now()
+    sessions: dict[tuple[str, int], bool] = {}
+    authenticated = {}
+    for credential in credentials:
+        user = users.get(credential.user_id)
+        if user is not None and credential.token_id is not None:
+            token = tokens.get(credential.token_id)
+            if token is None or token.user_id != user.pk or not token.is_usable(now):
+                user = None
+        if user is not None and credential.session_key:
+            key = (credential.session_key, user.pk)
+            if key not in sessions:
+                sessions[key] = session_authenticates(credential.session_key, user)
+            if not sessions[key]:
+                user = None
+        authenticated[credential] = user
+    return authenticated
 
 
 def session_authenticates(session_key: str, user: User) -> bool:

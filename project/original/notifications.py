@@ -90,10 +90,10 @@ class ClearView(APIView):
 
 
 class OriginalNotificationConsumer(NotificationConsumer):
-    async def get_groups(self, user):
+    def allowed_groups(self, user):
         if normalize_email(self.scope["url_route"]["kwargs"]["email"]) != user.email:
             raise PermissionDenied
-        return await super().get_groups(user)
+        return super().allowed_groups(user)
 
     async def handle_event(self, frame):
         if frame["type"] not in FRAME_TYPES:

@@ -21,7 +21,8 @@ Rights end while a socket is open: every socket joins the groups of its credenti
 `access.<id>`, its session's or its token's) and checks its credential and its right to its
 groups again whenever an `access.changed` event reaches one of them, and every
 REALTIME_ACCESS_RECHECK_SECONDS besides (a channel layer may drop a message; a token or a
-session may simply expire). Services publish `access.changed` whenever a right ends.
+session may simply expire), in batches per process (project/realtime/access_sweep.py).
+Services publish `access.changed` whenever a right ends.
 
 Sockets have no channel of their own: the server process has one (project/realtime/fanout.py)
 that is a member of every group its sockets follow, and hands each event to each of its local
@@ -31,7 +32,6 @@ sockets (`deliver`), so an event costs one channel-layer message per process, no
 import asyncio
 import json
 import logging
-import random
 from collections import OrderedDict, deque
 from urllib.parse import parse_qs, unquote
 
@@ -42,7 +42,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from . import dispatcher, fanout, layer_watch, presence
+from . import access_sweep, dispatcher, fanout, layer_watch, presence
 from .models import Event
 from .services import (
     ACCESS_CHANGED, LAYER_MESSAGE_TYPE, layer_frames, layer_is_cross_process, layer_message, validate_group,
@@ -66,9 +66,9 @@ def query_param(scope, name: str) -> str | None:
 class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     """Authenticate, authorise, join groups, replay from ``?after=``, then forward events.
 
-    Subclasses implement ``get_groups(user)`` (raise PermissionDenied or Http404 to refuse) and
-    may override ``handle_event`` and ``handle_message``. A subclass that sets
-    ``self.presence_group`` in ``get_groups`` shares who is connected with that group."""
+    Subclasses implement ``allowed_groups(user)`` (raise PermissionDenied or Http404 to refuse)
+    and may override ``handle_event`` and ``handle_message``. A subclass whose
+    ``presence_group`` is a group shares who is connected with that group."""
 
     presence_group: str | None = None
     #: No channel per socket (Channels would make one and read it for each consumer): the
@@ -76,10 +76,17 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     #: socket (`channel_name`, used by presence and typing's exclude-self).
     channel_layer_alias = None
 
-    async def get_groups(self, user) -> list[str]:
-        """The groups `user` may follow on this route. Called at connect and again whenever the
-        socket re-checks its rights, so it must not do more than decide and remember."""
+    def allowed_groups(self, user) -> list[str]:
+        """The groups `user` may follow on this route, read from the database in a worker
+        thread; raise PermissionDenied or Http404 to refuse. Called at connect and at every
+        re-check, often for many sockets in one trip (project/realtime/access_sweep.py), so it
+        decides and keeps nothing: its answer may only depend on `user` and `access_key()`."""
         raise PermissionDenied  # deny unless a subclass says otherwise
+
+    def access_key(self) -> tuple:
+        """What `allowed_groups` depends on besides the user: a process's sockets with the
+        same user and key share one check per re-check batch (ten tabs of one page, one query)."""
+        return (type(self), tuple(sorted(self.scope.get("url_route", {}).get("kwargs", {}).items())))
 
     async def connect(self):
         self.user = self.scope.get("user")
@@ -89,12 +96,12 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self._recent: deque[int] = deque(maxlen=_REMEMBERED_CURSORS)
         self._recent_set: set[int] = set()
         self._holds_dispatcher = False
-        self._recheck_task: asyncio.Task | None = None
         self._access_task: asyncio.Task | None = None
         # Layer messages wait here until the socket is ready (after its replay) and while an
         # `access.changed` is being checked: nothing newer reaches a socket whose right ended.
         self._held: deque[dict] = deque()
         self._live = False
+        self._closing = False
         self._wire = None
         self.channel_layer = get_channel_layer()
         self.fanout = await fanout.for_layer(self.channel_layer)
@@ -121,7 +128,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if not await self._join(self.control_groups):
             return
         try:
-            groups = [validate_group(group) for group in await self.get_groups(self.user)]
+            groups = [validate_group(group) for group in await database_sync_to_async(self.allowed_groups)(self.user)]
         except (PermissionDenied, Http404):
             await self.close(code=CLOSE_FORBIDDEN)
             return
@@ -136,7 +143,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         cursor = await self.replay(int(after)) if after is not None else await _latest_cursor()
         await self.send_json({"type": "ready", "data": {"groups": groups, "cursor": cursor}})
         await self._go_live()
-        self._recheck_task = asyncio.get_running_loop().create_task(self._recheck_periodically())
+        access_sweep.watch(self)
         if self.presence_group:
             await presence.join(self.presence_group, self.channel_name, self.user)
             await presence.announce(self.presence_group, self.channel_layer)
@@ -159,9 +166,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self.fanout.leave(group, self)
 
     async def disconnect(self, code):
-        for task in (getattr(self, "_recheck_task", None), getattr(self, "_access_task", None)):
-            if task is not None:
-                task.cancel()
+        if getattr(self, "_access_task", None) is not None:
+            self._access_task.cancel()
+        access_sweep.unwatch(self)
         layer_watch.unwatch(self)
         if getattr(self, "fanout", None) is not None:
             await self._leave([*self.subscribed, *self.control_groups])
@@ -175,28 +182,25 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def check_access(self) -> bool:
         """Check the credential (4401) and the right to this socket's groups (4403) again, as
         they are now in the database; close and return False if either ended."""
-        user = await _authenticated_user(self.credential)
-        if user is None:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        [(user, groups)] = await database_sync_to_async(access_sweep.check_sockets)([self])
+        return await self.apply_access(user, groups)
+
+    async def apply_access(self, user, groups: list[str] | None) -> bool:
+        """Act on a check of this socket (`access_sweep.check_sockets`): close with 4401 when
+        `user` is None, 4403 when `groups` is, and return whether the socket stays open."""
+        if self._closing:
             return False
-        try:
-            await self.get_groups(user)
-        except (PermissionDenied, Http404):
-            await self.close(code=CLOSE_FORBIDDEN)
+        if user is None or groups is None:
+            self._closing = True
+            await self.close(code=CLOSE_UNAUTHENTICATED if user is None else CLOSE_FORBIDDEN)
             return False
         self.user = user
-        return True
+        return await self.follow(groups)
 
-    async def _recheck_periodically(self):
-        interval = settings.REALTIME_ACCESS_RECHECK_SECONDS
-        while True:
-            # Jittered, so that sockets opened together do not check together.
-            await asyncio.sleep(interval * random.uniform(0.75, 1.25))
-            try:
-                if not await self.check_access():
-                    return
-            except Exception:  # the database may be restarting: the next period tries again
-                logger.warning("socket access re-check failed", exc_info=True)
+    async def follow(self, groups: list[str]) -> bool:
+        """The groups a re-check allowed; a socket whose groups change while it is open (the
+        inbox's) joins and leaves them here. Returns False if the socket closed."""
+        return True
 
     async def send_transient(self, group: str, event_type: str, data: dict, include_self: bool = True):
         """Send a frame that is neither stored nor replayed (typing, presence) to a group."""
@@ -355,13 +359,6 @@ def _events_for(groups: list[str], after: int, limit: int) -> list[dict]:
 @database_sync_to_async
 def _latest_cursor() -> int:
     return dispatcher._latest_event_id()
-
-
-@database_sync_to_async
-def _authenticated_user(credential):
-    from project.accounts.services import authenticated_user
-
-    return authenticated_user(credential)
 
 
 class NotFoundConsumer(AsyncJsonWebsocketConsumer):

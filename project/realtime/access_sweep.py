@@ -1,0 +1,122 @@
+"""Each server process re-checks its sockets' rights in batches, not one socket at a time.
+
+A right that ends publishes `access.changed` and its sockets check themselves at once
+(project/realtime/consumers.py). The periodic re-check is the safety net for what sends no
+event — a token or session that simply expires, a row changed in bulk, a layer message
+dropped — so every socket is checked again about every REALTIME_ACCESS_RECHECK_SECONDS.
+
+Done per socket (a task each, two worker-thread trips and four queries per check), that net was
+most of an idle process's CPU: 5,000 pinging sockets cost 57 % of a core, nearly all of it here
+(docs/performance.md, idle sockets). Here one task per event loop wakes every tenth of the
+period, takes the sockets that are due, and checks them in one worker-thread trip per
+`BATCH_SIZE`: one query for their users, one for their tokens, a session read per distinct
+session, and one rights check per distinct (user, route) — ten tabs of one page cost one.
+"""
+
+import asyncio
+import logging
+import random
+import weakref
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from .services import validate_group
+
+logger = logging.getLogger(__name__)
+
+#: Sockets checked per worker-thread trip: bounds how long other database calls of the
+#: process (connects, replays) wait behind one trip.
+BATCH_SIZE = 250
+#: The sweep wakes this many times per period, so that sockets opened together spread out.
+TICKS_PER_PERIOD = 10
+
+
+def check_sockets(sockets) -> list[tuple]:
+    """(user, groups) for each of `sockets` as the database has them now: user None when the
+    credential no longer authenticates (4401), groups None when the user may no longer follow
+    the socket's route (4403). Runs in a worker thread."""
+    from project.accounts.services import authenticated_users
+
+    users = authenticated_users(socket.credential for socket in sockets)
+    decided: dict[tuple, list[str] | None] = {}
+    checked = []
+    for socket in sockets:
+        user = users[socket.credential]
+        if user is None:
+            checked.append((None, None))
+            continue
+        key = (user.pk, socket.access_key())
+        if key not in decided:
+            try:
+                decided[key] = [validate_group(group) for group in socket.allowed_groups(user)]
+            except (PermissionDenied, Http404):
+                decided[key] = None
+        checked.append((user, decided[key]))
+    return checked
+
+
+class AccessSweep:
+    """The periodic re-check of one event loop's sockets."""
+
+    def __init__(self):
+        self.due: dict = {}  # socket → loop time of its next check
+        self.task: asyncio.Task | None = None
+
+    def add(self, socket) -> None:
+        loop = asyncio.get_running_loop()
+        self.due[socket] = loop.time() + _period()
+        if self.task is None or self.task.done():
+            self.task = loop.create_task(self._run(), name="realtime-access-sweep")
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.due:
+            await asyncio.sleep(settings.REALTIME_ACCESS_RECHECK_SECONDS / TICKS_PER_PERIOD)
+            now = loop.time()
+            due = [socket for socket, at in self.due.items() if at <= now]
+            for start in range(0, len(due), BATCH_SIZE):
+                await self._check(due[start : start + BATCH_SIZE])
+
+    async def _check(self, sockets: list) -> None:
+        try:
+            checked = await database_sync_to_async(check_sockets)(sockets)
+        except Exception:  # the database may be restarting: they stay due for the next tick
+            logger.warning("socket access re-check failed", exc_info=True)
+            return
+        for socket, (user, groups) in zip(sockets, checked):
+            if socket not in self.due:  # closed while its batch was checked
+                continue
+            self.due[socket] = asyncio.get_running_loop().time() + _period()
+            try:
+                await socket.apply_access(user, groups)
+            except Exception:
+                logger.exception("socket access re-check failed")
+
+
+def _period() -> float:
+    """Jittered, so that sockets opened together do not stay together."""
+    return settings.REALTIME_ACCESS_RECHECK_SECONDS * random.uniform(0.75, 1.25)
+
+
+_sweeps: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AccessSweep]" = weakref.WeakKeyDictionary()
+
+
+def watch(socket) -> None:
+    """Called by each socket once it is ready."""
+    loop = asyncio.get_running_loop()
+    sweep = _sweeps.get(loop)
+    if sweep is None:
+        sweep = _sweeps[loop] = AccessSweep()
+    sweep.add(socket)
+
+
+def unwatch(socket) -> None:
+    try:
+        sweep = _sweeps.get(asyncio.get_running_loop())
+    except RuntimeError:
+        return
+    if sweep is not None:
+        sweep.due.pop(socket, None)
