@@ -10,7 +10,8 @@ most of an idle process's CPU: 5,000 pinging sockets cost 57 % of a core, nearly
 (docs/performance.md, idle sockets). Here one task per event loop wakes every tenth of the
 period, takes the sockets that are due, and checks them in one worker-thread trip per
 `BATCH_SIZE`: one query for their users, one for their tokens, a session read per distinct
-session, and one rights check per distinct (user, route) — ten tabs of one page cost one.
+session, and one rights check per distinct (user, route). A user's sockets on one route share
+their schedule, so ten tabs of one page cost one check.
 """
 
 import asyncio
@@ -59,41 +60,61 @@ def check_sockets(sockets) -> list[tuple]:
 
 
 class AccessSweep:
-    """The periodic re-check of one event loop's sockets."""
+    """The periodic re-check of one event loop's sockets. Sockets of one user on one route
+    (tabs of one page) share a schedule: their check is one rights check, however many they are."""
 
     def __init__(self):
-        self.due: dict = {}  # socket → loop time of its next check
+        self.sockets: dict[tuple, set] = {}  # (user id, access key) → its sockets
+        self.due: dict[tuple, float] = {}  # (user id, access key) → loop time of their next check
         self.task: asyncio.Task | None = None
 
     def add(self, socket) -> None:
         loop = asyncio.get_running_loop()
-        self.due[socket] = loop.time() + _period()
+        key = socket.sweep_key = (socket.user.pk, socket.access_key())
+        self.sockets.setdefault(key, set()).add(socket)
+        self.due.setdefault(key, loop.time() + _period())
         if self.task is None or self.task.done():
             self.task = loop.create_task(self._run(), name="realtime-access-sweep")
+
+    def discard(self, socket) -> None:
+        key = getattr(socket, "sweep_key", None)
+        sockets = self.sockets.get(key)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self.sockets[key], self.due[key]
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while self.due:
             await asyncio.sleep(settings.REALTIME_ACCESS_RECHECK_SECONDS / TICKS_PER_PERIOD)
             now = loop.time()
-            due = [socket for socket, at in self.due.items() if at <= now]
-            for start in range(0, len(due), BATCH_SIZE):
-                await self._check(due[start : start + BATCH_SIZE])
+            keys, batch = [], []
+            for key in [key for key, at in self.due.items() if at <= now]:
+                keys.append(key)
+                batch.extend(self.sockets[key])
+                if len(batch) >= BATCH_SIZE:
+                    await self._check(keys, batch)
+                    keys, batch = [], []
+            if batch:
+                await self._check(keys, batch)
 
-    async def _check(self, sockets: list) -> None:
+    async def _check(self, keys: list[tuple], sockets: list) -> None:
         try:
             checked = await database_sync_to_async(check_sockets)(sockets)
         except Exception:  # the database may be restarting: they stay due for the next tick
             logger.warning("socket access re-check failed", exc_info=True)
             return
+        next_check = asyncio.get_running_loop().time() + _period()
+        for key in keys:
+            if key in self.due:
+                self.due[key] = next_check
         for socket, (user, groups) in zip(sockets, checked):
-            if socket not in self.due:  # closed while its batch was checked
-                continue
-            self.due[socket] = asyncio.get_running_loop().time() + _period()
-            try:
-                await socket.apply_access(user, groups)
-            except Exception:
-                logger.exception("socket access re-check failed")
+            if socket in self.sockets.get(socket.sweep_key, ()):  # not closed while checked
+                try:
+                    await socket.apply_access(user, groups)
+                except Exception:
+                    logger.exception("socket access re-check failed")
 
 
 def _period() -> float:
@@ -119,4 +140,4 @@ def unwatch(socket) -> None:
     except RuntimeError:
         return
     if sweep is not None:
-        sweep.due.pop(socket, None)
+        sweep.discard(socket)
