@@ -319,6 +319,11 @@ class Server:
         self._log_file.close()
 
 
+#: As bin/serve and docs/deploy.md run daphne: a protocol ping only to a socket silent for 30 s,
+#: longer than the pages' own 25 s ping (static/js/live-socket.js), so a page's socket gets none.
+DAPHNE_OPTIONS = ["--ping-interval", "30"]
+
+
 def start_daphne(env: dict, count: int, workdir: Path, application="project.asgi:application", ready_path="/health",
                  shared=False):
     """`count` daphne processes, each ready before this returns: on free ports of their own, or
@@ -337,7 +342,7 @@ def start_daphne(env: dict, count: int, workdir: Path, application="project.asgi
             else:
                 port = free_port()
                 where, pass_fds = ["-b", "127.0.0.1", "-p", str(port)], ()
-            argv = [sys.executable, "-m", "daphne", *where, application]
+            argv = [sys.executable, "-m", "daphne", *DAPHNE_OPTIONS, *where, application]
             servers.append(Server(argv, env, port, workdir / f"daphne-{index}-{port}.log", ready_path, pass_fds))
     finally:
         if listener:

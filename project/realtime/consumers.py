@@ -314,7 +314,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error("invalid_frame", 'Frames must be JSON objects with a "type".')
             return
         if content["type"] == "ping":
-            await self.send_json({"type": "pong"})
+            await self.send_shared_text(PONG)
             if self.presence_group:
                 await presence.touch(self.channel_name)
             return
@@ -333,6 +333,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "data": {"code": code, "message": message}})
 
 
+#: One string for every pong of the process, so its WebSocket frame is built once too.
+PONG = json.dumps({"type": "pong"})
 _encoded: "OrderedDict[int, tuple[dict, str]]" = OrderedDict()
 
 
