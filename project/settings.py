@@ -57,7 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "project.csp.CSPMiddleware",  # django-csp's, each header built once (project/csp.py)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "project.api.reject_nul_characters",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -288,6 +288,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "project.negotiation.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["project.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "project.api.CursorPagination",
     "PAGE_SIZE": 50,

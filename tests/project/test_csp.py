@@ -190,3 +190,15 @@ def test_a_colour_is_still_validated_before_it_reaches_a_page(alice):
     # what keeps anything else out of the database.
     with pytest.raises(ValidationError):
         queue.post_message(alice, "x", color="red;background:url(x)")
+
+
+def test_the_header_is_django_csps_own_and_follows_the_settings(client, settings):
+    """project.csp builds the header once per process; a changed setting is a new header."""
+    from csp.utils import build_policy
+
+    assert client.get("/health").headers["Content-Security-Policy"] == build_policy()
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"default-src": ["'self'"]}}
+    response = client.get("/health")
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'"
+    assert response.headers["Content-Security-Policy-Report-Only"] == "default-src 'self'"
