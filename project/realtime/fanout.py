@@ -26,6 +26,7 @@ import asyncio
 import functools
 import json
 import logging
+import time
 import weakref
 from collections import OrderedDict
 
@@ -227,6 +228,21 @@ def write_prepared(wire, text: str) -> bool:
         return False
     wire.transport.write(_prepared_frame(wire.factory, text))
     return True
+
+
+def intercept_frames(wire, take) -> None:
+    """Hand each inbound frame of a daphne socket to `take(payload, is_binary)` first: a frame
+    it takes (returns True) never reaches daphne's application queue nor the consumer (the
+    consumer answers pings this way: RealtimeConsumer._take_frame)."""
+    forward = wire.onMessage
+
+    def on_message(payload, is_binary):
+        if not wire.muted and take(payload, is_binary):
+            wire.last_ping = time.time()  # what daphne's own onMessage records for its keepalive
+            return
+        forward(payload, is_binary)
+
+    wire.onMessage = on_message
 
 
 _prepared: "OrderedDict[int, tuple[str, bytes]]" = OrderedDict()

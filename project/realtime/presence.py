@@ -42,7 +42,7 @@ TOUCH_INTERVAL_SECONDS = 10.0
 TOUCH_BATCH = 500
 
 
-async def touch(channel_name: str) -> None:
+def touch(channel_name: str) -> None:
     """Mark a socket seen now. Returns at once: its process writes every socket touched in the
     last TOUCH_INTERVAL_SECONDS in one UPDATE, instead of one UPDATE (and one trip to the
     database thread) per ping: 5,000 idle sockets make 200 pings a second."""

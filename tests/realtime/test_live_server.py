@@ -83,3 +83,16 @@ async def test_a_right_ended_in_another_process_closes_the_socket_without_a_fram
             while True:
                 await recv_json(socket)
     assert closed.value.rcvd.code == 4403
+
+
+async def test_pings_are_answered_in_the_protocol_and_other_frames_still_reach_the_consumer(live_daphne):
+    """Under daphne a page's ping is answered before ASGI (fanout.answer_pings): both spellings
+    get their pong, in order with what the consumer answers to the frames around them."""
+    alice = await database_sync_to_async(services.register_user)("alice@example.com", PASSWORD)
+    async with websockets.connect(await ticket_url(live_daphne, alice)) as socket:
+        assert (await recv_json(socket))["type"] == "ready"
+        for frame in ('{"type":"ping"}', '{"type": "nope"}', '{"type": "ping"}', '{ "type" : "ping" }'):
+            await socket.send(frame)
+        answers = [await recv_json(socket) for _ in range(4)]
+        assert [answer["type"] for answer in answers] == ["pong", "error", "pong", "pong"]
+        assert answers[1]["data"]["code"] == "unsupported"

@@ -65,8 +65,8 @@ async def test_pings_keep_their_sockets_present_and_are_written_together(monkeyp
     stale = timezone.now() - presence.PRESENCE_TTL - timedelta(seconds=1)
     await database_sync_to_async(Presence.objects.update)(last_seen=stale)
 
-    await presence.touch("socket-a")
-    await presence.touch("socket-b")
+    presence.touch("socket-a")
+    presence.touch("socket-b")
     await presence.leave("socket-b")  # gone before the write: the write must not bring it back
     await asyncio.sleep(0.3)
     assert await presence.users_in("workflow.p3") == ["alice@example.com"]
