@@ -4,7 +4,7 @@ from django.conf import settings
 
 from project.realtime.consumers import RealtimeConsumer
 
-from .access import get_workflow_access, workflows_for
+from .access import get_workflow_access, workflow_accesses, workflows_for
 
 TYPING_WINDOW_SECONDS = 10
 
@@ -18,7 +18,17 @@ class WorkflowConsumer(RealtimeConsumer):
         self._typing_sent: list[float] = []
 
     def allowed_groups(self, user):
-        return [get_workflow_access(user, self.scope["url_route"]["kwargs"]["workflow_id"]).workflow.group]
+        return [get_workflow_access(user, self.workflow_id).workflow.group]
+
+    @classmethod
+    def allowed_groups_many(cls, checks):
+        accesses = workflow_accesses((user, socket.workflow_id) for socket, user in checks)
+        answers = [accesses.get((user.pk, str(socket.workflow_id))) for socket, user in checks]
+        return [[access.workflow.group] if access else None for access in answers]
+
+    @property
+    def workflow_id(self) -> str:
+        return self.scope["url_route"]["kwargs"]["workflow_id"]
 
     @property
     def presence_group(self):

@@ -10,8 +10,9 @@ most of an idle process's CPU: 5,000 pinging sockets cost 57 % of a core, nearly
 (docs/performance.md, idle sockets). Here one task per event loop wakes every tenth of the
 period, takes the sockets that are due, and checks them in one worker-thread trip per
 `BATCH_SIZE`: one query for their users, one for their tokens, a session read per distinct
-session, and one rights check per distinct (user, route). A user's sockets on one route share
-their schedule, so ten tabs of one page cost one check.
+session, and their rights decided once per distinct (user, route), by each consumer class for
+all its sockets at once (`allowed_groups_many`: one statement for every workflow socket). A
+user's sockets on one route share their schedule, so ten tabs of one page cost one check.
 """
 
 import asyncio
@@ -21,9 +22,6 @@ import weakref
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
-
 from .services import validate_group
 
 logger = logging.getLogger(__name__)
@@ -42,20 +40,24 @@ def check_sockets(sockets) -> list[tuple]:
     from project.accounts.services import authenticated_users
 
     users = authenticated_users(socket.credential for socket in sockets)
+    # One check per user and route, asked of each consumer class for all of its sockets at once.
+    undecided: dict[tuple, tuple] = {}
+    for socket in sockets:
+        user = users[socket.credential]
+        if user is not None:
+            undecided.setdefault((user.pk, socket.access_key()), (socket, user))
+    by_class: dict[type, list[tuple]] = {}
+    for key, (socket, user) in undecided.items():
+        by_class.setdefault(type(socket), []).append((key, socket, user))
     decided: dict[tuple, list[str] | None] = {}
+    for consumer_class, checks in by_class.items():
+        answers = consumer_class.allowed_groups_many([(socket, user) for _, socket, user in checks])
+        for (key, _, _), groups in zip(checks, answers):
+            decided[key] = None if groups is None else [validate_group(group) for group in groups]
     checked = []
     for socket in sockets:
         user = users[socket.credential]
-        if user is None:
-            checked.append((None, None))
-            continue
-        key = (user.pk, socket.access_key())
-        if key not in decided:
-            try:
-                decided[key] = [validate_group(group) for group in socket.allowed_groups(user)]
-            except (PermissionDenied, Http404):
-                decided[key] = None
-        checked.append((user, decided[key]))
+        checked.append((user, decided[(user.pk, socket.access_key())]) if user is not None else (None, None))
     return checked
 
 

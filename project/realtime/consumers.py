@@ -83,6 +83,18 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         decides and keeps nothing: its answer may only depend on `user` and `access_key()`."""
         raise PermissionDenied  # deny unless a subclass says otherwise
 
+    @classmethod
+    def allowed_groups_many(cls, checks: list[tuple["RealtimeConsumer", object]]) -> list[list[str] | None]:
+        """`allowed_groups` of many (socket, user) pairs of this class, None where refused: a
+        subclass whose check is a query answers them all with one (WorkflowConsumer)."""
+        answers = []
+        for socket, user in checks:
+            try:
+                answers.append(socket.allowed_groups(user))
+            except (PermissionDenied, Http404):
+                answers.append(None)
+        return answers
+
     def access_key(self) -> tuple:
         """What `allowed_groups` depends on besides the user: a process's sockets with the
         same user and key share one check per re-check batch (ten tabs of one page, one query)."""
