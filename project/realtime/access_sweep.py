@@ -22,6 +22,7 @@ import weakref
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+
 from .services import validate_group
 
 logger = logging.getLogger(__name__)
