@@ -319,9 +319,9 @@ class Server:
         self._log_file.close()
 
 
-#: As bin/serve and docs/deploy.md run daphne: a protocol ping only to a socket silent for 30 s,
-#: longer than the pages' own 25 s ping (static/js/live-socket.js), so a page's socket gets none.
-DAPHNE_OPTIONS = ["--ping-interval", "30"]
+#: As bin/serve and docs/deploy.md run daphne: a protocol ping only to a socket silent for 45 s,
+#: longer than the pages' own 30 s ping (static/js/live-socket.js), so a page's socket gets none.
+DAPHNE_OPTIONS = ["--ping-interval", "45"]
 
 
 def start_daphne(env: dict, count: int, workdir: Path, application="project.asgi:application", ready_path="/health",

@@ -1,7 +1,7 @@
 """Idle sockets: many authenticated workflow sockets that only ping, held for a while.
 
 5,000 sockets (250 workflows of 5 people, each person with 10 tabs), scale-out over 2 daphne processes
-(Redis layer, PostgreSQL), each sending `{"type": "ping"}` every 25 s as Harbor's pages do
+(Redis layer, PostgreSQL), each sending `{"type": "ping"}` every 30 s as Harbor's pages do
 (static/js/live-socket.js's PING_EVERY_MS; the first ping at a random point of the first
 interval, then every interval ±10 %), held 60 s once all are connected. Reports sockets closed
 during the hold (must be 0), pongs received, the daphne processes' RSS after the hold minus
@@ -28,8 +28,8 @@ from pathlib import Path
 from .harness import BASE_DIR, RESULTS_DIR, Result, benchmark, print_profile, ratio, summarise_profile
 from .mix import profiled, start_rooms_server
 
-#: Harbor's pages ping every 25 s (static/js/live-socket.js).
-PING_SECONDS = 25.0
+#: Harbor's pages ping every 30 s (static/js/live-socket.js).
+PING_SECONDS = 30.0
 SOCKETS_PER_CLIENT = 1250
 SOCKETS_PER_PERSON = 10
 #: Handshakes in flight at once per client process (see bench/mix.py).

@@ -7,7 +7,7 @@ Protocol (server → client), one JSON object per frame:
 - ``{"type": "replay.truncated", "data": {"cursor": n}}`` when more was missed than
   REALTIME_REPLAY_LIMIT: refetch over REST, then go on from ``cursor``;
 - ``{"type": "error", "data": {"code", "message"}}`` for a bad inbound frame (the socket stays open);
-- ``{"type": "pong"}`` in answer to ``{"type": "ping"}`` (send one every 25 s: it also keeps
+- ``{"type": "pong"}`` in answer to ``{"type": "ping"}`` (send one every 30 s: it also keeps
   presence fresh);
 - transient frames without a cursor, never stored nor replayed: ``{"type": "typing", "group",
   "data": {"user"}}`` and ``{"type": "presence", "group", "data": {"users": [...]}}``.

@@ -20,8 +20,9 @@ from .models import Presence
 
 logger = logging.getLogger(__name__)
 
-#: Sockets ping every 25 s; two missed pings and the user is gone.
-PRESENCE_TTL = timedelta(seconds=60)
+#: Pages ping every 30 s and a ping's touch is written within TOUCH_INTERVAL_SECONDS: a row is
+#: at most 40 s old while its socket lives, 70 s after one lost ping; then the user is gone.
+PRESENCE_TTL = timedelta(seconds=75)
 
 
 @database_sync_to_async
@@ -34,9 +35,8 @@ def join(group: str, channel_name: str, user) -> None:
     )
 
 
-#: How long a ping's touch waits to be written together with the others of its process. Sockets
-#: ping every 25 s and a row counts for PRESENCE_TTL (60 s), so a row is at most 25 + 10 s old
-#: while its socket lives.
+#: How long a ping's touch waits to be written together with the others of its process (see
+#: PRESENCE_TTL).
 TOUCH_INTERVAL_SECONDS = 10.0
 #: Channel names per UPDATE (SQLite's limit on variables is the lowest we meet).
 TOUCH_BATCH = 500

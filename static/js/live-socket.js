@@ -3,7 +3,7 @@
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
-const PING_EVERY_MS = 25_000;
+const PING_EVERY_MS = 30_000;
 // The server refused us (logged out, removed, no such route): reconnecting cannot help.
 const NOT_ALLOWED = new Set([4401, 4403, 4404]);
 

@@ -96,3 +96,21 @@ async def test_pings_are_answered_in_the_protocol_and_other_frames_still_reach_t
         answers = [await recv_json(socket) for _ in range(4)]
         assert [answer["type"] for answer in answers] == ["pong", "error", "pong", "pong"]
         assert answers[1]["data"]["code"] == "unsupported"
+
+
+async def test_a_frame_larger_than_one_send_arrives_whole_and_before_the_next(live_daphne):
+    """A frame is sent at once when nothing waits before it (fanout._write_now); what one send
+    does not take (over Twisted's 128 KB limit) is buffered, and the next frame queues behind it."""
+    alice = await database_sync_to_async(services.register_user)("alice@example.com", PASSWORD)
+    async with websockets.connect(await ticket_url(live_daphne, alice), max_size=None) as socket:
+        assert (await recv_json(socket))["type"] == "ready"
+        code = (
+            "from project.realtime.services import publish\n"
+            f"publish('user.{alice.pk}', 'custom.big', {{'blob': 'x' * 600_000}})\n"
+            f"publish('user.{alice.pk}', 'custom.small', {{'n': 1}})"
+        )
+        assert (await asyncio.to_thread(run_manage, "shell", "--no-imports", "-c", code)).returncode == 0
+        big, small = await recv_json(socket), await recv_json(socket)
+        assert (big["type"], len(big["data"]["blob"])) == ("custom.big", 600_000)
+        assert (small["type"], small["data"]) == ("custom.small", {"n": 1})
+        assert small["cursor"] > big["cursor"]
