@@ -4,8 +4,10 @@ hot paths' bulk insert.
 Composing a queryset costs more CPU than the database spends running it (build_filter,
 compile, clone, resolve_expression: docs/performance.md); the few statements on every request's
 path (token authentication, the workflow access check) are written here once instead. Their
-columns are read into model instances with each field's own database converters, so the models
-are the same as the ORM's (datetimes, booleans and JSON on SQLite included)."""
+columns are read into model instances with each field's own database converters and the
+model's `from_db`, so the models are the same as the ORM's (datetimes, booleans and JSON on
+SQLite included); the models read on hot paths load without `Model.__init__`
+(LoadedWithoutInit)."""
 
 import datetime
 import decimal
@@ -16,6 +18,30 @@ from django.db import connection
 from django.db.models import DateField, Field, TimeField
 from django.db.models.base import ModelState
 from django.db.models.expressions import Col
+from django.db.models.signals import post_init, pre_init
+
+
+class LoadedWithoutInit:
+    """A model mixin: `from_db` (Django's hook for loading a row, called for every instance a
+    queryset or `Columns.load` makes) without `Model.__init__`: the row's values go straight
+    into the instance's `__dict__` under their attnames (`field_names`, in the row's order; a
+    deferred field is simply absent, as `__init__` leaves it). `__init__`'s loop over the
+    fields, with its pre_init and post_init signals, was a sixth of a page of 50 messages' CPU,
+    and a third of the access check's before (docs/performance.md). A model with a pre_init or
+    post_init receiver (an ImageField's dimensions, a third-party tracker) takes Django's way."""
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        if field_names is None or (
+            (pre_init.receivers or post_init.receivers)  # has_listeners alone was a tenth of a page
+            and (pre_init.has_listeners(cls) or post_init.has_listeners(cls))
+        ):
+            return super().from_db(db, field_names, values)
+        instance = cls.__new__(cls)
+        instance.__dict__.update(zip(field_names, values))
+        instance._state = state = ModelState()
+        state.adding, state.db = False, db
+        return instance
 
 
 class Columns:
@@ -31,8 +57,6 @@ class Columns:
         self._pk_index = self.fields.index(model._meta.pk)
         self._converters = {}
         self._sql = {}
-        # Model.__init__ is skipped (load): only models no post_init receiver needs (no
-        # ImageField's dimensions, no GenericForeignKey).
 
     @property
     def sql(self) -> str:
@@ -65,13 +89,7 @@ class Columns:
             for converter in converters:
                 value = converter(value, expression, conn)
             values[index] = value
-        # What Model.from_db does minus __init__ (its signals and per-field loop were a third of
-        # the access check's CPU): every column is in the row, so nothing needs a default.
-        instance = self.model.__new__(self.model)
-        instance.__dict__.update(zip(self.attnames, values))
-        instance._state = state = ModelState()
-        state.adding, state.db = False, conn.alias
-        return instance
+        return self.model.from_db(conn.alias, self.attnames, values)
 
 
 def new_row(model, **values):

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from project.accounts.models import Tenant
 from project.ids import new_public_id
+from project.sql import LoadedWithoutInit
 
 PUBLIC_STREAM = "public"
 MAX_PRIORITY = 10
@@ -34,7 +35,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class QueueMessage(models.Model):
+class QueueMessage(LoadedWithoutInit, models.Model):
     """One message of a stream. A stream is the public one (tenant is NULL) or a tenant's own.
 
     Human messages start pending and are answered by a bot: a claim moves a message to

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from project.accounts.models import Tenant
 from project.ids import new_public_id
+from project.sql import LoadedWithoutInit
 
 
 class WorkflowQuerySet(models.QuerySet):
@@ -15,7 +16,7 @@ class WorkflowQuerySet(models.QuerySet):
         return self.filter(deleted_at__isnull=True)
 
 
-class Workflow(models.Model):
+class Workflow(LoadedWithoutInit, models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active"
         COMPLETED = "completed"
@@ -59,7 +60,7 @@ class Workflow(models.Model):
         return self.status == self.Status.ACTIVE and self.deleted_at is None
 
 
-class Participant(models.Model):
+class Participant(LoadedWithoutInit, models.Model):
     class Role(models.TextChoices):
         INITIATOR = "initiator"
         EDITOR = "editor"
@@ -91,7 +92,7 @@ def media_upload_path(instance, filename):
     return f"media/{instance.tenant_id}/{new_public_id(20)}"
 
 
-class MediaFile(models.Model):
+class MediaFile(LoadedWithoutInit, models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="media_files")
     uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     original_name = models.CharField(max_length=255)
@@ -117,7 +118,7 @@ def message_pk(raw) -> int | None:
     return int(raw) if raw.isascii() and raw.isdecimal() and len(raw) < 19 else None
 
 
-class Message(models.Model):
+class Message(LoadedWithoutInit, models.Model):
     """A message's id is its cursor: clients ask for everything after the last one they saw."""
 
     class Type(models.TextChoices):

@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from project.accounts.access import tenants_for
-from project.serializers import QuerySerializer, StrictSerializer
+from project.serializers import QuerySerializer, StrictSerializer, iso_utc
 
 from .models import (
     TITLE_PATTERN_HELP,
@@ -203,9 +203,9 @@ class MessageSerializer(serializers.ModelSerializer):
             "content": message.content,
             "share_token": message.share_token,
             "share_url": reverse("share", args=[message.share_token]) if message.share_token else None,
-            "created_at": self.fields["created_at"].to_representation(message.created_at),
-            "edited_at": self.fields["edited_at"].to_representation(message.edited_at) if message.edited_at else None,
-            "deleted_at": self.fields["deleted_at"].to_representation(message.deleted_at) if message.deleted_at else None,
+            "created_at": iso_utc(message.created_at),
+            "edited_at": iso_utc(message.edited_at),
+            "deleted_at": iso_utc(message.deleted_at),
             "file": _shared_file(message),
         }
 

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from project.ids import new_public_id
+from project.sql import LoadedWithoutInit
 
 
 def normalize_email(email: str) -> str:
@@ -62,7 +63,7 @@ class UserManager(BaseUserManager):
         return self.get(email=normalize_email(email))
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(LoadedWithoutInit, AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(unique=True)
     display_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
@@ -118,7 +119,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         return user_group(self.pk)
 
 
-class Tenant(models.Model):
+class Tenant(LoadedWithoutInit, models.Model):
     id = models.CharField(primary_key=True, max_length=16, default=new_public_id, editable=False)
     name = models.CharField(max_length=120)
     created_at = models.DateTimeField(default=timezone.now)
@@ -214,7 +215,7 @@ class Invitation(models.Model):
         return "pending" if self.is_pending else "expired"
 
 
-class ApiToken(models.Model):
+class ApiToken(LoadedWithoutInit, models.Model):
     """An opaque bearer token for REST clients. Only its SHA-256 is stored."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
