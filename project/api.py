@@ -239,18 +239,30 @@ def conditional_get(request, version: str, respond):
     Call it after authentication, throttles and the access check, as every view does (a revoked
     token is a 401, a removed member a 404, never a 304), with the version of everything the
     page shows taken before its rows are read (project.realtime.versions.list_version of the
-    group whose events announce every change to the list). The ETag is weak (a sender's renamed
-    display name is no change of the list) and names the caller, the exact URL and the media
-    type, so no other page, user or format can match it."""
-    raw = f"{version}|{request.user.pk}|{request.get_full_path()}|{getattr(request, 'accepted_media_type', '')}"
-    etag = f'W/"{hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()}"'
+    group whose events announce every change to the list). project.polls answers most unchanged
+    polls the same way before DRF is reached."""
+    etag = poll_etag(request, request.user, version, getattr(request, "accepted_media_type", ""))
+    response = HttpResponseNotModified() if is_unchanged(request, etag) else respond()
+    return with_poll_headers(response, etag)
+
+
+def poll_etag(request, user, version: str, media_type: str) -> str:
+    """The ETag of a polled page: weak (a sender's renamed display name is no change of the
+    list), and naming the caller, the exact URL and the media type, so that no other page, user
+    or format can match it."""
+    raw = f"{version}|{user.pk}|{request.get_full_path()}|{media_type}"
+    return f'W/"{hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()}"'
+
+
+def is_unchanged(request, etag: str) -> bool:
+    """Whether the request's If-None-Match names `etag`. `*` is not honoured: only a page that
+    was served (never a 400) has an ETag to send back, so a URL with a bad cursor or filter
+    always reaches its validation."""
     asked = request.META.get("HTTP_IF_NONE_MATCH")
-    # `*` is not honoured: only a page that was served (never a 400) has an ETag to send back,
-    # so a URL with a bad cursor or filter always reaches its validation.
-    if asked and etag[2:] in {tag.removeprefix("W/") for tag in parse_etags(asked)}:
-        response = HttpResponseNotModified()
-    else:
-        response = respond()
+    return bool(asked) and etag[2:] in {tag.removeprefix("W/") for tag in parse_etags(asked)}
+
+
+def with_poll_headers(response, etag: str):
     response["ETag"] = etag
     response["Cache-Control"] = POLLED_CACHE_CONTROL
     response["Vary"] = POLLED_VARY

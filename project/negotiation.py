@@ -3,7 +3,7 @@
 from rest_framework.negotiation import DefaultContentNegotiation
 
 #: Accept headers that pick a view's first renderer when it renders JSON (and none: `*/*`).
-_PLAIN_ACCEPTS = frozenset({"*/*", "application/json"})
+PLAIN_ACCEPTS = frozenset({"*/*", "application/json"})
 
 
 class ContentNegotiation(DefaultContentNegotiation):
@@ -17,7 +17,7 @@ class ContentNegotiation(DefaultContentNegotiation):
             format_suffix is None
             and renderers
             and renderers[0].media_type == "application/json"
-            and request.META.get("HTTP_ACCEPT", "*/*") in _PLAIN_ACCEPTS
+            and request.META.get("HTTP_ACCEPT", "*/*") in PLAIN_ACCEPTS
             and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
         ):
             return renderers[0], "application/json"

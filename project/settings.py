@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "project.csp.CSPMiddleware",  # django-csp's, each header built once (project/csp.py)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "project.api.reject_nul_characters",
+    "project.polls.UnchangedPolls",  # unchanged polls' 304s before the rest (project/polls.py)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -8,6 +8,8 @@ failures, releases) need a bot or staff
 (`IsQueueWorker`); they skip the per-user throttle, as a bot's pace is set by its own
 concurrency and one bot user may run many workers."""
 
+from functools import cached_property
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -18,7 +20,7 @@ from rest_framework.views import APIView
 
 from project.accounts.access import get_membership
 from project.accounts.models import Membership
-from project.api import CursorPagination, conditional_get, exception_handler, validated
+from project.api import CursorPagination, PolledList, exception_handler, validated
 from project.realtime.versions import list_version
 
 from . import examples, services, tenant_providers
@@ -87,30 +89,32 @@ class WorkerView(APIView):
     throttle_classes = []
 
 
-class MessagesView(generics.ListAPIView):
+class MessagesView(PolledList, generics.ListAPIView):
     """A stream, oldest first: the public one, or a tenant's with `tenant_id` (members only).
     POST posts to it."""
 
     serializer_class = QueueMessageSerializer
     pagination_class = OldestFirst
 
+    @cached_property
+    def query(self) -> dict:
+        return validated(StreamQuerySerializer, self.request.query_params)
+
+    @cached_property
+    def tenant(self):
+        return services.stream_tenant(self.request.user, self.query.get("tenant_id"))
+
+    def list_version(self) -> str:
+        # Every change to a stream's messages publishes to the stream's group (queue_app.services).
+        return list_version(stream_group(self.tenant.pk if self.tenant else None))
+
     def get_queryset(self):
-        query = validated(StreamQuerySerializer, self.request.query_params)
-        tenant = services.stream_tenant(self.request.user, query.get("tenant_id"))
-        return services.stream(tenant, status=query.get("status"), entity=query.get("entity"))
+        return services.stream(self.tenant, status=self.query.get("status"), entity=self.query.get("entity"))
 
     @extend_schema(parameters=[StreamQuerySerializer])
     def get(self, request):
-        """A 304 to `If-None-Match` while the stream is unchanged: every change to a stream's
-        messages publishes to the stream's group (queue_app.services)."""
-        query = validated(StreamQuerySerializer, request.query_params)
-        tenant = services.stream_tenant(request.user, query.get("tenant_id"))
-
-        def page():
-            messages = services.stream(tenant, status=query.get("status"), entity=query.get("entity"))
-            return self.get_paginated_response(self.get_serializer(self.paginate_queryset(messages), many=True).data)
-
-        return conditional_get(request, list_version(stream_group(tenant.pk if tenant else None)), page)
+        """A 304 to `If-None-Match` while the stream is unchanged."""
+        return super().get(request)
 
     @extend_schema(request=NewQueueMessageSerializer, responses={201: QueueMessageSerializer}, examples=examples.POST_MESSAGE)
     def post(self, request):
