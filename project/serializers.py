@@ -63,8 +63,9 @@ class QuerySerializer(serializers.Serializer):
 def iso_utc(value) -> str | None:
     """A datetime as DRF's DateTimeField writes it in UTC (ISO 8601, `Z`), for the shapes the hot
     paths write out instead of serializing (queue_app.serializers.message_data,
-    notifications.serializers.notification_data, workflows.serializers.MessageSerializer). Remembered: a queue batch writes the same few
-    instants (its claim's, its completion's) into every message's shape, twice each."""
+    notifications.serializers.notification_data, workflows.serializers.MessageSerializer).
+    Remembered: a queue batch writes the same few instants (its claim's, its completion's) into
+    every message's shape, twice each."""
     if value is None:
         return None
     value = value.astimezone(UTC).isoformat()

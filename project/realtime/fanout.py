@@ -238,10 +238,10 @@ def _write_now(transport, data: bytes) -> None:
     Twisted's `write` always buffers: it registers the socket for writing and sends on the next
     turn of the loop, then unregisters it: two `epoll_ctl` calls and a dispatch through Twisted's
     logging context per frame (with the send, 42 % of daphne's CPU with 5,000 sockets pinging:
-    docs/performance.md, idle sockets). Here a plain TCP or UNIX connection
-    with an empty buffer is sent to directly; what the kernel does not take (a frame over
-    Twisted's 128 KB `SEND_LIMIT`, a full socket buffer), a lost connection, and TLS go through
-    `write`, which keeps them in order behind anything already buffered."""
+    docs/performance.md, idle sockets). Here a plain TCP or UNIX connection with an empty buffer
+    is sent to directly; what the kernel does not take (a frame over Twisted's 128 KB
+    `SEND_LIMIT`, a full socket buffer), a lost connection, and TLS go through `write`, which
+    keeps them in order behind anything already buffered."""
     if (
         isinstance(transport, tcp.Connection) and not transport.TLS and transport.connected
         and not transport.disconnecting and not transport.dataBuffer and not transport._tempDataBuffer
