@@ -54,9 +54,10 @@ class QueueMessage(LoadedWithoutInit, models.Model):
         FAILED = "failed"
 
     id = models.CharField(primary_key=True, max_length=10, default=new_message_id, editable=False)
+    #: No index of its own: queue_stream_since starts with it (see Meta.indexes).
     tenant = models.ForeignKey(
         Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="queue_messages",
-        help_text="Empty for the public stream.",
+        help_text="Empty for the public stream.", db_index=False,
     )
     #: Milliseconds since the epoch: the stream's order (`created_at` on the wire), and seed 002's
     #: `since` (project/original/comments.py).
@@ -69,8 +70,9 @@ class QueueMessage(LoadedWithoutInit, models.Model):
     )
     message_type = models.CharField(max_length=8, choices=Type.choices, default=Type.HUMAN)
     # SET_NULL: pruning an old parent never takes a newer reply (or pending follow-up) with it.
+    # Indexed in Meta.indexes (queue_reply_to), not here: see there.
     reply_to = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies", db_index=False
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     priority = models.PositiveSmallIntegerField(default=0)
@@ -116,6 +118,12 @@ class QueueMessage(LoadedWithoutInit, models.Model):
             ),
             # Embedded mode's dispatcher: partial answers written since its last look.
             models.Index(fields=["partial_at"], name="queue_streaming", condition=Q(status="processing")),
+            # A message's replies. Here rather than db_index on the field: on PostgreSQL a field's
+            # index on a varchar column comes with a second, `varchar_pattern_ops` one for LIKE,
+            # which no query of ours makes, and every claim and completion updates its row in
+            # every index of the table (the updates cannot be HOT). The primary key's own
+            # pattern index is dropped by migration 0006 for the same reason.
+            models.Index(fields=["reply_to"], name="queue_reply_to"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(priority__lte=10), name="queue_priority_0_10"),
