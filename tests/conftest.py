@@ -56,12 +56,26 @@ def test_only_settings(tmp_path_factory, django_test_environment):
 @pytest.fixture(autouse=True, scope="session")
 def close_pooled_connections_before_teardown(django_db_setup, django_db_blocker):
     """The test database cannot be dropped while connections to it are open: return this
-    thread's connection to psycopg's pool, then close the pool with every idle one in it."""
+    thread's connection to psycopg's pool, then close the pool with every idle one in it. A
+    connection the pool lent to another thread of this process (asgiref's executor, behind a
+    test's `sync_to_async`) is never returned: its session is ended here, over a connection
+    of its own, or the drop fails ("is being accessed by other users")."""
     yield
     if connection.vendor == "postgresql":
         with django_db_blocker.unblock():
             connection.close()
             connection.close_pool()
+            import psycopg
+
+            settings_dict = connection.settings_dict
+            with psycopg.connect(
+                dbname=settings_dict["NAME"], user=settings_dict["USER"], host=settings_dict["HOST"],
+                port=settings_dict["PORT"] or None, password=settings_dict["PASSWORD"] or None, autocommit=True,
+            ) as own:
+                own.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
 
 @pytest.fixture(autouse=True)
