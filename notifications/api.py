@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from project.api import CursorPagination, PolledList, validated
-from project.realtime.versions import list_version
 
 from . import services
 from .models import Notification
@@ -33,9 +32,9 @@ class NotificationListView(PolledList, generics.ListAPIView):
     serializer_class = NotificationSerializer
     pagination_class = NewestFirst
 
-    def list_version(self) -> str:
+    def list_group(self) -> str:
         # Every write to a user's notifications publishes to their group (notifications.services).
-        return list_version(self.request.user.group)
+        return self.request.user.group
 
     def get_queryset(self):
         filters = validated(NotificationFilterSerializer, self.request.query_params)

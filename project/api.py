@@ -23,6 +23,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from project.accounts.services import Conflict
 from project.parsers import unstorable
+from project.realtime.versions import list_version
 
 logger = logging.getLogger(__name__)
 
@@ -270,11 +271,19 @@ def with_poll_headers(response, etag: str):
 
 
 class PolledList:
-    """`conditional_get` for a ListAPIView: the view sets `list_version(self) -> str` (its access
-    check, then the version)."""
+    """`conditional_get` for a ListAPIView. The view sets `list_group(self) -> str`: its access
+    check, then the group whose events announce every change to the list (project.polls keeps
+    what it establishes for later polls); or, for a list that publishes no events,
+    `list_version(self) -> str` itself."""
+
+    def list_group(self) -> str | None:
+        return None
 
     def list_version(self) -> str:
-        raise NotImplementedError
+        group = self.list_group()
+        if group is None:
+            raise NotImplementedError("a PolledList sets list_group or list_version")
+        return list_version(group)
 
     def list(self, request, *args, **kwargs):
         return conditional_get(request, self.list_version(), lambda: super(PolledList, self).list(request, *args, **kwargs))

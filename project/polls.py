@@ -21,20 +21,70 @@ list's URL, accepting JSON, without `?format=`. Nothing is weaker than the view:
 - the view's throttles count every 304 answered here (a throttled client gets the view's 429);
 - the host is validated as CommonMiddleware does, and the security middleware before it in
   settings.MIDDLEWARE add their headers.
+
+**Poll passes.** Establishing the caller and their access took two statements and loaded six
+models per poll (on PostgreSQL two of its four round trips). A poll that passed them keeps a
+`PollPass` in the process for PASS_SECONDS, under its token's hash and its URL: the user, the
+list's group, the counted throttles' keys, and the versions of the two groups whose events
+announce that a right of this caller ended, the user's access group (a membership, a
+participation, the password, `is_active`: `recheck_user_access`) and the token's (revoked,
+deleted). Those are the events that close the caller's sockets; every publish moves its group's
+version after commit (project.realtime.versions). A later poll reads the list's version and the
+two versions in one MGET (one log statement each, embedded) and answers from the pass only
+while the two are unchanged and the token has not expired; otherwise it takes the exact way
+again, which keeps a new pass. The versions are read before the checks that the pass records
+are made a second time, so a right that ends while a pass is being made either fails that
+check or moves a version the pass keeps: a revoked token or a removed member is refused at
+once, as without passes. A pass also lapses after PASS_SECONDS (the socket sweep's backstop),
+and a list with no group (the feed) takes the exact way on every poll.
 """
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import DisallowedHost
 from django.http import HttpResponseNotModified
 from django.urls import Resolver404, resolve
+from django.utils import timezone
 from rest_framework.request import Request
 
 from project.accounts.authentication import BearerTokenAuthentication
+from project.accounts.models import access_group, hash_secret
 from project.accounts.services import authenticate_api_token
 from project.api import PolledList, is_unchanged, poll_etag, with_poll_headers
 from project.negotiation import PLAIN_ACCEPTS
+from project.realtime.versions import list_version, list_versions
+from project.throttling import PipelinedCount, WindowCounterThrottle
 
 #: What DRF's JSONRenderer answers; ETags name the media type (project.api.poll_etag).
 JSON = "application/json"
+#: How long a pass serves without the exact checks, at most (a right that ends moves a version
+#: at once; this bounds what a lost version bump could let through, and last_used_at's lag).
+PASS_SECONDS = 30.0
+#: Passes kept per process; the map starts again empty beyond it.
+MAX_PASSES = 10_000
+
+
+@dataclass(frozen=True)
+class PollPass:
+    """What the exact checks of one (token, URL) established, kept for later polls (module doc)."""
+
+    user: object
+    token_expires_at: datetime | None
+    list_group: str
+    watched_groups: tuple[str, str]
+    watched_versions: tuple[str, ...]
+    throttles: tuple[tuple[WindowCounterThrottle, str], ...]
+    lapses_at: float
+
+    def lapsed(self) -> bool:
+        return time.monotonic() >= self.lapses_at or (
+            self.token_expires_at is not None and self.token_expires_at <= timezone.now()
+        )
+
+
+_passes: dict[tuple[str, str], PollPass] = {}
 
 
 class UnchangedPolls:
@@ -59,9 +109,39 @@ class UnchangedPolls:
         ):
             return None
         try:
-            match = resolve(request.path_info)
             request.get_host()
-        except (Resolver404, DisallowedHost):
+        except DisallowedHost:
+            return None
+        key = (hash_secret(credentials[1]), request.get_full_path())
+        kept = _passes.get(key)
+        if kept is None or kept.lapsed():
+            return self.checked(request, credentials[1], key)
+        return self.passed(request, credentials[1], key, kept)
+
+    def passed(self, request, raw_token: str, key, kept: PollPass):
+        """The way with a pass: the versions and the throttles' counts in one round trip."""
+        count = PipelinedCount(kept.throttles)
+        (version, *watched_versions), counts = list_versions((kept.list_group, *kept.watched_groups), then=count.queue)
+        if tuple(watched_versions) != kept.watched_versions:  # a right may have ended
+            if counts is not None:
+                count.undo()
+            _passes.pop(key, None)
+            return self.checked(request, raw_token, key)
+        etag = poll_etag(request, kept.user, version, JSON)
+        if not is_unchanged(request, etag):
+            if counts is not None:
+                count.undo()  # the view counts it
+            return None
+        if not (_allowed(kept.throttles) if counts is None else count.allowed(counts)):
+            return None
+        return with_poll_headers(HttpResponseNotModified(), etag)
+
+    def checked(self, request, raw_token: str, key):
+        """The exact way: the token, the view's permissions and access check, its version;
+        keeps a pass for the next polls."""
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
             return None
         view_class = getattr(match.func, "cls", None)
         if (
@@ -70,22 +150,72 @@ class UnchangedPolls:
             or view_class.renderer_classes[0].media_type != JSON
         ):
             return None
-        token = authenticate_api_token(credentials[1])
-        if token is None:
-            return None
-        view = view_class(**match.func.view_initkwargs)
-        view.setup(request, *match.args, **match.kwargs)
-        view.request = api_request = Request(request)
-        api_request.user, api_request.auth = token.user, token
-        view.format_kwarg = None
-        if not all(permission.has_permission(api_request, view) for permission in view.get_permissions()):
+        token = authenticate_api_token(raw_token)
+        view = token and _permitted_view(request, match, token)
+        if not view:
             return None
         try:
-            etag = poll_etag(request, token.user, view.list_version(), JSON)
+            group = view.list_group()
+            version = view.list_version() if group is None else list_version(group)
         except Exception:  # a 404, 403, 400 (or worse): the view answers it, in full
             return None
+        counted = _counted_throttles(view)
+        if counted is not None and group is not None:
+            _keep_pass(request, match, raw_token, key, token, group, counted)
+        etag = poll_etag(request, token.user, version, JSON)
         if not is_unchanged(request, etag):
             return None
-        if not all(throttle.allow_request(api_request, view) for throttle in view.get_throttles()):
+        if counted is None:
+            allowed = all(throttle.allow_request(view.request, view) for throttle in view.get_throttles())
+        else:
+            allowed = _allowed(counted)
+        return with_poll_headers(HttpResponseNotModified(), etag) if allowed else None
+
+
+def _allowed(counted) -> bool:
+    return all(throttle.allow_key(key) for throttle, key in counted)
+
+
+def _permitted_view(request, match, token):
+    """The view of `match` for `token`'s user, set up as DRF would, if its permissions allow."""
+    view = match.func.cls(**match.func.view_initkwargs)
+    view.setup(request, *match.args, **match.kwargs)
+    view.request = api_request = Request(request)
+    api_request.user, api_request.auth = token.user, token
+    view.format_kwarg = None
+    if all(permission.has_permission(api_request, view) for permission in view.get_permissions()):
+        return view
+    return None
+
+
+def _counted_throttles(view):
+    """(throttle, key) for each of the view's throttles that counts this request, or None if
+    one is not a WindowCounterThrottle (counting it needs DRF's request: no pass)."""
+    counted = []
+    for throttle in view.get_throttles():
+        if not isinstance(throttle, WindowCounterThrottle):
             return None
-        return with_poll_headers(HttpResponseNotModified(), etag)
+        key = throttle.counted_key(view.request, view)
+        if key is not None:
+            counted.append((throttle, key))
+    return counted
+
+
+def _keep_pass(request, match, raw_token: str, key, token, group: str, counted) -> None:
+    """Read the versions of the rights the checks relied on, then make the checks again, and
+    keep what they establish (module doc)."""
+    watched = (access_group(token.user_id), token.group)
+    watched_versions = tuple(list_versions(watched)[0])
+    again = authenticate_api_token(raw_token)
+    view = again is not None and again.pk == token.pk and _permitted_view(request, match, again)
+    try:
+        if not view or view.list_group() != group:
+            return
+    except Exception:  # the right ended in between: no pass
+        return
+    if len(_passes) >= MAX_PASSES:
+        _passes.clear()
+    _passes[key] = PollPass(
+        user=again.user, token_expires_at=again.expires_at, list_group=group, watched_groups=watched,
+        watched_versions=watched_versions, throttles=tuple(counted), lapses_at=time.monotonic() + PASS_SECONDS,
+    )

@@ -23,16 +23,27 @@ class WindowCounterThrottle(throttling.SimpleRateThrottle):
     """SimpleRateThrottle's rates and cache keys, counted per window (see the module)."""
 
     def allow_request(self, request, view):
-        if self.rate is None:
-            return True
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
-            return True
-        now = self.timer()
-        window, into = divmod(now, self.duration)
-        current, previous = self._count(f"{self.key}:{int(window)}", f"{self.key}:{int(window) - 1}")
-        share = 1 - into / self.duration
-        estimate = previous * share + current
+        self.key = self.counted_key(request, view)
+        return True if self.key is None else self.allow_key(self.key)
+
+    def counted_key(self, request, view) -> str | None:
+        """The cache key this request counts under, or None if this throttle counts nothing."""
+        return None if self.rate is None else self.get_cache_key(request, view)
+
+    def allow_key(self, key: str) -> bool:
+        """`allow_request` for a client whose cache key is already known (project.polls keeps
+        it with the rest of what an unchanged poll needs, and has no DRF request to give)."""
+        window, into = self._window()
+        current, previous = self._count(f"{key}:{window}", f"{key}:{window - 1}")
+        return self._judge(current, previous, into)
+
+    def _window(self) -> tuple[int, float]:
+        """This window's number, and how far into it we are (seconds)."""
+        window, into = divmod(self.timer(), self.duration)
+        return int(window), into
+
+    def _judge(self, current: int, previous: int, into: float) -> bool:
+        estimate = previous * (1 - into / self.duration) + current
         if estimate <= self.num_requests:
             return True
         self._wait = self._seconds_until_allowed(estimate, current, previous, into)
@@ -49,17 +60,20 @@ class WindowCounterThrottle(throttling.SimpleRateThrottle):
                 current = 1
                 cache.set(current_key, current, self.duration * 2)
             return current, cache.get(previous_key, 0)
-        current_key, previous_key = cache.make_key(current_key), cache.make_key(previous_key)
         try:
             pipe = client.pipeline(transaction=False)
-            pipe.incr(current_key)
-            pipe.expire(current_key, int(self.duration * 2))
-            pipe.get(previous_key)
+            self._queue(pipe, cache.make_key(current_key), cache.make_key(previous_key))
             current, _, previous = pipe.execute()
         except (ConnectionError, TimeoutError) as error:
             warn_unreachable("throttle", error)
             return 0, 0
         return current, int(previous or 0)
+
+    def _queue(self, pipe, current_key: str, previous_key: str) -> None:
+        """The count's three commands (INCR, EXPIRE, GET) on a Redis pipeline."""
+        pipe.incr(current_key)
+        pipe.expire(current_key, int(self.duration * 2))
+        pipe.get(previous_key)
 
     def _seconds_until_allowed(self, estimate: float, current: int, previous: int, into: float) -> float:
         """Seconds until the estimate is back within the rate, if the client sends nothing more:
@@ -74,6 +88,41 @@ class WindowCounterThrottle(throttling.SimpleRateThrottle):
         return self._wait
 
 
+class PipelinedCount:
+    """One request counted by several WindowCounterThrottles on a Redis pipeline of another
+    caller, in the same round trip as its own commands (project.polls reads a list's versions
+    with it): `queue(pipe)` adds the commands, `allowed(results)` reads their results, and
+    `undo()` takes the count back when the request goes on to a view that counts it itself."""
+
+    def __init__(self, counted):
+        self.windows = []
+        for throttle, key in counted:
+            window, into = throttle._window()
+            self.windows.append((throttle, cache.make_key(f"{key}:{window}"), cache.make_key(f"{key}:{window - 1}"), into))
+
+    def queue(self, pipe) -> None:
+        for throttle, current_key, previous_key, _ in self.windows:
+            throttle._queue(pipe, current_key, previous_key)
+
+    def allowed(self, results: list) -> bool:
+        return all(
+            throttle._judge(results[3 * index], int(results[3 * index + 2] or 0), into)
+            for index, (throttle, _, _, into) in enumerate(self.windows)
+        )
+
+    def undo(self) -> None:
+        client = redis_client()
+        if client is None or not self.windows:
+            return
+        try:
+            pipe = client.pipeline(transaction=False)
+            for _, current_key, _, _ in self.windows:
+                pipe.decr(current_key)
+            pipe.execute()
+        except (ConnectionError, TimeoutError) as error:
+            warn_unreachable("throttle", error)
+
+
 class AnonRateThrottle(WindowCounterThrottle, throttling.AnonRateThrottle):
     pass
 
@@ -83,11 +132,11 @@ class UserRateThrottle(WindowCounterThrottle, throttling.UserRateThrottle):
 
 
 class ScopedRateThrottle(WindowCounterThrottle, throttling.ScopedRateThrottle):
-    def allow_request(self, request, view):
+    def counted_key(self, request, view):
         # DRF's ScopedRateThrottle.allow_request: the view's scope picks the rate.
         self.scope = getattr(view, self.scope_attr, None)
         if not self.scope:
-            return True
+            return None
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        return WindowCounterThrottle.allow_request(self, request, view)
+        return super().counted_key(request, view)

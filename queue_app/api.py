@@ -21,7 +21,6 @@ from rest_framework.views import APIView
 from project.accounts.access import get_membership
 from project.accounts.models import Membership
 from project.api import CursorPagination, PolledList, exception_handler, validated
-from project.realtime.versions import list_version
 
 from . import examples, services, tenant_providers
 from .models import stream_group
@@ -104,9 +103,9 @@ class MessagesView(PolledList, generics.ListAPIView):
     def tenant(self):
         return services.stream_tenant(self.request.user, self.query.get("tenant_id"))
 
-    def list_version(self) -> str:
+    def list_group(self) -> str:
         # Every change to a stream's messages publishes to the stream's group (queue_app.services).
-        return list_version(stream_group(self.tenant.pk if self.tenant else None))
+        return stream_group(self.tenant.pk if self.tenant else None)
 
     def get_queryset(self):
         return services.stream(self.tenant, status=self.query.get("status"), entity=self.query.get("entity"))

@@ -14,7 +14,6 @@ from rest_framework.views import APIView
 
 from project.accounts.access import get_membership
 from project.api import CursorPagination, PolledList, validated
-from project.realtime.versions import list_version
 
 from . import examples, reading, services, templates_service
 from .access import get_template, get_workflow_access, workflows_for
@@ -192,8 +191,8 @@ class MessagesView(PolledList, generics.ListAPIView):
     def access(self):
         return get_workflow_access(self.request.user, self.kwargs["workflow_id"])
 
-    def list_version(self) -> str:
-        return list_version(self.access.workflow.group)
+    def list_group(self) -> str:
+        return self.access.workflow.group
 
     def get_queryset(self):
         return self.access.workflow.messages.select_related("sender", "media_file")

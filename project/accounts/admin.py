@@ -129,6 +129,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        """Revoked, never deleted: a revocation is what closes the token's sockets and ends its
+        poll passes (project.polls), and the row stays as the record of it."""
+        return False
+
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
         for token in queryset.filter(revoked_at__isnull=True):

@@ -90,6 +90,30 @@ def list_version(group: str) -> str:
         return log_version(group)
 
 
+def list_versions(groups, then=None) -> tuple[list[str], list | None]:
+    """`list_version` of each of `groups`, in their order, in one round trip when every key is
+    in Redis (an MGET: project.polls reads a list's version and its caller's rights' versions
+    on every unchanged poll); a key that is missing is read as `list_version` reads it.
+    `then(pipe)` may queue more commands on the same Redis pipeline: their results come second,
+    or None when there was no pipeline (embedded, or Redis unreachable)."""
+    client = redis_client()
+    if client is None:
+        return log_versions(groups), None
+    try:
+        if _unbumped:
+            bump(())
+        pipe = client.pipeline(transaction=False)
+        pipe.mget([_key(group) for group in groups])
+        if then is not None:
+            then(pipe)
+        stored, *more = pipe.execute()
+    except Exception as error:
+        logger.warning("list versions unreadable; reading the event log", extra={"groups": list(groups), "error": str(error)})
+        return log_versions(groups), None
+    versions = [value.decode() if value is not None else list_version(group) for group, value in zip(groups, stored)]
+    return versions, more
+
+
 _LOG_PROBE = {}
 
 
@@ -115,3 +139,19 @@ def log_version(group: str) -> str:
         cursor.execute(sql, [group] * uses)
         row = cursor.fetchone()
     return "d" + ".".join(str(value or 0) for value in row)
+
+
+def log_versions(groups) -> list[str]:
+    """`log_version` of each of `groups`: on SQLite in one statement (its newest id per group,
+    one index probe each), elsewhere one probe per group (the window count is per group)."""
+    from .models import Event
+
+    if connection.vendor != "sqlite" or len(groups) < 2:
+        return [log_version(group) for group in groups]
+    if "sqlite-many" not in _LOG_PROBE:
+        table, column = connection.ops.quote_name(Event._meta.db_table), connection.ops.quote_name("group")
+        _LOG_PROBE["sqlite-many"] = f"SELECT {column}, MAX(id) FROM {table} WHERE {column} IN (%s) GROUP BY {column}"
+    with connection.cursor() as cursor:
+        cursor.execute(_LOG_PROBE["sqlite-many"] % ", ".join(["%s"] * len(groups)), list(groups))
+        newest = dict(cursor.fetchall())
+    return [f"d{newest.get(group) or 0}" for group in groups]

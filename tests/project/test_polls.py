@@ -1,12 +1,24 @@
 """project.polls.UnchangedPolls: an unchanged poll with a bearer token is answered before DRF
 with the very 304 the view gives, and never where the view would refuse (each polled list's
-routes are covered for revocation and removal by their own polling tests, which run through it)."""
+routes are covered for revocation and removal by their own polling tests, which run through it),
+and a pass kept for later polls ends with the caller's right."""
+
+import time
+from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from project import polls
+from project.realtime import versions
+from project.accounts import services as accounts
+from project.accounts.models import ApiToken, Membership
 from project.throttling import UserRateThrottle
 from workflows import services
+from workflows.models import Participant
 
 from ..conftest import bearer_client
 from ..workflows.conftest import access, erin, victor, workflow  # noqa: F401 (fixtures)
@@ -62,3 +74,113 @@ def test_early_304s_count_against_the_callers_rate(workflow, erin, settings):
         assert statuses == [304, 304, 429]
     finally:
         UserRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+
+
+def token_client(user):
+    token, raw = accounts.issue_api_token(user, "poller")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return token, client
+
+
+def polled_twice(client, url) -> str:
+    """The page's ETag, after an exact 304 that keeps a pass and a 304 answered from it."""
+    etag = client.get(url)["ETag"]
+    assert [client.get(url, HTTP_IF_NONE_MATCH=etag).status_code for _ in range(2)] == [304, 304]
+    return etag
+
+
+def test_a_kept_pass_reads_neither_the_token_nor_the_access(workflow, erin):
+    _, client = token_client(erin)
+    url = url_of("workflow", workflow)
+    etag = polled_twice(client, url)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    read = " ".join(query["sql"] for query in queries.captured_queries)
+    for table in (ApiToken._meta.db_table, Participant._meta.db_table, Membership._meta.db_table):
+        assert table not in read
+
+
+def _revoke(token, erin, acme, alice):
+    accounts.revoke_api_token(token)
+
+
+def _deactivate(token, erin, acme, alice):
+    erin.is_active = False
+    erin.save()
+
+
+def _remove_from_tenant(token, erin, acme, alice):
+    accounts.remove_member(acme, Membership.objects.get(user=alice, tenant=acme), erin.email)
+
+
+@pytest.mark.parametrize(
+    ("end_right", "refused"),
+    [(_revoke, 401), (_deactivate, 401), (_remove_from_tenant, 404)],
+)
+def test_a_right_that_ends_is_refused_at_once_despite_a_kept_pass(end_right, refused, acme, alice, erin, django_capture_on_commit_callbacks):
+    token, client = token_client(erin)
+    url = f"/api/queue/messages?tenant_id={acme.pk}"  # the stream's group is not the caller's
+    etag = polled_twice(client, url)
+    with django_capture_on_commit_callbacks(execute=True):
+        end_right(token, erin, acme, alice)
+    assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == refused
+
+
+def test_an_expired_token_is_refused_at_once_despite_a_kept_pass(acme, erin):
+    """An expiry publishes nothing: the pass knows the token's expiry itself."""
+    token, raw = accounts.issue_api_token(erin, "poller", expires_in=timedelta(seconds=1.5))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    url = f"/api/queue/messages?tenant_id={acme.pk}"
+    etag = polled_twice(client, url)
+    time.sleep(max(0.0, (token.expires_at - timezone.now()).total_seconds()) + 0.05)
+    assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 401
+
+
+@pytest.mark.parametrize("revoked", ["before", "after"])
+def test_a_right_that_ends_while_a_pass_is_made_leaves_no_pass(revoked, monkeypatch, workflow, erin, django_capture_on_commit_callbacks):
+    """The pass reads its rights' versions, then checks again: a revocation on either side of
+    that read is refused at the next poll."""
+    token, client = token_client(erin)
+    url = url_of("workflow", workflow)
+    etag = client.get(url)["ETag"]
+    real = polls.list_versions
+
+    def revoking(groups, then=None):
+        if revoked == "after":
+            read = real(groups, then)
+        with django_capture_on_commit_callbacks(execute=True):
+            accounts.revoke_api_token(token)
+        return read if revoked == "after" else real(groups, then)
+
+    monkeypatch.setattr(polls, "list_versions", revoking)
+    client.get(url, HTTP_IF_NONE_MATCH=etag)  # the exact way, which would keep a pass
+    monkeypatch.setattr(polls, "list_versions", real)
+    assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 401
+
+
+def test_a_poll_of_a_changed_list_counts_once(workflow, bob, erin, settings, django_capture_on_commit_callbacks):
+    """A poll answered in full after its count was taken with the versions is counted by the
+    view only."""
+    UserRateThrottle.THROTTLE_RATES = {**UserRateThrottle.THROTTLE_RATES, "user": "4/min"}
+    try:
+        _, client = token_client(erin)
+        url = url_of("workflow", workflow)
+        etag = client.get(url)["ETag"]  # 1
+        assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304  # 2, keeps a pass
+        with django_capture_on_commit_callbacks(execute=True):
+            services.post_message(access(bob, workflow), "news")
+        changed = client.get(url, HTTP_IF_NONE_MATCH=etag)  # 3, through the pass, then the view
+        assert changed.status_code == 200
+        assert client.get(url, HTTP_IF_NONE_MATCH=changed["ETag"]).status_code == 304  # 4
+        assert client.get(url, HTTP_IF_NONE_MATCH=changed["ETag"]).status_code == 429
+    finally:
+        UserRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+
+
+def test_the_log_gives_many_groups_their_versions_at_once(workflow, erin, bob, django_capture_on_commit_callbacks):
+    groups = [workflow.group, erin.group, "nobody.here"]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_message(access(bob, workflow), "news")
+    assert versions.log_versions(groups) == [versions.log_version(group) for group in groups]
