@@ -6,14 +6,16 @@ is 27 KB each way, and in the reads benchmark (21,000 requests a minute) it was 
 an unchanged poll's cost (docs/performance.md). Here each client has a counter per window
 (`duration` seconds), and the rate is the sliding-window estimate: this window's count plus the
 previous window's, weighted by how much of it still lies within the last `duration` seconds.
-One round trip to Redis (INCR, EXPIRE, GET in a pipeline) and two integers stored.
+One round trip to Redis (INCR, EXPIRE, GET in one script: COUNT_SCRIPT) and two integers stored.
 
 Refused requests count too: a client that keeps hammering while throttled stays throttled,
 which is what the sign-in throttle wants. While the cache is unreachable every request is
 allowed (project.cache fails open), as before."""
 
+import hashlib
+
 from django.core.cache import cache
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 from rest_framework import throttling
 
 from .cache import redis_client, warn_unreachable
@@ -60,20 +62,13 @@ class WindowCounterThrottle(throttling.SimpleRateThrottle):
                 current = 1
                 cache.set(current_key, current, self.duration * 2)
             return current, cache.get(previous_key, 0)
+        window = (cache.make_key(current_key), cache.make_key(previous_key), int(self.duration * 2))
         try:
-            pipe = client.pipeline(transaction=False)
-            self._queue(pipe, cache.make_key(current_key), cache.make_key(previous_key))
-            current, _, previous = pipe.execute()
+            current, previous = counted_in_redis(client, [window])
         except (ConnectionError, TimeoutError) as error:
             warn_unreachable("throttle", error)
             return 0, 0
-        return current, int(previous or 0)
-
-    def _queue(self, pipe, current_key: str, previous_key: str) -> None:
-        """The count's three commands (INCR, EXPIRE, GET) on a Redis pipeline."""
-        pipe.incr(current_key)
-        pipe.expire(current_key, int(self.duration * 2))
-        pipe.get(previous_key)
+        return current, previous
 
     def _seconds_until_allowed(self, estimate: float, current: int, previous: int, into: float) -> float:
         """Seconds until the estimate is back within the rate, if the client sends nothing more:
@@ -88,26 +83,66 @@ class WindowCounterThrottle(throttling.SimpleRateThrottle):
         return self._wait
 
 
+#: One request counted in several throttles' windows, in one command: KEYS are each window's
+#: (current, previous) keys, ARGV the current keys' seconds to live; the reply is each window's
+#: (current count with this request, previous count). One command instead of three per
+#: throttle (INCR, EXPIRE, GET): redis-py's packing and parsing, per command, was most of the
+#: CPU of an unchanged poll's round trip (docs/performance.md, HTTP reads, 2026-12-08).
+COUNT_SCRIPT = """
+local counts = {}
+for i = 1, #KEYS, 2 do
+  counts[#counts + 1] = redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ARGV[(i + 1) / 2])
+  counts[#counts + 1] = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
+end
+return counts
+"""
+COUNT_SCRIPT_SHA = hashlib.sha1(COUNT_SCRIPT.encode()).hexdigest()
+
+
+def _count_command(windows) -> list:
+    """EVALSHA's arguments for `windows` ((current key, previous key, seconds to live))."""
+    keys = [key for current, previous, _ in windows for key in (current, previous)]
+    return [COUNT_SCRIPT_SHA, len(keys), *keys, *[ttl for _, _, ttl in windows]]
+
+
+def counted_in_redis(client, windows) -> list[int]:
+    """Count a request in `windows`: the flat list of (current, previous) counts. Loads the
+    script where Redis lacks it (restarted since)."""
+    try:
+        return client.evalsha(*_count_command(windows))
+    except NoScriptError:
+        client.script_load(COUNT_SCRIPT)
+        return client.evalsha(*_count_command(windows))
+
+
 class PipelinedCount:
     """One request counted by several WindowCounterThrottles on a Redis pipeline of another
     caller, in the same round trip as its own commands (project.polls reads a list's versions
-    with it): `queue(pipe)` adds the commands, `allowed(results)` reads their results, and
-    `undo()` takes the count back when the request goes on to a view that counts it itself."""
+    with it): `queue(pipe)` adds the command, `allowed(results)` reads its result, and
+    `undo()` takes the count back when the request goes on to a view that counts it itself.
+    Where Redis lacks the script, the pipeline fails: its caller counts the usual way
+    (`allow_key`), which loads it."""
 
     def __init__(self, counted):
-        self.windows = []
+        self.throttles, self.windows = [], []
         for throttle, key in counted:
             window, into = throttle._window()
-            self.windows.append((throttle, cache.make_key(f"{key}:{window}"), cache.make_key(f"{key}:{window - 1}"), into))
+            self.throttles.append((throttle, into))
+            self.windows.append((cache.make_key(f"{key}:{window}"), cache.make_key(f"{key}:{window - 1}"), int(throttle.duration * 2)))
 
     def queue(self, pipe) -> None:
-        for throttle, current_key, previous_key, _ in self.windows:
-            throttle._queue(pipe, current_key, previous_key)
+        if self.windows:
+            pipe.evalsha(*_count_command(self.windows))
 
     def allowed(self, results: list) -> bool:
+        """Whether every throttle allows the request, from the pipeline's results for `queue`."""
+        if not self.windows:
+            return True
+        counts = results[0]
         return all(
-            throttle._judge(results[3 * index], int(results[3 * index + 2] or 0), into)
-            for index, (throttle, _, _, into) in enumerate(self.windows)
+            throttle._judge(counts[2 * index], counts[2 * index + 1], into)
+            for index, (throttle, into) in enumerate(self.throttles)
         )
 
     def undo(self) -> None:
@@ -116,7 +151,7 @@ class PipelinedCount:
             return
         try:
             pipe = client.pipeline(transaction=False)
-            for _, current_key, _, _ in self.windows:
+            for current_key, _, _ in self.windows:
                 pipe.decr(current_key)
             pipe.execute()
         except (ConnectionError, TimeoutError) as error:

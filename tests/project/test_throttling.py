@@ -113,3 +113,25 @@ def test_redis_unreachable_lets_requests_through():
     caches = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}}
     with override_settings(CACHES=caches):
         assert attempts(Clock(1_000_020.0), 40) == [True] * 40
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the shared cache is Redis in scale-out mode only")
+def test_a_redis_that_lost_the_counting_script_still_counts(acme, alice, bob):
+    """Redis restarted keeps no script: the next count loads it again, an unchanged poll's
+    pipeline (project.polls) too."""
+    from workflows import services
+
+    redis_client().script_flush()
+    assert attempts(Clock(1_000_020.0), 31) == [True] * 30 + [False]
+    UserRateThrottle.THROTTLE_RATES = {**UserRateThrottle.THROTTLE_RATES, "user": "4/min"}
+    try:
+        workflow = services.create_workflow(acme, alice, "Polled", [(bob.email, "editor")])
+        client, url = bearer_client(bob), f"/api/workflows/{workflow.pk}/messages"
+        etag = client.get(url)["ETag"]
+        statuses = []
+        for _ in range(4):  # the exact way, which keeps a pass, then the pass's pipeline
+            redis_client().script_flush()
+            statuses.append(client.get(url, HTTP_IF_NONE_MATCH=etag).status_code)
+        assert statuses == [304, 304, 304, 429]
+    finally:
+        UserRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
