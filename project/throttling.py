@@ -87,7 +87,7 @@ class WindowCounterThrottle(throttling.SimpleRateThrottle):
 #: (current, previous) keys, ARGV the current keys' seconds to live; the reply is each window's
 #: (current count with this request, previous count). One command instead of three per
 #: throttle (INCR, EXPIRE, GET): redis-py's packing and parsing, per command, was most of the
-#: CPU of an unchanged poll's round trip (docs/performance.md, HTTP reads, 2026-12-08).
+#: CPU of an unchanged poll's round trip (docs/performance.md, HTTP reads, 2026-12-07 evening).
 COUNT_SCRIPT = """
 local counts = {}
 for i = 1, #KEYS, 2 do
