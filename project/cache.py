@@ -6,11 +6,12 @@ a warning is logged (at most every 10 s per process), and /health reports the ca
 its probe value reads back as a miss."""
 
 import functools
+import hashlib
 import logging
 import time
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,31 @@ def redis_client():
 
     backend = getattr(cache, "_cache", None)
     return backend.get_client(write=True) if hasattr(backend, "get_client") else None
+
+
+class Script:
+    """A Lua script that does in one Redis command what would otherwise be one command per key
+    (redis-py packs and parses each command in Python: docs/performance.md, HTTP reads,
+    2026-12-07 evening). Sent by its SHA1 (EVALSHA), and loaded again where Redis lacks it
+    (restarted since). `command(keys, args)` is EVALSHA's arguments, for a pipeline whose
+    caller catches NoScriptError, calls `load` and tries again."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def command(self, keys, args) -> list:
+        return [self.sha, len(keys), *keys, *args]
+
+    def load(self, client) -> None:
+        client.script_load(self.source)
+
+    def __call__(self, client, keys, args):
+        try:
+            return client.evalsha(*self.command(keys, args))
+        except NoScriptError:
+            self.load(client)
+            return client.evalsha(*self.command(keys, args))
 
 
 def warn_unreachable(operation: str, error: Exception) -> None:

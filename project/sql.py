@@ -14,7 +14,7 @@ import decimal
 import json
 import uuid
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import DateField, Field, TimeField
 from django.db.models.base import ModelState
 from django.db.models.expressions import Col
@@ -80,7 +80,9 @@ class Columns:
     def load(self, values, conn=None):
         """The instance for `values` (a slice of a row), or None if its primary key is NULL
         (the other side of a LEFT JOIN that matched nothing)."""
-        conn = conn or connection
+        # The connection itself, not django.db.connection: each attribute read through that
+        # proxy is a thread-local lookup, and a row's loading reads several.
+        conn = conn or connections[DEFAULT_DB_ALIAS]
         values = list(values)
         if values[self._pk_index] is None:
             return None
@@ -172,8 +174,9 @@ def bulk_insert(objs: list) -> list:
         if pk_made_by_database:
             for obj, (pk,) in zip(objs, cursor.fetchall()):
                 obj.pk = pk
+    alias = connection.alias
     for obj in objs:
-        obj._state.adding, obj._state.db = False, connection.alias
+        obj._state.adding, obj._state.db = False, alias
     return objs
 
 

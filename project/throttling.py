@@ -6,19 +6,17 @@ is 27 KB each way, and in the reads benchmark (21,000 requests a minute) it was 
 an unchanged poll's cost (docs/performance.md). Here each client has a counter per window
 (`duration` seconds), and the rate is the sliding-window estimate: this window's count plus the
 previous window's, weighted by how much of it still lies within the last `duration` seconds.
-One round trip to Redis (INCR, EXPIRE, GET in one script: COUNT_SCRIPT) and two integers stored.
+One round trip to Redis (INCR, EXPIRE, GET in one script: COUNT) and two integers stored.
 
 Refused requests count too: a client that keeps hammering while throttled stays throttled,
 which is what the sign-in throttle wants. While the cache is unreachable every request is
 allowed (project.cache fails open), as before."""
 
-import hashlib
-
 from django.core.cache import cache
-from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
+from redis.exceptions import ConnectionError, TimeoutError
 from rest_framework import throttling
 
-from .cache import redis_client, warn_unreachable
+from .cache import Script, redis_client, warn_unreachable
 
 
 class WindowCounterThrottle(throttling.SimpleRateThrottle):
@@ -64,7 +62,7 @@ class WindowCounterThrottle(throttling.SimpleRateThrottle):
             return current, cache.get(previous_key, 0)
         window = (cache.make_key(current_key), cache.make_key(previous_key), int(self.duration * 2))
         try:
-            current, previous = counted_in_redis(client, [window])
+            current, previous = COUNT(client, window[:2], window[2:])
         except (ConnectionError, TimeoutError) as error:
             warn_unreachable("throttle", error)
             return 0, 0
@@ -85,10 +83,9 @@ class WindowCounterThrottle(throttling.SimpleRateThrottle):
 
 #: One request counted in several throttles' windows, in one command: KEYS are each window's
 #: (current, previous) keys, ARGV the current keys' seconds to live; the reply is each window's
-#: (current count with this request, previous count). One command instead of three per
-#: throttle (INCR, EXPIRE, GET): redis-py's packing and parsing, per command, was most of the
-#: CPU of an unchanged poll's round trip (docs/performance.md, HTTP reads, 2026-12-07 evening).
-COUNT_SCRIPT = """
+#: (current count with this request, previous count), flat. One command instead of three per
+#: throttle (INCR, EXPIRE, GET).
+COUNT = Script("""
 local counts = {}
 for i = 1, #KEYS, 2 do
   counts[#counts + 1] = redis.call('INCR', KEYS[i])
@@ -96,24 +93,12 @@ for i = 1, #KEYS, 2 do
   counts[#counts + 1] = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
 end
 return counts
-"""
-COUNT_SCRIPT_SHA = hashlib.sha1(COUNT_SCRIPT.encode()).hexdigest()
+""")
 
 
 def _count_command(windows) -> list:
     """EVALSHA's arguments for `windows` ((current key, previous key, seconds to live))."""
-    keys = [key for current, previous, _ in windows for key in (current, previous)]
-    return [COUNT_SCRIPT_SHA, len(keys), *keys, *[ttl for _, _, ttl in windows]]
-
-
-def counted_in_redis(client, windows) -> list[int]:
-    """Count a request in `windows`: the flat list of (current, previous) counts. Loads the
-    script where Redis lacks it (restarted since)."""
-    try:
-        return client.evalsha(*_count_command(windows))
-    except NoScriptError:
-        client.script_load(COUNT_SCRIPT)
-        return client.evalsha(*_count_command(windows))
+    return COUNT.command([key for current, previous, _ in windows for key in (current, previous)], [ttl for _, _, ttl in windows])
 
 
 class PipelinedCount:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -390,7 +390,8 @@ def _update_returning(assignments: dict, where: str, params: list) -> list[Queue
     sql = f"UPDATE {TABLE} SET {', '.join(setters)} WHERE {where} RETURNING {_COLUMNS.sql}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, *params])
-        return [_COLUMNS.load(row) for row in cursor.fetchall()]
+        rows, conn = cursor.fetchall(), connections[DEFAULT_DB_ALIAS]
+        return [_COLUMNS.load(row, conn) for row in rows]
 
 
 def _held_where(worker_id: str, held) -> tuple[str, list]:

@@ -23,10 +23,11 @@ import logging
 import secrets
 import threading
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.db import connection
+from redis.exceptions import NoScriptError
 
-from project.cache import redis_client
+from project.cache import Script, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,13 @@ def _key(group: str) -> str:
     return cache.make_key(f"listver:{group}")
 
 
+def _keys(groups) -> list[str]:
+    """`_key` of each group, with the cache looked up once (each read of django.core.cache.cache
+    is a thread-local lookup: a queue batch bumps its stream's and 40 authors' groups)."""
+    make_key = caches[DEFAULT_CACHE_ALIAS].make_key
+    return [make_key(f"listver:{group}") for group in groups]
+
+
 def bump(groups) -> None:
     """Give each of `groups` a new version. Call after the commit that changed their lists."""
     client = redis_client()
@@ -56,18 +64,37 @@ def bump(groups) -> None:
     with _unbumped_lock:
         stale = set(_unbumped)
         _unbumped.clear()
+    version = "r" + secrets.token_hex(8)  # new for each commit; the groups of one may share it
+    stale_keys, keys = _keys(stale), _keys(groups)
     try:
-        pipe = client.pipeline(transaction=False)
-        if stale:
-            pipe.delete(*[_key(group) for group in stale])
-        version = "r" + secrets.token_hex(8)  # new for each commit; the groups of one may share it
-        for group in groups:
-            pipe.set(_key(group), version, ex=VERSION_TTL)
-        pipe.execute()
+        try:
+            _set_versions(client, stale_keys, keys, version)
+        except NoScriptError:
+            SET_ALL.load(client)
+            _set_versions(client, stale_keys, keys, version)
     except Exception as error:  # the commit is done; readers fall back to the log meanwhile
         with _unbumped_lock:
             _unbumped.update(groups | stale)
         logger.warning("list versions not bumped", extra={"groups": sorted(groups), "error": str(error)})
+
+
+#: Every key of KEYS set to ARGV[1] for ARGV[2] seconds: a commit's groups (a queue batch's
+#: stream and its 40 authors') in one command, not one SET each.
+SET_ALL = Script("""
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[2])
+end
+return #KEYS
+""")
+
+
+def _set_versions(client, stale_keys: list, keys: list, version: str) -> None:
+    pipe = client.pipeline(transaction=False)
+    if stale_keys:
+        pipe.delete(*stale_keys)
+    if keys:
+        pipe.evalsha(*SET_ALL.command(keys, [version, VERSION_TTL]))
+    pipe.execute()
 
 
 def list_version(group: str) -> str:
@@ -103,7 +130,7 @@ def list_versions(groups, then=None) -> tuple[list[str], list | None]:
         if _unbumped:
             bump(())
         pipe = client.pipeline(transaction=False)
-        pipe.mget([_key(group) for group in groups])
+        pipe.mget(_keys(groups))
         if then is not None:
             then(pipe)
         stored, *more = pipe.execute()

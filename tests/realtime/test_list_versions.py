@@ -78,3 +78,13 @@ def test_redis_unreachable_polls_from_the_event_log_and_never_answers_a_wrong_30
     after = client.get(url, HTTP_IF_NONE_MATCH=before)
     assert after.status_code == 200 and after.json()["results"][-1]["content"] == "during the outage"
     assert client.get(url, HTTP_IF_NONE_MATCH=after["ETag"]).status_code == 304
+
+
+def test_a_redis_that_lost_the_bump_script_still_gets_the_new_version(workflow, alice, django_capture_on_commit_callbacks):
+    """Redis restarted keeps no script: the bump loads it again, and nothing waits for a retry."""
+    post(alice, workflow, "one", django_capture_on_commit_callbacks)
+    before = versions.list_version(workflow.group)
+    project.cache.redis_client().script_flush()
+    post(alice, workflow, "two", django_capture_on_commit_callbacks)
+    after = versions.list_version(workflow.group)
+    assert after.startswith("r") and after != before and not versions._unbumped
