@@ -375,10 +375,13 @@ def _adapt(value):
     return connection.ops.adapt_datetimefield_value(value) if isinstance(value, datetime) else value
 
 
-def _update_returning(assignments: dict, where: str, params: list) -> list[QueueMessage]:
+def _update_returning(assignments: dict, where: str, params: list, *, before: str = "") -> list[QueueMessage]:
     """`UPDATE queue SET … WHERE … RETURNING *` (PostgreSQL, SQLite ≥ 3.35): the conditional
     update decides and hands back the rows it changed, in one round trip. An assignment is a
-    value or an `SQL` expression (of the row's values before the update)."""
+    value or an `SQL` expression (of the row's values before the update). `before` is a
+    statement without parameters sent ahead of it in the same round trip (PostgreSQL: Django's
+    psycopg cursors bind on the client side, so one query string may hold several statements,
+    each planned when it is reached); its result is skipped."""
     setters, values = [], []
     for column, value in assignments.items():
         if isinstance(value, SQL):
@@ -387,9 +390,11 @@ def _update_returning(assignments: dict, where: str, params: list) -> list[Queue
         else:
             setters.append(f"{connection.ops.quote_name(column)} = %s")
             values.append(_adapt(value))
-    sql = f"UPDATE {TABLE} SET {', '.join(setters)} WHERE {where} RETURNING {_COLUMNS.sql}"
+    sql = f"{before}UPDATE {TABLE} SET {', '.join(setters)} WHERE {where} RETURNING {_COLUMNS.sql}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, *params])
+        if before:
+            cursor.nextset()
         rows, conn = cursor.fetchall(), connections[DEFAULT_DB_ALIAS]
         return [_COLUMNS.load(row, conn) for row in rows]
 
@@ -463,8 +468,7 @@ def _claim(worker_id: str, limit: int, entities, lease: timedelta, claimant: Use
     decides. Each row's claim token is a fresh random prefix and the row's id: one per claim,
     unguessable, made by the statement itself."""
     candidate_sql, candidate_params = _candidates(limit, entities, now, message_id)
-    if connection.vendor == "postgresql":
-        _plan_claims_off_the_index()
+    postgres = connection.vendor == "postgresql"
     claimed = _update_returning(
         {"status": Status.PROCESSING, "claimed_by": worker_id, "claim_token": SQL("%s || id", [secrets.token_urlsafe(16)]),
          "claimed_at": now, "lease_expires_at": now + lease, "claimant_id": claimant.pk if claimant else None,
@@ -474,25 +478,22 @@ def _claim(worker_id: str, limit: int, entities, lease: timedelta, claimant: Use
         # and pending (FOR UPDATE rechecks the WHERE on a row changed meanwhile), so the UPDATE
         # needs no status test of its own: with one, the planner could walk the pending index
         # for the ids instead of the primary key.
-        f"id = ANY(ARRAY({candidate_sql}))" if connection.vendor == "postgresql"
-        else f"id IN ({candidate_sql}) AND status = '{Status.PENDING}'",
+        f"id = ANY(ARRAY({candidate_sql}))" if postgres else f"id IN ({candidate_sql}) AND status = '{Status.PENDING}'",
         candidate_params,
+        before=PLAN_CLAIMS_OFF_THE_INDEX if postgres else "",
     )
     return _best_first(claimed)
 
 
-def _plan_claims_off_the_index() -> None:
-    """Keep PostgreSQL from planning the claim as a scan of every pending row and a sort.
-
-    Without statistics, or with stale ones (a fresh or bulk-loaded table before autovacuum's
-    ANALYZE, or a server that runs none, as this machine's), the planner takes the pending rows
-    for a few dozen, reads them all through a bitmap and sorts them, on disk beyond work_mem:
-    130 ms a claim at 100,000 pending instead of 3 ms down the index (docs/performance.md,
-    "Batches and peers"). With bitmaps and sorts off, reading the index in its order is the
-    only plan left. Both settings last until the claim's transaction ends, whose statements
-    after the claim are inserts."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)")
+#: Keeps PostgreSQL from planning the claim as a scan of every pending row and a sort. Without
+#: statistics, or with stale ones (a fresh or bulk-loaded table before autovacuum's ANALYZE, or
+#: a server that runs none, as this machine's), the planner takes the pending rows for a few
+#: dozen, reads them all through a bitmap and sorts them, on disk beyond work_mem: 130 ms a
+#: claim at 100,000 pending instead of 3 ms down the index (docs/performance.md, "Batches and
+#: peers"). With bitmaps and sorts off, reading the index in its order is the only plan left.
+#: Both settings last until the claim's transaction ends, whose statements after the claim are
+#: inserts. Sent ahead of the claim in its own round trip (`_update_returning`'s `before`).
+PLAN_CLAIMS_OFF_THE_INDEX = "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true); "
 
 
 def _candidates(limit: int, entities, now, message_id: str | None) -> tuple[str, list]:

@@ -19,11 +19,12 @@ pytestmark = [
 
 
 def _plan(statements: list[str]) -> str:
-    """EXPLAIN of the last statement after the ones before it, in a transaction rolled back."""
+    """EXPLAIN of the last statement after the ones before it, sent as the claim is (one query
+    string), in a transaction rolled back."""
     with transaction.atomic(), connection.cursor() as cursor:
-        for statement in statements[:-1]:
-            cursor.execute(statement)
-        cursor.execute("EXPLAIN " + statements[-1])
+        cursor.execute("; ".join([*statements[:-1], "EXPLAIN " + statements[-1]]))
+        for _ in statements[:-1]:
+            cursor.nextset()
         plan = "\n".join(row[0] for row in cursor.fetchall())
         transaction.set_rollback(True)
     return plan
@@ -42,8 +43,9 @@ def test_a_claim_walks_the_pending_index_in_order_even_without_statistics(alice)
     with CaptureQueriesContext(connection) as captured:
         claimed = services.claim_many("w1", 40)
     statements = [query["sql"] for query in captured.captured_queries]
-    setting = next(s for s in statements if "set_config" in s)
-    claim = next(s for s in statements if s.startswith("UPDATE"))
+    # One round trip: the settings, then the claim, in one query string.
+    setting, claim = next(s for s in statements if "set_config" in s).split("; ", 1)
+    assert claim.startswith("UPDATE")
 
     assert [m.priority for m in claimed] == [10] * 40  # the best first
     plan = _plan([setting, claim])
