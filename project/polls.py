@@ -27,10 +27,12 @@ models per poll (on PostgreSQL two of its four round trips). A poll that passed 
 `PollPass` in the process for PASS_SECONDS, under its token's hash and its URL: the user, the
 list's group, the counted throttles' keys, and the versions of the two groups whose events
 announce that a right of this caller ended, the user's access group (a membership, a
-participation, the password, `is_active`: `recheck_user_access`) and the token's (revoked,
-deleted). Those are the events that close the caller's sockets; every publish moves its group's
-version after commit (project.realtime.versions). A later poll reads the list's version and the
-two versions in one MGET (one log statement each, embedded) and answers from the pass only
+participation, the password, `is_active`: `recheck_user_access`) and the token's (revoked;
+tokens are never deleted but with their user, whose deletion rechecks). Those are the events
+that close the caller's sockets; every publish moves its group's version after commit
+(project.realtime.versions). A later poll reads the list's version and the two versions in one
+Redis round trip with the throttles' count (embedded: one statement of the event log and the
+process's own counters) and answers from the pass only
 while the two are unchanged and the token has not expired; otherwise it takes the exact way
 again, which keeps a new pass. The versions are read before the checks that the pass records
 are made a second time, so a right that ends while a pass is being made either fails that
