@@ -276,14 +276,16 @@ class PolledList:
     what it establishes for later polls); or, for a list that publishes no events,
     `list_version(self) -> str` itself."""
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.list_group is PolledList.list_group and cls.list_version is PolledList.list_version:
+            raise TypeError(f"{cls.__name__} sets list_group or list_version (project.api.PolledList)")
+
     def list_group(self) -> str | None:
         return None
 
     def list_version(self) -> str:
-        group = self.list_group()
-        if group is None:
-            raise NotImplementedError("a PolledList sets list_group or list_version")
-        return list_version(group)
+        return list_version(self.list_group())
 
     def list(self, request, *args, **kwargs):
         return conditional_get(request, self.list_version(), lambda: super(PolledList, self).list(request, *args, **kwargs))

@@ -34,7 +34,7 @@ class WindowCounterThrottle(throttling.SimpleRateThrottle):
         """`allow_request` for a client whose cache key is already known (project.polls keeps
         it with the rest of what an unchanged poll needs, and has no DRF request to give)."""
         window, into = self._window()
-        current, previous = self._count(f"{key}:{window}", f"{key}:{window - 1}")
+        current, previous = self._count(*_window_keys(key, window))
         return self._judge(current, previous, into)
 
     def _window(self) -> tuple[int, float]:
@@ -96,6 +96,11 @@ return counts
 """)
 
 
+def _window_keys(key: str, window: int) -> tuple[str, str]:
+    """The counters of `key`'s current window and of the one before it."""
+    return f"{key}:{window}", f"{key}:{window - 1}"
+
+
 def _count_command(windows) -> list:
     """EVALSHA's arguments for `windows` ((current key, previous key, seconds to live))."""
     return COUNT.command([key for current, previous, _ in windows for key in (current, previous)], [ttl for _, _, ttl in windows])
@@ -114,7 +119,8 @@ class PipelinedCount:
         for throttle, key in counted:
             window, into = throttle._window()
             self.throttles.append((throttle, into))
-            self.windows.append((cache.make_key(f"{key}:{window}"), cache.make_key(f"{key}:{window - 1}"), int(throttle.duration * 2)))
+            current_key, previous_key = _window_keys(key, window)
+            self.windows.append((cache.make_key(current_key), cache.make_key(previous_key), int(throttle.duration * 2)))
 
     def queue(self, pipe) -> None:
         if self.windows:

@@ -23,7 +23,7 @@ import logging
 import secrets
 import threading
 
-from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.db import connection
 from redis.exceptions import NoScriptError
 
@@ -44,13 +44,9 @@ _unbumped: set[str] = set()
 _unbumped_lock = threading.Lock()
 
 
-def _key(group: str) -> str:
-    return cache.make_key(f"listver:{group}")
-
-
 def _keys(groups) -> list[str]:
-    """`_key` of each group, with the cache looked up once (each read of django.core.cache.cache
-    is a thread-local lookup: a queue batch bumps its stream's and 40 authors' groups)."""
+    """The Redis key of each group's version, with the cache looked up once (each read of
+    django.core.cache.cache is a thread-local lookup: a queue batch bumps 41 groups)."""
     make_key = caches[DEFAULT_CACHE_ALIAS].make_key
     return [make_key(f"listver:{group}") for group in groups]
 
@@ -105,7 +101,7 @@ def list_version(group: str) -> str:
     try:
         if _unbumped:
             bump(())
-        key = _key(group)
+        key = _keys([group])[0]
         stored = client.get(key)
         if stored is not None:
             return stored.decode()

@@ -184,3 +184,11 @@ def test_the_log_gives_many_groups_their_versions_at_once(workflow, erin, bob, d
     with django_capture_on_commit_callbacks(execute=True):
         services.post_message(access(bob, workflow), "news")
     assert versions.log_versions(groups) == [versions.log_version(group) for group in groups]
+
+
+def test_a_polled_list_must_say_what_its_version_is():
+    """A PolledList with neither a group nor a version of its own is refused when it is defined."""
+    from project.api import PolledList
+
+    with pytest.raises(TypeError, match="list_group or list_version"):
+        type("Unversioned", (PolledList,), {})
