@@ -148,11 +148,14 @@ class CursorPagination(StrictPageSize, pagination.CursorPagination):
     ordering = "-id"
 
     def paginate_queryset(self, queryset, request, view=None):
-        """Notes the field (or annotation) a position is a value of, for decode_cursor."""
+        """Notes the field (or annotation) a position is a value of, for decode_cursor. A view
+        whose `paged_rows()` gives the same list as project.sql.IdPagedRows (SQL written once)
+        is paged from that instead of its queryset."""
         name = self.get_ordering(request, queryset, view)[0].lstrip("-")
         annotation = queryset.query.annotations.get(name)
         self._position_field = annotation.output_field if annotation is not None else queryset.model._meta.get_field(name)
-        return super().paginate_queryset(queryset, request, view)
+        paged_rows = getattr(view, "paged_rows", None)
+        return super().paginate_queryset(queryset if paged_rows is None else paged_rows(), request, view)
 
     def decode_cursor(self, request):
         """DRF's decoding, refusing what it would let through: an empty cursor, one that decodes to

@@ -14,10 +14,11 @@ from rest_framework.views import APIView
 
 from project.accounts.access import get_membership
 from project.api import CursorPagination, PolledList, validated
+from project.sql import IdPages
 
 from . import examples, reading, services, templates_service
 from .access import get_template, get_workflow_access, workflows_for
-from .models import Participant
+from .models import Message, Participant
 from .serializers import (
     CustomEventSerializer,
     HistoryEventSerializer,
@@ -180,6 +181,10 @@ class ParticipantDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+#: get_queryset's list, paged by SQL written once (project.sql.IdPages).
+MESSAGE_PAGES = IdPages(Message, "workflow", related=("sender", "media_file"))
+
+
 class MessagesView(PolledList, generics.ListAPIView):
     """The workflow's messages, oldest first: keep `next_cursor` to fetch the ones posted later,
     and send a page's ETag back as `If-None-Match` to get a 304 while nothing changed."""
@@ -196,6 +201,9 @@ class MessagesView(PolledList, generics.ListAPIView):
 
     def get_queryset(self):
         return self.access.workflow.messages.select_related("sender", "media_file")
+
+    def paged_rows(self):
+        return MESSAGE_PAGES.under(self.access.workflow.pk)
 
     @extend_schema(examples=examples.LIST_MESSAGES)
     def get(self, request, workflow_id):
