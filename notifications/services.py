@@ -16,7 +16,7 @@ from django.utils import timezone
 from project.accounts.models import User, user_group
 from project.batches import delete_in_batches
 from project.realtime.services import publish, publish_many
-from project.sql import bulk_insert, new_row
+from project.sql import bulk_insert, new_row, prepared_cursor
 
 from .models import EMAIL_KINDS, EmailState, Kind, Notification, Preference
 from .serializers import notification_data
@@ -143,7 +143,7 @@ def _targets(notifications: Sequence[NewNotification]) -> dict[int, dict]:
     ]
     among_columns = [f"u.id IN ({sql})" for _, sql, _ in subqueries]
     addressed = [f"u.id IN ({', '.join(['%s'] * len(ids))})"] if ids else []
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"""
             SELECT u.id, (SELECT COUNT(*) FROM {Notification._meta.db_table} n

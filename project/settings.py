@@ -137,6 +137,11 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DATABASE_POOL_MAX", default=10),
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
     }
+    #: The statements written once (project.sql.prepared_cursor) are prepared per connection;
+    #: Django's own cursors never are. Off behind a pooler that cannot keep them (PgBouncer
+    #: before 1.21 in transaction mode).
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        _db["OPTIONS"].setdefault("prepare_threshold", 5)
     #: Which process holds a connection, in pg_stat_activity: "harbor run_bot", "harbor daphne"…
     _db["OPTIONS"].setdefault("application_name", env.str("DATABASE_APPLICATION_NAME", default=_process_name()))
 

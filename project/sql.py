@@ -21,6 +21,14 @@ from django.db.models.expressions import Col
 from django.db.models.signals import post_init, pre_init
 
 
+def prepared_cursor():
+    """`connection.cursor()` for a statement written here once and run on every request: on
+    PostgreSQL it is prepared, parsed and planned once per connection
+    (project.postgresql.PreparedCursor); elsewhere the usual cursor."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    return conn.prepared_cursor() if hasattr(conn, "prepared_cursor") else conn.cursor()
+
+
 class LoadedWithoutInit:
     """A model mixin: `from_db` (Django's hook for loading a row, called for every instance a
     queryset or `Columns.load` makes) without `Model.__init__`: the row's values go straight
@@ -135,7 +143,7 @@ class IdPages:
         conn = connections[DEFAULT_DB_ALIAS]
         base, *joined = self._sql["columns"]
         loaded = []
-        with conn.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(sql, params)
             for row in cursor.fetchall():
                 instance, start = base.load(row[: base.width], conn), base.width
@@ -249,7 +257,7 @@ def bulk_insert(objs: list) -> list:
     readers, sql = _insert_plan(model)
     rows = [{column: getattr(obj, field.attname) if as_is else field.pre_save(obj, True) for column, field, as_is in readers}
             for obj in objs]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [json.dumps(rows, default=_json_value, allow_nan=False)])
         if pk_made_by_database:
             for obj, (pk,) in zip(objs, cursor.fetchall()):

@@ -32,7 +32,7 @@ from notifications.services import NewNotification, notify_many
 from project.accounts.models import Membership, Tenant, User
 from project.accounts.services import Conflict
 from project.realtime.services import publish_many
-from project.sql import Columns, bulk_insert, new_row
+from project.sql import Columns, bulk_insert, new_row, prepared_cursor
 from project.workers.services import list_workers
 
 from .models import BOT_HEARTBEAT, COLOR, ENTITY, MAX_BATCH, MAX_PRIORITY, WORKER_ID, QueueMessage, load_threads, now_ms, stream_group
@@ -67,7 +67,7 @@ def is_bot(user: User) -> bool:
         return False
     if user.is_staff or user.is_superuser:
         return True
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_BOT_SQL, [user.pk, user.pk])
         return cursor.fetchone() is not None
 
@@ -391,7 +391,9 @@ def _update_returning(assignments: dict, where: str, params: list, *, before: st
             setters.append(f"{connection.ops.quote_name(column)} = %s")
             values.append(_adapt(value))
     sql = f"{before}UPDATE {TABLE} SET {', '.join(setters)} WHERE {where} RETURNING {_COLUMNS.sql}"
-    with connection.cursor() as cursor:
+    # The claim's planner settings ride in its query string: two statements, which only a
+    # client-side binding cursor sends at once.
+    with (connection.cursor() if before else prepared_cursor()) as cursor:
         cursor.execute(sql, [*values, *params])
         if before:
             cursor.nextset()

@@ -7,7 +7,7 @@ from django.http import Http404
 
 from project.accounts.access import get_for_user, scope_to_user
 from project.accounts.models import Membership, Tenant, User
-from project.sql import Columns
+from project.sql import Columns, prepared_cursor
 
 from .models import Participant, TemplateParticipant, Workflow, WorkflowTemplate
 from .services import WorkflowAccess
@@ -87,7 +87,7 @@ def workflow_accesses(pairs) -> dict[tuple[int, str], WorkflowAccess]:
     for start in range(0, len(wanted), ACCESS_BATCH):
         chunk = wanted[start : start + ACCESS_BATCH]
         sql, columns = _access_statement(len(chunk))
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(sql, [value for pair in chunk for value in pair])
             rows = cursor.fetchall()
         for row in rows:

@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 
-from project.sql import Columns
+from project.sql import Columns, prepared_cursor
 
 from .models import ApiToken, Membership, Tenant, User
 
@@ -61,7 +61,7 @@ def usable_token(key_hash: str, now) -> ApiToken | None:
             f"AND (k.{quote('expires_at')} IS NULL OR k.{quote('expires_at')} > %s) AND u.{quote('is_active')}"
         )
     token_columns, user_columns = _TOKEN["columns"]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_TOKEN["sql"], [key_hash, now])
         row = cursor.fetchone()
     if row is None:

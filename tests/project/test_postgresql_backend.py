@@ -45,3 +45,34 @@ def test_the_instant_is_right_in_a_session_set_to_another_time_zone(alice, acme)
         finally:
             cursor.execute("SET TIME ZONE 'UTC'")
     assert read == INSTANTS[0]
+
+
+def prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+def test_the_statements_written_once_are_prepared_and_logged_with_their_values(alice):
+    """The token statement of an API request is parsed and planned once per connection and then
+    reused; Django's own queries are not prepared; the query log shows the bound values."""
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.conftest import bearer_client
+
+    client = bearer_client(alice)
+    with CaptureQueriesContext(connection) as first:
+        assert client.get("/api/auth/tokens").status_code == 200
+    logged = first.captured_queries[0]["sql"]
+    assert "k.\"key_hash\" = '" in logged  # the hash, quoted, where the parameter was
+    assert client.get("/api/auth/tokens").status_code == 200
+    [prepared] = prepared_statements()  # the token statement, once; not the list's ORM query
+    assert "key_hash" in prepared and "$1" in prepared
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler():
+    from tests.project.test_settings import show_settings
+
+    url = "postgres://harbor@127.0.0.1:5432/harbor"
+    assert show_settings(DATABASE_URL=url, REDIS_URL="")["db_options"]["prepare_threshold"] == 5
+    assert "prepare_threshold" not in show_settings(DATABASE_URL=url, REDIS_URL="", DATABASE_PREPARED_STATEMENTS="false")["db_options"]
