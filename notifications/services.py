@@ -63,13 +63,15 @@ def notify(
     return notify_many([NewNotification(to, kind, title, body, link, payload, tenant_id, actor) for to in addressed])
 
 
-def notify_many(notifications: Sequence[NewNotification]) -> list[Notification]:
+def notify_many(notifications: Sequence[NewNotification], *, publishing: Sequence[tuple] = ()) -> list[Notification]:
     """Raise every notification in `notifications` (of any kinds, recipients and actors), except
     to its actor (nobody is notified of their own action), to inactive users and to those who
     turned its kind off. Returns the stored rows, in the order given. Call inside the change's
     transaction: a rolled-back change notifies nobody. Three queries, whatever the number of
     notifications: who gets which kind (with their unread count), the notifications, their
-    events."""
+    events. `publishing` is the change's own events (`publish_many`'s tuples), inserted after the
+    notifications' in the same statement: a queue completion's events and its authors'
+    notifications cost one insert into the log, not two."""
     for note in notifications:
         if note.kind not in KINDS:
             raise ValueError(f"Unknown notification kind {note.kind!r}")
@@ -103,9 +105,9 @@ def notify_many(notifications: Sequence[NewNotification]) -> list[Notification]:
                 email_state=EmailState.WAITING if note.kind in EMAIL_KINDS else EmailState.NONE,
             )
             chosen.append((row, target["unread"]))
-    if not chosen:
-        return []
     rows = [row for row, _ in chosen]
+    if not rows and not publishing:
+        return []
     # No savepoint of our own inside the caller's transaction: it is a round trip on the hot
     # paths (a queue completion), and any error here rolls the whole change back anyway.
     with transaction.atomic(savepoint=False):
@@ -115,6 +117,7 @@ def notify_many(notifications: Sequence[NewNotification]) -> list[Notification]:
                 (user_group(row.recipient_id), "notification.created", {"notification": notification_data(row), "unread": unread})
                 for row, unread in chosen
             ]
+            + list(publishing)
         )
     return rows
 

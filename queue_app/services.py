@@ -58,38 +58,16 @@ class NotFound(QueueMessage.DoesNotExist):
 
 # --- Who may do what ------------------------------------------------------------------------
 
+#: The permission that makes a user a bot (queue_app.models.QueueMessage.Meta.permissions).
+WORK_QUEUE = "queue_app.work_queue"
+
+
 def is_bot(user: User) -> bool:
     """Bots hold the `queue_app.work_queue` permission, given in admin to the user or to a group
-    (e.g. "Bots"); staff may always work the queue. One query, written out: it runs on every
-    claim and completion, and the ORM's version of it (two joins under an OR) cost more to build
-    than to run; has_perm would load all the user's permissions in two."""
-    if not user.is_active:
-        return False
-    if user.is_staff or user.is_superuser:
-        return True
-    with prepared_cursor() as cursor:
-        cursor.execute(_BOT_SQL, [user.pk, user.pk])
-        return cursor.fetchone() is not None
-
-
-def _bot_sql() -> str:
-    from django.contrib.auth.models import Group, Permission
-    from django.contrib.contenttypes.models import ContentType
-
-    user_permissions = User.user_permissions.through._meta.db_table
-    user_groups = User.groups.through._meta.db_table
-    group_permissions = Group.permissions.through._meta.db_table
-    return f"""
-        SELECT 1 FROM {Permission._meta.db_table} p
-        JOIN {ContentType._meta.db_table} ct ON ct.id = p.content_type_id
-        WHERE p.codename = 'work_queue' AND ct.app_label = 'queue_app'
-          AND (EXISTS (SELECT 1 FROM {user_permissions} up WHERE up.permission_id = p.id AND up.user_id = %s)
-               OR EXISTS (SELECT 1 FROM {user_groups} ug JOIN {group_permissions} gp ON gp.group_id = ug.group_id
-                          WHERE ug.user_id = %s AND gp.permission_id = p.id))
-    """
-
-
-_BOT_SQL = _bot_sql()
+    (e.g. "Bots"); staff may always work the queue. It runs on every claim and completion: the
+    token statement already read a token-authenticated user's permissions
+    (project.accounts.access.usable_token), so `has_perm` reads no row there."""
+    return user.is_active and (user.is_staff or user.has_perm(WORK_QUEUE))
 
 
 def _name_key(name: str) -> str:
@@ -556,7 +534,7 @@ def complete_many(
     (message, claim token): repeating a completion that went through returns the same reply; a
     batch that completed nothing new claims nothing new (a retried request takes no second set).
     A fixed number of statements whatever the batch's size: the completions, the replies, the
-    authors' notifications (three), the next claims, all events."""
+    next claims, the authors' notifications (two), all events (one, with the notifications')."""
     worker_id, lease = _clean_worker(worker_id), _clean_lease(lease_seconds)
     _clean_batch(completions)
     if isinstance(claim_next, bool) or not isinstance(claim_next, int) or not 0 <= claim_next <= MAX_BATCH:
@@ -605,11 +583,9 @@ def complete_many(
             if message.author_id is not None:
                 notes.append(_reply_notification(message, reply))
         bulk_insert(replies)
-        notify_many(notes)
         following = _claim(worker_id, claim_next, next_entities, lease, claimant, now) if claim_next and done else []
         events += [_event(message, "queue_message.claimed") for message in following]
-        if events:
-            publish_many(events)
+        notify_many(notes, publishing=events)  # the authors' notifications and all events: one insert
     load_threads(following)
     return [outcomes[completion.message_id] for completion in completions], following
 

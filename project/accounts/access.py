@@ -1,6 +1,8 @@
 """The one way to reach tenant-scoped data: filter by the caller's memberships, and answer 404
 (never 403) for anything outside them, so that existence does not leak between tenants."""
 
+import json
+
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import QuerySet
@@ -47,15 +49,40 @@ def tenants_for(user) -> QuerySet[Tenant]:
 _TOKEN = {}
 
 
+def _permissions_sql(quote) -> str:
+    """The user's permissions as ModelBackend names them ("app_label.codename"), given to them or
+    to one of their groups, as a JSON array: a column of the token statement."""
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    name = f"ct.{quote('app_label')} || '.' || p.{quote('codename')}"
+    aggregate = f"json_agg({name})::text" if connection.vendor == "postgresql" else f"json_group_array({name})"
+    user_permissions = User.user_permissions.through._meta
+    user_groups, group_permissions = User.groups.through._meta, Group.permissions.through._meta
+    return (
+        f"(SELECT {aggregate} FROM {quote(Permission._meta.db_table)} p "
+        f"JOIN {quote(ContentType._meta.db_table)} ct ON ct.{quote('id')} = p.{quote('content_type_id')} "
+        f"WHERE p.{quote('id')} IN (SELECT up.{quote('permission_id')} FROM {quote(user_permissions.db_table)} up "
+        f"WHERE up.{quote('user_id')} = u.{quote('id')} "
+        f"UNION SELECT gp.{quote('permission_id')} FROM {quote(user_groups.db_table)} ug "
+        f"JOIN {quote(group_permissions.db_table)} gp ON gp.{quote('group_id')} = ug.{quote('group_id')} "
+        f"WHERE ug.{quote('user_id')} = u.{quote('id')}))"
+    )
+
+
 def usable_token(key_hash: str, now) -> ApiToken | None:
     """The API token whose SHA-256 is `key_hash`, not revoked, not expired, of an active user
     (cached on it), or None. Runs on every API request: one statement written once (project.sql)
-    instead of a queryset composed per request; exact, so a revoked token is refused at once."""
+    instead of a queryset composed per request; exact, so a revoked token is refused at once.
+
+    The same statement reads the user's permissions into the cache ModelBackend keeps on a user
+    (`_perm_cache`, what `has_perm` reads): the queue's bot check on every claim and completion
+    reads no row of its own. A superuser's are left to ModelBackend (all of them)."""
     if "sql" not in _TOKEN:
         quote = connection.ops.quote_name
         _TOKEN["columns"] = token, user = Columns(ApiToken, "k"), Columns(User, "u")
         _TOKEN["sql"] = (
-            f"SELECT {token.sql}, {user.sql} FROM {quote(ApiToken._meta.db_table)} k "
+            f"SELECT {token.sql}, {user.sql}, {_permissions_sql(quote)} FROM {quote(ApiToken._meta.db_table)} k "
             f"JOIN {quote(User._meta.db_table)} u ON u.{quote('id')} = k.{quote('user_id')} "
             f"WHERE k.{quote('key_hash')} = %s AND k.{quote('revoked_at')} IS NULL "
             f"AND (k.{quote('expires_at')} IS NULL OR k.{quote('expires_at')} > %s) AND u.{quote('is_active')}"
@@ -67,5 +94,7 @@ def usable_token(key_hash: str, now) -> ApiToken | None:
     if row is None:
         return None
     token = token_columns.load(row[: token_columns.width])
-    token.user = user_columns.load(row[token_columns.width :])
+    token.user = user = user_columns.load(row[token_columns.width : -1])
+    if not user.is_superuser:
+        user._perm_cache = set(json.loads(row[-1] or "[]"))
     return token

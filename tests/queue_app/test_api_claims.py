@@ -274,6 +274,28 @@ def test_a_bot_by_group_works_the_queue(alice_api, mallory):
     assert claim_next(bearer_client(mallory)).status_code == 201
 
 
+def test_a_bot_whose_permission_is_taken_away_is_refused_at_its_next_request(alice_api, mallory):
+    """The token's statement reads the caller's permissions on every request: taking the
+    permission (or the group that gives it) away refuses the same token at once."""
+    from django.contrib.auth.models import Group, Permission
+
+    from ..conftest import bearer_client
+
+    work_queue = Permission.objects.get(codename="work_queue")
+    bots = Group.objects.create(name="Bots")
+    bots.permissions.add(work_queue)
+    mallory.groups.add(bots)
+    mallory.user_permissions.add(work_queue)
+    client = bearer_client(mallory)
+    post(alice_api)
+    post(alice_api)
+    assert claim_next(client).status_code == 201
+    mallory.user_permissions.remove(work_queue)
+    assert claim_next(client).status_code == 201  # still in the group
+    bots.permissions.remove(work_queue)
+    assert claim_next(client).status_code == 403
+
+
 def test_the_author_is_notified_of_the_reply(alice_api, robot_api, alice):
     from notifications.models import Notification
 
