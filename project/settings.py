@@ -127,7 +127,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     #: time in bench/fanout.py, the WAL pragma run on every open included.
     _db["CONN_MAX_AGE"] = env.int("SQLITE_CONN_MAX_AGE", default=600)
 elif _db["ENGINE"] == "django.db.backends.postgresql":
-    #: Django's backend with psycopg's C parser for timestamps (project/postgresql/base.py).
+    #: Django's backend with psycopg's C parser for timestamps and a cursor that prepares
+    #: the statements written once (project/postgresql/base.py).
     _db["ENGINE"] = "project.postgresql"
     #: Under ASGI persistent connections ran PostgreSQL out of connections at 16 concurrent
     #: requests; psycopg's pool with CONN_MAX_AGE=0 keeps a bounded set per process.
