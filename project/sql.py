@@ -115,6 +115,7 @@ class IdPages:
         self.model = model
         self.parent = model._meta.get_field(parent)
         self.related = [model._meta.get_field(name) for name in related]
+        self.columns = [Columns(model, "r")] + [Columns(field.related_model, f"j{index}") for index, field in enumerate(self.related)]
         self._sql = {}
 
     def under(self, parent_id) -> "IdPagedRows":
@@ -123,10 +124,7 @@ class IdPages:
     def _statement(self, descending: bool, bound: str | None) -> str:
         key = (connection.vendor, descending, bound)
         if key not in self._sql:
-            if "columns" not in self._sql:
-                self._sql["columns"] = [Columns(self.model, "r")] + [
-                    Columns(field.related_model, f"j{index}") for index, field in enumerate(self.related)]
-            columns, quote = self._sql["columns"], connection.ops.quote_name
+            columns, quote = self.columns, connection.ops.quote_name
             pk = quote(self.model._meta.pk.column)
             joins = "".join(
                 f" LEFT JOIN {quote(field.related_model._meta.db_table)} {joined.alias}"
@@ -141,7 +139,7 @@ class IdPages:
         sql = self._statement(descending, bound[0] if bound else None)
         params = [parent_id, *([bound[1]] if bound else []), limit, offset]
         conn = connections[DEFAULT_DB_ALIAS]
-        base, *joined = self._sql["columns"]
+        base, *joined = self.columns
         loaded = []
         with prepared_cursor() as cursor:
             cursor.execute(sql, params)
